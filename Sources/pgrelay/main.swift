@@ -1,0 +1,2 @@
+import PGRelayCore
+print("pgrelay \(PGRelayCore.version)")
