@@ -1,2 +1,121 @@
+import ArgumentParser
+import Foundation
+import Logging
 import PGRelayCore
-print("pgrelay \(PGRelayCore.version)")
+import PGRelayServer
+
+/// `pgrelay CONFIG`, with PgBouncer's flags, plus `--check`.
+struct PGRelayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pgrelay",
+        abstract: "PostgreSQL connection pooler and proxy with read/write splitting and query latency percentiles.",
+        discussion: "Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop gracefully.",
+        helpNames: [.short, .long]
+    )
+
+    @Flag(name: [.customShort("V"), .customLong("version")], help: "Print the version and exit.")
+    var version = false
+
+    @Flag(name: .customLong("check"), help: "Validate the configuration file, print problems, exit 0 (valid) or 1.")
+    var check = false
+
+    @Flag(name: [.short, .long], help: "Run in the background (writes pidfile).")
+    var daemon = false
+
+    @Flag(name: [.short, .long], help: "Log nothing to stderr.")
+    var quiet = false
+
+    @Flag(name: [.short, .long], help: "More verbose logging (debug).")
+    var verbose: Int
+
+    @Option(name: [.short, .long], help: "Switch to this OS user at startup.")
+    var user: String?
+
+    @Flag(name: [.customShort("R"), .customLong("reboot")], help: "Accepted for PgBouncer compatibility; starts normally.")
+    var reboot = false
+
+    @Argument(help: "Path to the configuration file (pgbouncer.ini format).")
+    var configPath: String?
+
+    mutating func run() throws {
+        if version {
+            print(PGRelayVersion.line)
+            return
+        }
+        guard let configPath else {
+            throw ValidationError("missing configuration file path")
+        }
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader.load(path: configPath)
+        } catch {
+            FileHandle.standardError.write(Data("pgrelay: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if check {
+            for warning in loaded.warnings { print("warning: \(warning)") }
+            do {
+                _ = try ProxyServer.loadSecrets(config: loaded.config, relativeTo: configPath)
+            } catch {
+                print("error: \(error)")
+                throw ExitCode(1)
+            }
+            print("\(configPath): configuration is valid")
+            return
+        }
+        let config = loaded.config
+        let sink = LogSink()
+        var level = ProxyServer.logLevel(config.logLevel)
+        if verbose > 0 { level = .debug }
+        sink.configure(format: config.logFormat == .json ? .json : .text, level: level, logfile: config.logfile, quiet: quiet)
+        if reboot {
+            sink.write("{\"level\":\"notice\",\"msg\":\"-R/--reboot (online restart) is not supported; starting normally\"}")
+        }
+        let secrets: [String: StoredSecret]
+        do {
+            secrets = try ProxyServer.loadSecrets(config: config, relativeTo: configPath)
+        } catch {
+            FileHandle.standardError.write(Data("pgrelay: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let server = ProxyServer(config: config, secrets: secrets, configPath: configPath, sink: sink)
+        for warning in loaded.warnings { server.logger.warning("\(warning.description)") }
+        do {
+            try server.start()
+        } catch {
+            server.logger.error("could not start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let signals = SignalHandlers(server: server)
+        signals.install()
+        try server.waitUntilStopped()
+        server.logger.info("stopped")
+        _ = signals
+    }
+}
+
+/// SIGHUP reloads; SIGTERM and SIGINT shut down gracefully.
+final class SignalHandlers {
+    private let server: ProxyServer
+    private var sources: [DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "pgrelay.signals")
+
+    init(server: ProxyServer) {
+        self.server = server
+    }
+
+    func install() {
+        for (signo, action) in [(SIGHUP, { [server] in _ = server.reload() }),
+                                (SIGTERM, { [server] in server.shutdown() }),
+                                (SIGINT, { [server] in server.shutdown() })] as [(Int32, () -> Void)] {
+            signal(signo, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: queue)
+            source.setEventHandler(handler: action)
+            source.resume()
+            sources.append(source)
+        }
+        signal(SIGPIPE, SIG_IGN)
+    }
+}
+
+PGRelayCommand.main()

@@ -1,0 +1,54 @@
+import Foundation
+
+/// Session parameters a client may set (in its startup packet or with SET) that the proxy carries
+/// from server to server, as PgBouncer's track_extra_parameters does: whichever server a client gets
+/// is first brought to the values that client last saw.
+public struct TrackedParameters: Sendable, Equatable {
+    public static let alwaysTracked = [
+        "client_encoding", "DateStyle", "IntervalStyle", "TimeZone", "standard_conforming_strings", "application_name",
+    ]
+
+    /// Lower-cased name → canonical name, as PostgreSQL reports it in ParameterStatus.
+    private let canonical: [String: String]
+    /// Canonical name → value the client expects.
+    public private(set) var values: [String: String] = [:]
+
+    public init(extra: [String] = []) {
+        var map: [String: String] = [:]
+        for name in Self.alwaysTracked + extra { map[name.lowercased()] = name }
+        canonical = map
+    }
+
+    /// The canonical name if `name` (any case) is tracked.
+    public func canonicalName(_ name: String) -> String? {
+        canonical[name.lowercased()]
+    }
+
+    public mutating func set(_ name: String, _ value: String) {
+        guard let name = canonicalName(name) else { return }
+        values[name] = value
+    }
+
+    public func value(_ name: String) -> String? {
+        canonicalName(name).flatMap { values[$0] }
+    }
+
+    /// Parameters whose value on a server differs from what the client expects, sorted by name so
+    /// the generated SET is deterministic.
+    public func differences(from server: [String: String]) -> [(name: String, value: String)] {
+        values.filter { server[$0.key] != $0.value }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// One Query string that sets every given parameter; values are quoted as SQL literals.
+    public static func setStatement(_ parameters: [(name: String, value: String)]) -> String {
+        parameters.map { "SET \(quoteIdentifier($0.name)) TO \(quoteLiteral($0.value))" }.joined(separator: "; ")
+    }
+
+    static func quoteLiteral(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

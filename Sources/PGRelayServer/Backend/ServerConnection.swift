@@ -1,0 +1,369 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PGRelayCore
+import PGWire
+
+/// One connection from the proxy to PostgreSQL. Its state belongs to its event loop. While lent to
+/// a client, the bytes it reads go to that client's session (on the client's loop) untouched; while
+/// idle it handles what the server sends on its own (ParameterStatus, a shutdown notice).
+final class ServerConnection: @unchecked Sendable {
+    let id: UInt64
+    let pool: ServerPool
+    let loop: EventLoop
+    let address: BackendAddress
+    let createdAt = NIODeadline.now()
+
+    private(set) var channel: Channel?
+    /// Values of the server's reported parameters (from ParameterStatus).
+    var parameters: [String: String] = [:]
+    private(set) var backendKey: CancelRequest?
+    /// Guarded by the pool's lock.
+    private(set) var idleSince = NIODeadline.now()
+    private(set) var lastCheckedOrUsed = NIODeadline.now()
+    private(set) var linkedClientID: UInt64?
+    private(set) var tlsDescription = ""
+
+    private enum Phase {
+        case connecting
+        case login(ServerLoginMachine)
+        case connectQuery
+        case ready
+        case internalQuery(completion: (Bool) -> Void, failed: Bool)
+        case closed
+    }
+
+    private var phase: Phase = .connecting
+    private var linkedClient: ClientSession?
+    private var inbound: ByteBuffer?
+    private var loginTimeout: Scheduled<Void>?
+    private var opened = false
+    private var gone = false
+    private let settings: PoolSettings
+    private let maxMessageLength: Int
+
+    var logger: Logger { pool.logger }
+
+    private init(id: UInt64, pool: ServerPool, loop: EventLoop, address: BackendAddress, settings: PoolSettings, maxMessageLength: Int) {
+        self.id = id
+        self.pool = pool
+        self.loop = loop
+        self.address = address
+        self.settings = settings
+        self.maxMessageLength = maxMessageLength
+    }
+
+    // MARK: opening
+
+    static func open(pool: ServerPool, address: BackendAddress, database: String, credentials: ServerCredentials,
+                     settings: PoolSettings, on loop: EventLoop) {
+        let config = pool.runtime.config
+        let server = ServerConnection(id: pool.runtime.nextID(), pool: pool, loop: loop, address: address,
+                                      settings: settings, maxMessageLength: config.maxPacketSize)
+        loop.execute { server.connect(database: database, credentials: credentials) }
+    }
+
+    private func connect(database: String, credentials: ServerCredentials) {
+        if settings.connectTimeout > 0 {
+            loginTimeout = loop.scheduleTask(in: .nanoseconds(Int64(settings.connectTimeout * 1e9))) { [self] in
+                fail(ErrorFields(sqlState: "08006", message: "server connect timeout: no login to \(address.host):\(address.port) within \(settings.connectTimeout) s"))
+            }
+        }
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(.nanoseconds(Int64(max(settings.connectTimeout, 0.001) * 1e9)))
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ServerChannelHandler(server: self))
+                }
+            }
+        bootstrap.connect(host: address.host, port: address.port).whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                guard case .connecting = phase else {
+                    channel.close(promise: nil)
+                    return
+                }
+                self.channel = channel
+                var extra: [(String, String)] = []
+                for (name, value) in settings.startupParameters.sorted(by: { $0.key < $1.key }) { extra.append((name, value)) }
+                let startup = ServerLoginMachine.startupMessage(user: credentials.user, database: database, extra: extra)
+                phase = .login(ServerLoginMachine(credentials: credentials))
+                channel.writeAndFlush(startup, promise: nil)
+            case .failure(let error):
+                fail(ErrorFields(sqlState: "08006",
+                                 message: "could not connect to server \(address.host):\(address.port): \(error)"))
+            }
+        }
+    }
+
+    /// Login failure: the pool tells waiting clients.
+    private func fail(_ error: ErrorFields) {
+        guard !opened, !gone else { return }
+        gone = true
+        loginTimeout?.cancel()
+        phase = .closed
+        channel?.close(promise: nil)
+        pool.serverFailedToOpen(error)
+    }
+
+    // MARK: reading
+
+    func received(_ buffer: ByteBuffer) {
+        if let client = linkedClient {
+            if client.loop.inEventLoop {
+                client.serverRead(buffer, from: self)
+            } else {
+                client.loop.execute { client.serverRead(buffer, from: self) }
+            }
+            return
+        }
+        if inbound == nil {
+            inbound = buffer
+        } else {
+            var copy = buffer
+            inbound!.writeBuffer(&copy)
+        }
+        do {
+            while var current = inbound, let frame = try FrameReader.next(from: &current, maxLength: maxMessageLength) {
+                inbound = current
+                handleOwnFrame(frame)
+                if case .closed = phase { return }
+            }
+            if inbound?.readableBytes == 0 { inbound = nil } else { inbound?.discardReadBytes() }
+        } catch {
+            logger.error("protocol error from server", metadata: ["server": "\(id)", "error": "\(error)"])
+            close()
+        }
+    }
+
+    func readComplete() {
+        if let client = linkedClient {
+            if client.loop.inEventLoop {
+                client.serverReadComplete()
+            } else {
+                client.loop.execute { client.serverReadComplete() }
+            }
+        }
+    }
+
+    private func handleOwnFrame(_ frame: Frame) {
+        let message: BackendMessage?
+        do {
+            message = try BackendMessage.decode(frame)
+        } catch {
+            logger.error("malformed message from server", metadata: ["server": "\(id)", "error": "\(error)"])
+            close()
+            return
+        }
+        switch phase {
+        case .login(var machine):
+            guard let message else {
+                fail(ErrorFields(sqlState: "08P01", message: "unexpected message from server during login"))
+                return
+            }
+            let action = machine.receive(message)
+            phase = .login(machine)
+            switch action {
+            case .send(let bytes): channel?.writeAndFlush(bytes, promise: nil)
+            case .wait: break
+            case .fail(let error): fail(error)
+            case .ready:
+                parameters = machine.parameters
+                backendKey = machine.backendKey
+                if let query = settings.connectQuery, !query.isEmpty {
+                    phase = .connectQuery
+                    channel?.writeAndFlush(Self.queryBuffer(query), promise: nil)
+                } else {
+                    finishOpening()
+                }
+            }
+        case .connectQuery:
+            switch message {
+            case .errorResponse(let fields)?:
+                fail(ErrorFields(sqlState: fields.sqlState ?? "08006", message: "connect_query failed: \(fields.message)"))
+            case .readyForQuery?:
+                finishOpening()
+            case .parameterStatus(let name, let value)?:
+                parameters[name] = value
+            default:
+                break
+            }
+        case .internalQuery(let completion, let failed):
+            switch message {
+            case .errorResponse(let fields)?:
+                logger.warning("internal query failed on server", metadata: ["server": "\(id)", "sqlstate": "\(fields.sqlState ?? "")"])
+                phase = .internalQuery(completion: completion, failed: true)
+            case .readyForQuery(let status)?:
+                phase = .ready
+                completion(!failed && status == .idle)
+            case .parameterStatus(let name, let value)?:
+                parameters[name] = value
+            default:
+                break
+            }
+        case .ready:
+            // Idle in the pool: only asynchronous messages are expected.
+            switch message {
+            case .parameterStatus(let name, let value)?:
+                parameters[name] = value
+            case .noticeResponse?:
+                break
+            case .errorResponse(let fields)?:
+                logger.warning("idle server sent an error, closing it", metadata: [
+                    "server": "\(id)", "sqlstate": "\(fields.sqlState ?? "")", "message": "\(fields.message)",
+                ])
+                close()
+            default:
+                if frame.type != BackendType.notificationResponse {
+                    logger.warning("unexpected message from idle server, closing it", metadata: ["server": "\(id)"])
+                    close()
+                }
+            }
+        case .connecting, .closed:
+            break
+        }
+    }
+
+    private func finishOpening() {
+        loginTimeout?.cancel()
+        opened = true
+        phase = .ready
+        logger.debug("server connection ready", metadata: ["server": "\(id)", "backend": "\(address.host):\(address.port)"])
+        pool.serverOpened(self)
+    }
+
+    static func queryBuffer(_ sql: String) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: sql.utf8.count + 6)
+        buffer.writeFrontendMessage(.query(sql))
+        return buffer
+    }
+
+    // MARK: lending
+
+    /// Lends this server to `client`: from now on its bytes go to the client's session.
+    func link(to client: ClientSession) {
+        onLoop { [self] in
+            guard case .ready = phase, !gone else {
+                // Closed while the pool handed it out: the client asks again.
+                pool.serverClosed(self)
+                client.onLoop { client.serverUnavailable() }
+                return
+            }
+            linkedClient = client
+            linkedClientID = client.id
+            lastCheckedOrUsed = .now()
+            client.onLoop { client.assign(self) }
+        }
+    }
+
+    /// The client is done with this server; `clean` says whether it may be lent again.
+    func unlink(clean: Bool) {
+        onLoop { [self] in
+            linkedClient = nil
+            linkedClientID = nil
+            lastCheckedOrUsed = .now()
+            pool.release(self, clean: clean && !gone)
+        }
+    }
+
+    /// Runs a query whose results nobody sees (server_reset_query, server_check_query).
+    func runInternalQuery(_ sql: String, completion: @escaping (Bool) -> Void) {
+        onLoop { [self] in
+            guard case .ready = phase, let channel, !gone else {
+                completion(false)
+                return
+            }
+            phase = .internalQuery(completion: completion, failed: false)
+            channel.writeAndFlush(Self.queryBuffer(sql), promise: nil)
+        }
+    }
+
+    func markIdle() {
+        idleSince = .now()
+    }
+
+    func markChecked() {
+        lastCheckedOrUsed = .now()
+    }
+
+    var isUsable: Bool { !gone }
+
+    func expired(lifetime: Double) -> Bool {
+        lifetime > 0 && NIODeadline.now() - createdAt > .nanoseconds(Int64(lifetime * 1e9))
+    }
+
+    func write(_ buffer: ByteBuffer) {
+        channel?.write(buffer, promise: nil)
+    }
+
+    func flush() {
+        channel?.flush()
+    }
+
+    func setReading(_ enabled: Bool) {
+        _ = channel?.setOption(ChannelOptions.autoRead, value: enabled)
+    }
+
+    func close() {
+        onLoop { [self] in
+            if !opened {
+                fail(ErrorFields(sqlState: "08006", message: "server connection closed during login"))
+                return
+            }
+            phase = .closed
+            channel?.close(promise: nil)
+            channelGone()
+        }
+    }
+
+    /// The TCP connection is gone, whoever closed it.
+    func channelGone() {
+        guard !gone else { return }
+        if !opened {
+            fail(ErrorFields(sqlState: "08006", message: "server \(address.host):\(address.port) closed the connection during login"))
+            return
+        }
+        gone = true
+        phase = .closed
+        loginTimeout?.cancel()
+        pool.serverClosed(self)
+        pool.runtime.releaseServerSlot(database: pool.key.database, user: pool.key.user)
+        if let client = linkedClient {
+            linkedClient = nil
+            client.onLoop { client.serverLost(self) }
+        }
+    }
+
+    func onLoop(_ body: @escaping () -> Void) {
+        if loop.inEventLoop { body() } else { loop.execute(body) }
+    }
+}
+
+/// Thin NIO adapter: bytes and lifecycle events go to the `ServerConnection`.
+final class ServerChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let server: ServerConnection
+
+    init(server: ServerConnection) {
+        self.server = server
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        server.received(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        server.readComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        server.channelGone()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        server.logger.debug("server connection error", metadata: ["server": "\(server.id)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+}

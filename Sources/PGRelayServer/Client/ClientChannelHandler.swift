@@ -1,0 +1,44 @@
+import NIOCore
+
+/// Thin NIO adapter: bytes and lifecycle events go to the `ClientSession`.
+final class ClientChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let runtime: ProxyRuntime
+    private let isUnixSocket: Bool
+    private var session: ClientSession?
+
+    init(runtime: ProxyRuntime, isUnixSocket: Bool) {
+        self.runtime = runtime
+        self.isUnixSocket = isUnixSocket
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let session = ClientSession(runtime: runtime, channel: context.channel, isUnixSocket: isUnixSocket)
+        self.session = session
+        session.start()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        session?.clientRead(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        session?.clientReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        session?.clientWritabilityChanged(context.channel.isWritable)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        session?.clientClosed()
+        session = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

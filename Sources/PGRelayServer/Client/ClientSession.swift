@@ -1,0 +1,593 @@
+import Logging
+import NIOCore
+import PGRelayCore
+import PGWire
+
+/// One client connection: its login, then the relay of its messages to whichever server it holds.
+/// All state belongs to the client's event loop. Server bytes reach it through `serverRead`, on
+/// this loop, while it holds that server.
+final class ClientSession: @unchecked Sendable {
+    let id: UInt64
+    let runtime: ProxyRuntime
+    let channel: Channel
+    let loop: EventLoop
+    let connectedAt = NIODeadline.now()
+    let connectedAtWall = Date()
+    let isUnixSocket: Bool
+
+    private(set) var cancelKey: CancelRequest?
+    private(set) var user = ""
+    private(set) var database = ""
+    private(set) var pool: ServerPool?
+    private(set) var mode: PoolMode = .session
+    private(set) var server: ServerConnection?
+    var applicationName: String { parameters.value("application_name") ?? "" }
+    var remoteDescription: String {
+        if let address = channel.remoteAddress, let ip = address.ipAddress { return "\(ip):\(address.port ?? 0)" }
+        return "unix"
+    }
+    var stateDescription: String {
+        switch phase {
+        case .ready: return server != nil ? "active" : (waitingForServer ? "waiting" : "idle")
+        case .closed: return "closed"
+        default: return "login"
+        }
+    }
+    var linkedServerID: UInt64? { server?.id }
+    private(set) var lastRequestAt = NIODeadline.now()
+
+    private enum Phase {
+        case startup
+        case authenticating(ClientAuthMachine)
+        case awaitingWelcome(prelude: ByteBuffer?)
+        case ready
+        case console
+        case closed
+    }
+
+    private var phase: Phase = .startup
+    private var inbound: ByteBuffer?
+    private var serverInbound: ByteBuffer?
+    private var pendingToServer: ByteBuffer?
+    private var waitingForServer = false
+    private var waitStarted: NIODeadline?
+    private var parameters: TrackedParameters
+    private var tracker = TransactionTracker()
+    /// ReadyForQuery messages that answer the proxy's own SET, not the client.
+    private var swallowReady = 0
+    private var requestStarts = CircularBuffer<NIODeadline>(initialCapacity: 4)
+    private var loginTimeout: Scheduled<Void>?
+    private let limits: ProtocolLimits
+    private let allocator: ByteBufferAllocator
+    var console: AdminConsoleSession?
+
+    var logger: Logger {
+        var logger = runtime.logger
+        logger[metadataKey: "client"] = "\(id)"
+        return logger
+    }
+
+    init(runtime: ProxyRuntime, channel: Channel, isUnixSocket: Bool) {
+        self.id = runtime.nextID()
+        self.runtime = runtime
+        self.channel = channel
+        self.loop = channel.eventLoop
+        self.isUnixSocket = isUnixSocket
+        let config = runtime.config
+        self.limits = ProtocolLimits(maxMessageLength: config.maxPacketSize, maxStartupPacketLength: config.maxStartupPacketSize)
+        self.parameters = TrackedParameters(extra: config.trackExtraParameters)
+        self.allocator = channel.allocator
+    }
+
+    func onLoop(_ body: @escaping () -> Void) {
+        if loop.inEventLoop { body() } else { loop.execute(body) }
+    }
+
+    // MARK: lifecycle
+
+    func start() {
+        cancelKey = runtime.register(self)
+        let timeout = runtime.config.clientLoginTimeout
+        if timeout > 0 {
+            loginTimeout = loop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) { [self] in
+                if case .ready = phase { return }
+                if case .console = phase { return }
+                fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "client_login_timeout"))
+            }
+        }
+    }
+
+    func clientClosed() {
+        if case .closed = phase { return }
+        phase = .closed
+        loginTimeout?.cancel()
+        runtime.unregister(self)
+        if waitingForServer, let pool { pool.cancelWait(for: self) }
+        if let server {
+            self.server = nil
+            let clean = tracker.isIdle && swallowReady == 0 && (serverInbound?.readableBytes ?? 0) == 0
+            if !clean {
+                logger.info("client left with a transaction or request open: closing its server", metadata: ["server": "\(server.id)"])
+            }
+            server.unlink(clean: clean)
+        }
+    }
+
+    /// Sends a FATAL-style error and closes.
+    func fatal(_ error: ErrorFields) {
+        guard channel.isActive else { return }
+        var buffer = allocator.buffer(capacity: 128)
+        buffer.writeErrorResponse(error)
+        channel.writeAndFlush(buffer).whenComplete { [channel] _ in channel.close(promise: nil) }
+        clientClosed()
+    }
+
+    func close() {
+        channel.close(promise: nil)
+    }
+
+    // MARK: client bytes
+
+    func clientRead(_ buffer: ByteBuffer) {
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = buffer
+        } else {
+            var copy = buffer
+            inbound!.writeBuffer(&copy)
+        }
+        do {
+            switch phase {
+            case .startup: try readStartup()
+            case .authenticating: try readAuthentication()
+            case .ready: try relayClientMessages()
+            case .console: try readConsole()
+            case .awaitingWelcome:
+                // The client may not send anything before its login completes; keep it.
+                break
+            case .closed: inbound = nil
+            }
+        } catch let error as WireError {
+            logger.info("protocol violation from client", metadata: ["error": "\(error)"])
+            fatal(ErrorFields(severity: "FATAL", sqlState: error.sqlState, message: error.description))
+        } catch {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "\(error)"))
+        }
+        if let current = inbound, current.readableBytes == 0 { inbound = nil }
+    }
+
+    func clientReadComplete() {
+        server?.flush()
+    }
+
+    // MARK: startup
+
+    private func readStartup() throws {
+        guard var buffer = inbound, let packet = try StartupPacketReader.next(from: &buffer, maxLength: limits.maxStartupPacketLength) else {
+            return
+        }
+        inbound = buffer
+        switch packet {
+        case .sslRequest, .gssEncRequest:
+            // Bytes sent after the request but before our answer must not be trusted (CVE-2021-3935).
+            if buffer.readableBytes > 0 {
+                throw WireError.malformed(type: nil, reason: "unexpected data after encryption request")
+            }
+            var answer = allocator.buffer(capacity: 1)
+            answer.writeInteger(UInt8(ascii: "N"))
+            channel.writeAndFlush(answer, promise: nil)
+        case .cancel(let request):
+            phase = .closed
+            runtime.unregister(self)
+            if let target = runtime.client(forCancelKey: request) {
+                target.onLoop { target.cancelRunningQuery() }
+            }
+            close()
+        case .startup(let message):
+            try startLogin(message)
+        }
+    }
+
+    private func startLogin(_ message: StartupMessage) throws {
+        let config = runtime.config
+        var unrecognized: [String] = []
+        var unsupported: [String] = []
+        for (name, value) in message.parameters {
+            switch name {
+            case "user": user = value
+            case "database": database = value
+            case _ where name.hasPrefix("_pq_."): unrecognized.append(name)
+            case _ where parameters.canonicalName(name) != nil: parameters.set(name, value)
+            case _ where config.ignoreStartupParameters.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }): break
+            default: unsupported.append(name)
+            }
+        }
+        if database.isEmpty { database = user }
+        guard !user.isEmpty else {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "no PostgreSQL user name specified in startup packet"))
+            return
+        }
+        if let name = unsupported.first {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "unsupported startup parameter: \(name)"))
+            return
+        }
+        if message.protocolMinor > 0 || !unrecognized.isEmpty {
+            var buffer = allocator.buffer(capacity: 32)
+            buffer.writeNegotiateProtocolVersion(newestMinor: 0, unrecognized: unrecognized)
+            channel.write(buffer, promise: nil)
+        }
+        if runtime.clientCount > config.maxClientConn {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "53300", message: "no more connections allowed (max_client_conn)"))
+            return
+        }
+        let isConsole = AdminConsoleSession.databaseNames.contains(database)
+        var method = config.authType
+        if isConsole, isUnixSocket, AdminConsoleSession.isLocalOwner(user: user) {
+            method = .trust
+        }
+        var machine = ClientAuthMachine(method: method, user: user, secret: runtime.secret(for: user))
+        handleAuth(machine.start(), machine: &machine)
+    }
+
+    private func readAuthentication() throws {
+        guard case .authenticating(var machine) = phase else { return }
+        guard var buffer = inbound, let frame = try FrameReader.next(from: &buffer, maxLength: limits.maxStartupPacketLength) else {
+            return
+        }
+        inbound = buffer
+        guard frame.type == FrontendType.password else {
+            throw WireError.malformed(type: frame.type, reason: "expected a password message")
+        }
+        handleAuth(machine.receive(password: frame.body), machine: &machine)
+    }
+
+    private func handleAuth(_ outcome: ClientAuthMachine.Outcome, machine: inout ClientAuthMachine) {
+        switch outcome {
+        case .send(let request):
+            phase = .authenticating(machine)
+            channel.writeAndFlush(request, promise: nil)
+        case .reject(let error):
+            logger.info("client authentication failed", metadata: ["user": "\(user)", "database": "\(database)"])
+            fatal(error)
+        case .authenticated(let prelude, let keys):
+            if let keys, case .scram? = runtime.secret(for: user) {
+                runtime.rememberSCRAMKeys(keys, for: user)
+            }
+            authenticated(prelude: prelude)
+        }
+    }
+
+    private func authenticated(prelude: ByteBuffer?) {
+        if AdminConsoleSession.databaseNames.contains(database) {
+            startConsole(prelude: prelude)
+            return
+        }
+        guard let pool = runtime.pool(database: database, user: user), !pool.isRetired else {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "3D000", message: "no such database: \(database)"))
+            return
+        }
+        if runtime.isDisabled(database: database) {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "database \"\(database)\" is disabled"))
+            return
+        }
+        self.pool = pool
+        self.mode = pool.settings.mode
+        if let welcome = pool.welcome {
+            finishLogin(prelude: prelude, welcome: welcome)
+        } else {
+            phase = .awaitingWelcome(prelude: prelude)
+            requestServer()
+        }
+    }
+
+    private func finishLogin(prelude: ByteBuffer?, welcome: [(name: String, value: String)]) {
+        loginTimeout?.cancel()
+        var buffer = allocator.buffer(capacity: 512)
+        if var prelude { buffer.writeBuffer(&prelude) }
+        buffer.writeAuthenticationRequest(.ok)
+        var expected = parameters
+        for (name, value) in welcome {
+            let shown = parameters.value(name) ?? value
+            buffer.writeParameterStatus(name: name, value: shown)
+            if parameters.value(name) == nil { expected.set(name, value) }
+        }
+        parameters = expected
+        if let key = cancelKey { buffer.writeBackendKeyData(key) }
+        buffer.writeReadyForQuery(.idle)
+        phase = .ready
+        channel.writeAndFlush(buffer, promise: nil)
+        logger.debug("client logged in", metadata: ["user": "\(user)", "database": "\(database)"])
+        if inbound != nil { try? relayClientMessages() }
+    }
+
+    // MARK: relay: client to server
+
+    private func relayClientMessages() throws {
+        guard var buffer = inbound else { return }
+        var index = buffer.readerIndex
+        var runStart = index
+        while let length = try FrameReader.frameLength(in: buffer, at: index, maxLength: limits.maxMessageLength) {
+            let type = buffer.getInteger(at: index, as: UInt8.self)!
+            if type == FrontendType.terminate {
+                forward(buffer, from: runStart, to: index)
+                inbound = nil
+                terminate()
+                return
+            }
+            if tracker.clientSent(type) {
+                requestStarts.append(.now())
+            }
+            index += length
+        }
+        forward(buffer, from: runStart, to: index)
+        buffer.moveReaderIndex(to: index)
+        runStart = index
+        inbound = buffer.readableBytes > 0 ? buffer : nil
+        lastRequestAt = .now()
+    }
+
+    private func forward(_ buffer: ByteBuffer, from start: Int, to end: Int) {
+        guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return }
+        if let server {
+            server.write(slice)
+        } else {
+            if pendingToServer == nil {
+                pendingToServer = slice
+            } else {
+                var copy = slice
+                pendingToServer!.writeBuffer(&copy)
+            }
+            requestServer()
+        }
+    }
+
+    private func terminate() {
+        close()
+        clientClosed()
+    }
+
+    private func requestServer() {
+        guard !waitingForServer, server == nil, let pool else { return }
+        waitingForServer = true
+        waitStarted = .now()
+        pool.acquire(for: self)
+    }
+
+    // MARK: server assignment (called on this loop)
+
+    func assign(_ server: ServerConnection) {
+        waitingForServer = false
+        switch phase {
+        case .closed:
+            server.unlink(clean: true)
+            return
+        case .awaitingWelcome(let prelude):
+            self.server = server
+            let welcome = server.parameters.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+            finishLogin(prelude: prelude, welcome: welcome)
+            if pendingToServer == nil, mode != .session {
+                releaseServer()
+                return
+            }
+        default:
+            self.server = server
+        }
+        let differences = parameters.differences(from: server.parameters)
+        if !differences.isEmpty {
+            server.write(ServerConnection.queryBuffer(TrackedParameters.setStatement(differences)))
+            swallowReady += 1
+        }
+        if let pending = pendingToServer {
+            pendingToServer = nil
+            server.write(pending)
+        }
+        server.flush()
+    }
+
+    /// The pool handed out a server that closed meanwhile: ask again.
+    func serverUnavailable() {
+        waitingForServer = false
+        if case .closed = phase { return }
+        requestServer()
+    }
+
+    /// No server could be had (login failed, query_wait_timeout).
+    func poolFailed(_ error: ErrorFields) {
+        onLoop { [self] in
+            waitingForServer = false
+            var error = error
+            if error.severity != "FATAL" {
+                error = ErrorFields(severity: "FATAL", sqlState: error.sqlState ?? "08006", message: error.message)
+            }
+            fatal(error)
+        }
+    }
+
+    /// The server's connection dropped while this client held it.
+    func serverLost(_ lost: ServerConnection) {
+        guard server === lost else { return }
+        server = nil
+        serverInbound = nil
+        fatal(ErrorFields(severity: "FATAL", sqlState: "08006", message: "server conn crashed?"))
+    }
+
+    private func releaseServer() {
+        guard let server else { return }
+        self.server = nil
+        tracker.reset()
+        swallowReady = 0
+        serverInbound = nil
+        server.unlink(clean: true)
+    }
+
+    // MARK: relay: server to client
+
+    func serverRead(_ buffer: ByteBuffer, from source: ServerConnection) {
+        guard source === server else { return }
+        var input: ByteBuffer
+        if var pending = serverInbound, pending.readableBytes > 0 {
+            var copy = buffer
+            pending.writeBuffer(&copy)
+            input = pending
+        } else {
+            input = buffer
+        }
+        var index = input.readerIndex
+        var runStart = index
+        let maxLength = limits.maxMessageLength
+        do {
+            while let length = try FrameReader.frameLength(in: input, at: index, maxLength: maxLength) {
+                let type = input.getInteger(at: index, as: UInt8.self)!
+                let swallowing = swallowReady > 0
+                switch type {
+                case BackendType.readyForQuery:
+                    let statusByte = input.getInteger(at: index + 5, as: UInt8.self) ?? TransactionStatus.idle.rawValue
+                    let status = TransactionStatus(rawValue: statusByte) ?? .idle
+                    if swallowing {
+                        flushRun(input, from: runStart, to: index)
+                        swallowReady -= 1
+                        runStart = index + length
+                    } else {
+                        tracker.serverReady(status)
+                        requestFinished()
+                    }
+                case BackendType.parameterStatus:
+                    if let frame = input.getSlice(at: index, length: length),
+                       case .parameterStatus(let name, let value)? = try? BackendMessage.decode(Frame(type: type, bytes: frame)) {
+                        source.parameters[name] = value
+                        parameters.set(name, value)
+                    }
+                    if swallowing {
+                        flushRun(input, from: runStart, to: index)
+                        runStart = index + length
+                    }
+                default:
+                    if swallowing {
+                        if type == BackendType.errorResponse {
+                            logger.warning("restoring session parameters on the server failed", metadata: ["server": "\(source.id)"])
+                        }
+                        flushRun(input, from: runStart, to: index)
+                        runStart = index + length
+                    }
+                }
+                index += length
+            }
+        } catch {
+            logger.error("protocol error from server", metadata: ["server": "\(source.id)", "error": "\(error)"])
+            flushRun(input, from: runStart, to: index)
+            server = nil
+            source.unlink(clean: false)
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "server sent an invalid message"))
+            return
+        }
+        flushRun(input, from: runStart, to: index)
+        input.moveReaderIndex(to: index)
+        serverInbound = input.readableBytes > 0 ? input : nil
+        if let current = serverInbound { serverInbound = current.readableBytes > 0 ? current : nil }
+        maybeReleaseServer()
+    }
+
+    func serverReadComplete() {
+        channel.flush()
+    }
+
+    private func flushRun(_ buffer: ByteBuffer, from start: Int, to end: Int) {
+        guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return }
+        channel.write(slice, promise: nil)
+    }
+
+    private func requestFinished() {
+        guard let started = requestStarts.popFirst() else { return }
+        let duration = NIODeadline.now() - started
+        runtime.recordQuery(client: self, durationNanos: UInt64(max(0, duration.nanoseconds)))
+    }
+
+    private func maybeReleaseServer() {
+        guard server != nil, serverInbound == nil, swallowReady == 0 else { return }
+        switch mode {
+        case .session:
+            return
+        case .transaction:
+            if tracker.isIdle { releaseServer() }
+        case .statement:
+            if tracker.isQuiet {
+                if tracker.status != .idle {
+                    fatal(ErrorFields(severity: "FATAL", sqlState: "25000",
+                                      message: "transaction blocks not allowed in statement pooling mode"))
+                    return
+                }
+                releaseServer()
+            }
+        }
+        if server == nil, pendingToServer != nil { requestServer() }
+    }
+
+    // MARK: cancel
+
+    /// A CancelRequest with this client's key arrived: forward it to the server running its query.
+    func cancelRunningQuery() {
+        guard let server, let key = server.backendKey else { return }
+        CancelForwarder.send(key, to: server.address, on: loop, logger: logger)
+    }
+
+    // MARK: admin console
+
+    private func startConsole(prelude: ByteBuffer?) {
+        loginTimeout?.cancel()
+        let console = AdminConsoleSession(runtime: runtime, client: self)
+        self.console = console
+        phase = .console
+        var buffer = allocator.buffer(capacity: 256)
+        if var prelude { buffer.writeBuffer(&prelude) }
+        buffer.writeAuthenticationRequest(.ok)
+        for (name, value) in console.welcomeParameters { buffer.writeParameterStatus(name: name, value: value) }
+        if let key = cancelKey { buffer.writeBackendKeyData(key) }
+        buffer.writeReadyForQuery(.idle)
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    private func readConsole() throws {
+        guard var buffer = inbound, let console else { return }
+        while let frame = try FrameReader.next(from: &buffer, maxLength: limits.maxMessageLength) {
+            if frame.type == FrontendType.terminate {
+                inbound = nil
+                terminate()
+                return
+            }
+            let reply = console.handle(frame)
+            if reply.readableBytes > 0 { channel.write(reply, promise: nil) }
+        }
+        channel.flush()
+        inbound = buffer.readableBytes > 0 ? buffer : nil
+    }
+
+    func sendToClient(_ buffer: ByteBuffer, flush: Bool = true) {
+        onLoop { [self] in
+            if flush { channel.writeAndFlush(buffer, promise: nil) } else { channel.write(buffer, promise: nil) }
+        }
+    }
+
+    // MARK: shutdown
+
+    /// A request or transaction is running on a server for this client.
+    var holdsOpenWork: Bool {
+        guard case .ready = phase else { return false }
+        return server != nil && !(tracker.isIdle && swallowReady == 0)
+    }
+
+    func shutdownClose() {
+        if case .closed = phase { return }
+        fatal(ErrorFields(severity: "FATAL", sqlState: "57P01", message: "server shutting down"))
+    }
+
+    // MARK: back-pressure
+
+    func clientWritabilityChanged(_ writable: Bool) {
+        server?.setReading(writable)
+    }
+
+    var isAdmin: Bool { runtime.config.adminUsers.contains(user) || (isUnixSocket && AdminConsoleSession.isLocalOwner(user: user)) }
+    var userName: String { user }
+    var databaseName: String { database }
+}
+
+import Foundation

@@ -1,0 +1,353 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import PGRelayCore
+import PGWire
+
+/// The server connections of one (database, user, backend). Clients ask for a server and are
+/// answered on their own event loop, at once when an idle server is free, or when one is released
+/// or opened. An idle server on the client's loop is preferred, so that most links need no hop
+/// between threads; a server on another loop is lent rather than letting the client wait.
+final class ServerPool: @unchecked Sendable {
+    let key: PoolKey
+    let runtime: ProxyRuntime
+    private(set) var entry: DatabaseConfig
+    private let lock = NIOLock()
+
+    // Guarded by `lock`.
+    private var _settings: PoolSettings
+    private var idle: [ServerConnection] = []
+    private var lent: Set<ObjectIdentifier> = []
+    private var busy: Set<ObjectIdentifier> = [] // resetting or checking
+    private var connecting = 0
+    private var waiters = CircularBuffer<Waiter>()
+    private var _welcome: [(name: String, value: String)]?
+    private var retired = false
+    private var lastLoginError: ErrorFields?
+
+    // Counters for SHOW STATS / SHOW POOLS, guarded by `lock`.
+    private(set) var totalServerAssignments: UInt64 = 0
+    private(set) var maxWaitNanos: UInt64 = 0
+    private(set) var totalQueries: UInt64 = 0
+    private(set) var totalQueryNanos: UInt64 = 0
+
+    func recordQuery(durationNanos: UInt64) {
+        lock.withLock {
+            totalQueries += 1
+            totalQueryNanos += durationNanos
+        }
+    }
+
+    struct Waiter {
+        let client: ClientSession
+        let since: NIODeadline
+    }
+
+    init(key: PoolKey, entry: DatabaseConfig, runtime: ProxyRuntime, settings: PoolSettings) {
+        self.key = key
+        self.entry = entry
+        self.runtime = runtime
+        self._settings = settings
+    }
+
+    var settings: PoolSettings { lock.withLock { _settings } }
+
+    /// The ParameterStatus values a freshly logged-in server reported, shown to clients at login.
+    var welcome: [(name: String, value: String)]? { lock.withLock { _welcome } }
+
+    var logger: Logger { runtime.logger }
+
+    // MARK: lending
+
+    /// Asks for a server for `client`. The answer comes later through `client.assign(_:)` or
+    /// `client.poolFailed(_:)`, on the client's event loop.
+    func acquire(for client: ClientSession) {
+        var server: ServerConnection?
+        var open = false
+        lock.withLock {
+            if retired || runtime.isPaused(database: key.database) {
+                waiters.append(Waiter(client: client, since: .now()))
+                return
+            }
+            if let index = idle.lastIndex(where: { $0.loop === client.loop }) ?? (idle.isEmpty ? nil : idle.count - 1) {
+                server = idle.remove(at: index)
+                lent.insert(ObjectIdentifier(server!))
+                totalServerAssignments += 1
+                return
+            }
+            waiters.append(Waiter(client: client, since: .now()))
+            open = canOpenLocked(limit: _settings.size)
+            if open { connecting += 1 }
+        }
+        if let server {
+            hand(server, to: client)
+        } else if open {
+            openServer(on: client.loop)
+        }
+    }
+
+    /// A client that no longer waits (it disconnected) leaves the queue.
+    func cancelWait(for client: ClientSession) {
+        lock.withLock {
+            if let index = waiters.firstIndex(where: { $0.client === client }) {
+                waiters.remove(at: index)
+            }
+        }
+    }
+
+    /// A server comes back from a client. `clean` means no transaction or request is open on it;
+    /// otherwise it is closed, never lent again. In session mode the reset query runs first.
+    func release(_ server: ServerConnection, clean: Bool) {
+        let settings = self.settings
+        guard clean, server.isUsable, !server.expired(lifetime: settings.lifetime) else {
+            discard(server)
+            return
+        }
+        let needsReset = !settings.resetQuery.isEmpty && (settings.mode == .session || settings.resetQueryAlways)
+        if needsReset {
+            lock.withLock {
+                lent.remove(ObjectIdentifier(server))
+                busy.insert(ObjectIdentifier(server))
+            }
+            server.runInternalQuery(settings.resetQuery) { [self] ok in
+                lock.withLock { _ = busy.remove(ObjectIdentifier(server)) }
+                if ok { makeAvailable(server) } else { discard(server, alreadyUnlisted: true) }
+            }
+        } else {
+            lock.withLock { _ = lent.remove(ObjectIdentifier(server)) }
+            makeAvailable(server)
+        }
+    }
+
+    /// A new or returned server is free: the longest-waiting client gets it, or it goes idle.
+    private func makeAvailable(_ server: ServerConnection) {
+        var waiter: Waiter?
+        var close = false
+        lock.withLock {
+            if retired {
+                close = true
+                return
+            }
+            if !runtime.isPaused(database: key.database), let first = waiters.popFirst() {
+                waiter = first
+                lent.insert(ObjectIdentifier(server))
+                totalServerAssignments += 1
+                let waited = NIODeadline.now() - first.since
+                maxWaitNanos = max(maxWaitNanos, UInt64(max(0, waited.nanoseconds)))
+            } else {
+                server.markIdle()
+                idle.append(server)
+            }
+        }
+        if close {
+            server.close()
+        } else if let waiter {
+            hand(server, to: waiter.client)
+        }
+    }
+
+    private func hand(_ server: ServerConnection, to client: ClientSession) {
+        server.link(to: client)
+    }
+
+    /// Closes a server and forgets it; opens a replacement if clients are waiting.
+    func discard(_ server: ServerConnection, alreadyUnlisted: Bool = false) {
+        var open = false
+        lock.withLock {
+            let id = ObjectIdentifier(server)
+            lent.remove(id)
+            busy.remove(id)
+            idle.removeAll { $0 === server }
+            open = !waiters.isEmpty && canOpenLocked(limit: _settings.size)
+            if open { connecting += 1 }
+        }
+        server.close()
+        if open { openServer(on: runtime.group.next()) }
+    }
+
+    /// Called by a server whose connection dropped while idle or lent.
+    func serverClosed(_ server: ServerConnection) {
+        lock.withLock {
+            let id = ObjectIdentifier(server)
+            lent.remove(id)
+            busy.remove(id)
+            idle.removeAll { $0 === server }
+        }
+    }
+
+    // MARK: opening servers
+
+    private var totalLocked: Int { idle.count + lent.count + busy.count + connecting }
+
+    private func canOpenLocked(limit: Int) -> Bool {
+        guard !retired, totalLocked < limit else { return false }
+        return runtime.reserveServerSlot(database: key.database, user: key.user)
+    }
+
+    private func openServer(on loop: EventLoop) {
+        let settings = self.settings
+        let credentials = runtime.credentials(for: entry, user: key.user)
+        ServerConnection.open(pool: self, address: key.address, database: settings.serverDatabase,
+                              credentials: credentials, settings: settings, on: loop)
+    }
+
+    /// A new server finished its login.
+    func serverOpened(_ server: ServerConnection) {
+        lock.withLock {
+            connecting -= 1
+            lastLoginError = nil
+            if _welcome == nil {
+                _welcome = server.parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            }
+        }
+        makeAvailable(server)
+    }
+
+    /// A new server could not connect or log in. When no server of this pool is alive, the waiting
+    /// clients get the error now instead of waiting for query_wait_timeout.
+    func serverFailedToOpen(_ error: ErrorFields) {
+        var failed: [Waiter] = []
+        lock.withLock {
+            connecting -= 1
+            runtime.releaseServerSlot(database: key.database, user: key.user)
+            lastLoginError = error
+            if totalLocked == 0 {
+                while let waiter = waiters.popFirst() { failed.append(waiter) }
+            }
+        }
+        logger.error("server login failed", metadata: [
+            "database": "\(key.database)", "user": "\(key.user)", "backend": "\(key.address.host):\(key.address.port)",
+            "error": "\(error.message)",
+        ])
+        for waiter in failed { waiter.client.poolFailed(error) }
+    }
+
+    // MARK: maintenance
+
+    /// Runs about once a second: expires waiting clients, grows into the reserve pool, closes
+    /// servers idle or alive too long, checks servers idle past server_check_delay, keeps
+    /// min_pool_size servers open.
+    func maintain(now: NIODeadline) {
+        let settings = self.settings
+        var timedOut: [Waiter] = []
+        var toClose: [ServerConnection] = []
+        var toCheck: [ServerConnection] = []
+        var opens = 0
+        lock.withLock {
+            if settings.queryWaitTimeout > 0 {
+                let limit = TimeAmount.nanoseconds(Int64(settings.queryWaitTimeout * 1e9))
+                while let first = waiters.first, now - first.since > limit {
+                    timedOut.append(waiters.removeFirst())
+                }
+            }
+            if let first = waiters.first, settings.reserveSize > 0,
+               now - first.since > .nanoseconds(Int64(settings.reserveTimeout * 1e9)),
+               canOpenLocked(limit: settings.size + settings.reserveSize) {
+                connecting += 1
+                opens += 1
+            }
+            while !waiters.isEmpty, waiters.count > connecting, canOpenLocked(limit: settings.size) {
+                connecting += 1
+                opens += 1
+            }
+            var keep: [ServerConnection] = []
+            for server in idle {
+                let idleFor = now - server.idleSince
+                if server.expired(lifetime: settings.lifetime)
+                    || (settings.idleTimeout > 0 && idleFor > .nanoseconds(Int64(settings.idleTimeout * 1e9))
+                        && totalLocked - toClose.count > settings.minSize) {
+                    toClose.append(server)
+                } else if !settings.checkQuery.isEmpty, settings.checkDelay >= 0,
+                          now - server.lastCheckedOrUsed > .nanoseconds(Int64(settings.checkDelay * 1e9)) {
+                    toCheck.append(server)
+                    busy.insert(ObjectIdentifier(server))
+                } else {
+                    keep.append(server)
+                }
+            }
+            idle = keep
+            while totalLocked - toClose.count + opens < settings.minSize, canOpenLocked(limit: settings.size) {
+                connecting += 1
+                opens += 1
+            }
+        }
+        for waiter in timedOut {
+            waiter.client.poolFailed(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "query_wait_timeout"))
+        }
+        for server in toClose { discard(server) }
+        for server in toCheck {
+            server.runInternalQuery(settings.checkQuery) { [self] ok in
+                lock.withLock { _ = busy.remove(ObjectIdentifier(server)) }
+                if ok { server.markChecked(); makeAvailable(server) } else { discard(server, alreadyUnlisted: true) }
+            }
+        }
+        for _ in 0..<opens { openServer(on: runtime.group.next()) }
+    }
+
+    func update(settings: PoolSettings) {
+        lock.withLock { _settings = settings }
+    }
+
+    /// The database was removed from the configuration: idle servers close now, lent ones when
+    /// they come back, and no new client gets this pool.
+    func retire() {
+        let closing: [ServerConnection] = lock.withLock {
+            retired = true
+            let servers = idle
+            idle = []
+            return servers
+        }
+        for server in closing { discard(server) }
+    }
+
+    /// Wakes waiting clients after RESUME.
+    func resumeWaiters() {
+        var open = 0
+        var handouts: [(ServerConnection, ClientSession)] = []
+        lock.withLock {
+            while !waiters.isEmpty, !idle.isEmpty {
+                let waiter = waiters.removeFirst()
+                let server = idle.removeLast()
+                lent.insert(ObjectIdentifier(server))
+                totalServerAssignments += 1
+                handouts.append((server, waiter.client))
+            }
+            while waiters.count > connecting + open, canOpenLocked(limit: _settings.size) {
+                connecting += 1
+                open += 1
+            }
+        }
+        for (server, client) in handouts { hand(server, to: client) }
+        for _ in 0..<open { openServer(on: runtime.group.next()) }
+    }
+
+    /// Closes every idle server (RECONNECT / KILL); lent servers close when released if `all`.
+    func closeIdle() {
+        let closing: [ServerConnection] = lock.withLock {
+            let servers = idle
+            idle = []
+            return servers
+        }
+        for server in closing { discard(server) }
+    }
+
+    struct Counts {
+        var idle: Int
+        var active: Int
+        var busy: Int
+        var connecting: Int
+        var waiting: Int
+        var maxWaitNanos: UInt64
+        var assignments: UInt64
+    }
+
+    func counts(now: NIODeadline = .now()) -> Counts {
+        lock.withLock {
+            let oldest = waiters.first.map { UInt64(max(0, (now - $0.since).nanoseconds)) } ?? 0
+            return Counts(idle: idle.count, active: lent.count, busy: busy.count, connecting: connecting,
+                          waiting: waiters.count, maxWaitNanos: oldest, assignments: totalServerAssignments)
+        }
+    }
+
+    var isRetired: Bool { lock.withLock { retired } }
+}

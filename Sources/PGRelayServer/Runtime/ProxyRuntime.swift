@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PGRelayCore
+import PGWire
+
+/// Everything the proxy's connections share: the current configuration and user list, the pools,
+/// the registry of clients (for cancel requests and the admin views), and the event loops.
+/// Reads of `config` are cheap snapshots; a reload swaps the value and tells the pools.
+public final class ProxyRuntime: @unchecked Sendable {
+    public let group: EventLoopGroup
+    public let logger: Logger
+    public let startedAt = Date()
+    /// Reload and shutdown, for the console and the admin API.
+    public weak var controller: ProxyServer?
+
+    private let state: NIOLockedValueBox<State>
+    private let ids = NIOLockedValueBox<UInt64>(0)
+    let slots = NIOLockedValueBox(ServerSlotCounter())
+
+    struct State {
+        var config: Config
+        var secrets: [String: StoredSecret]
+        var pools: [PoolKey: ServerPool] = [:]
+        var clients: [UInt64: ClientSession] = [:]
+        var cancelKeys: [CancelRequest: ClientSession] = [:]
+        var scramKeys: [String: ServerCredentials.SCRAMKeys] = [:]
+        var pausedAll = false
+        var pausedDatabases: Set<String> = []
+        var disabledDatabases: Set<String> = []
+        var shuttingDown = false
+    }
+
+    func beginShutdown() {
+        state.withLockedValue { $0.shuttingDown = true }
+    }
+
+    var isShuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
+
+    public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {
+        self.group = group
+        self.logger = logger
+        self.state = NIOLockedValueBox(State(config: config, secrets: secrets))
+    }
+
+    public var config: Config { state.withLockedValue { $0.config } }
+
+    public func nextID() -> UInt64 {
+        ids.withLockedValue { $0 += 1; return $0 }
+    }
+
+    public func secret(for user: String) -> StoredSecret? {
+        state.withLockedValue { $0.secrets[user] }
+    }
+
+    // MARK: clients
+
+    func register(_ client: ClientSession) -> CancelRequest {
+        state.withLockedValue { state in
+            var key: CancelRequest
+            repeat {
+                key = CancelRequest(processID: Int32.random(in: 1...Int32.max), secretKey: Int32.random(in: Int32.min...Int32.max))
+            } while state.cancelKeys[key] != nil
+            state.clients[client.id] = client
+            state.cancelKeys[key] = client
+            return key
+        }
+    }
+
+    func unregister(_ client: ClientSession) {
+        state.withLockedValue { state in
+            state.clients[client.id] = nil
+            if let key = client.cancelKey { state.cancelKeys[key] = nil }
+        }
+    }
+
+    func client(forCancelKey key: CancelRequest) -> ClientSession? {
+        state.withLockedValue { $0.cancelKeys[key] }
+    }
+
+    public var clientCount: Int { state.withLockedValue { $0.clients.count } }
+
+    func allClients() -> [ClientSession] {
+        state.withLockedValue { Array($0.clients.values) }.sorted { $0.id < $1.id }
+    }
+
+    // MARK: SCRAM keys recovered from client logins
+
+    func rememberSCRAMKeys(_ keys: ServerCredentials.SCRAMKeys, for user: String) {
+        state.withLockedValue { $0.scramKeys[user] = keys }
+    }
+
+    func scramKeys(for user: String) -> ServerCredentials.SCRAMKeys? {
+        state.withLockedValue { $0.scramKeys[user] }
+    }
+
+    // MARK: pools
+
+    /// The pool for a client's (database, user), created on first use. Nil when the database is
+    /// not configured.
+    func pool(database: String, user: String) -> ServerPool? {
+        let config = self.config
+        guard let entry = config.database(named: database), let address = entry.hosts.first else { return nil }
+        let serverUser = entry.user ?? user
+        let key = PoolKey(database: database, user: serverUser, address: address)
+        return state.withLockedValue { state in
+            if let pool = state.pools[key] { return pool }
+            let pool = ServerPool(key: key, entry: entry, runtime: self, settings: PoolSettings(config: config, entry: entry, user: serverUser))
+            state.pools[key] = pool
+            return pool
+        }
+    }
+
+    func allPools() -> [ServerPool] {
+        state.withLockedValue { Array($0.pools.values) }.sorted {
+            ($0.key.database, $0.key.user) < ($1.key.database, $1.key.user)
+        }
+    }
+
+    /// Credentials for logging in to a server as `user` of `entry`.
+    func credentials(for entry: DatabaseConfig, user: String) -> ServerCredentials {
+        var credentials = ServerCredentials(user: user)
+        if let password = entry.password, entry.user == nil || entry.user == user {
+            credentials.password = password
+            return credentials
+        }
+        switch secret(for: user) {
+        case .plain(let password)?: credentials.password = password
+        case .md5(let hash)?: credentials.md5Secret = hash
+        case .scram?: credentials.scramKeys = scramKeys(for: user)
+        case nil: break
+        }
+        return credentials
+    }
+
+    // MARK: pause / disable
+
+    func isPaused(database: String) -> Bool {
+        state.withLockedValue { $0.pausedAll || $0.pausedDatabases.contains(database) }
+    }
+
+    func isDisabled(database: String) -> Bool {
+        state.withLockedValue { $0.disabledDatabases.contains(database) }
+    }
+
+    // MARK: reload
+
+    /// Replaces the configuration and user list, then lets every pool pick up its new settings.
+    public func apply(config newConfig: Config, secrets: [String: StoredSecret]) {
+        let pools: [ServerPool] = state.withLockedValue { state in
+            state.config = newConfig
+            state.secrets = secrets
+            return Array(state.pools.values)
+        }
+        for pool in pools {
+            if let entry = newConfig.database(named: pool.key.database) {
+                pool.update(settings: PoolSettings(config: newConfig, entry: entry, user: pool.key.user))
+            } else {
+                pool.retire()
+            }
+        }
+    }
+}
+
+/// A pool serves one (client-facing database name, server user, backend address).
+public struct PoolKey: Hashable, Sendable {
+    public var database: String
+    public var user: String
+    public var address: BackendAddress
+}
+
+extension ProxyRuntime {
+    func recordQuery(client: ClientSession, durationNanos: UInt64) {
+        client.pool?.recordQuery(durationNanos: durationNanos)
+    }
+}

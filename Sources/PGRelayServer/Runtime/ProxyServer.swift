@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PGRelayCore
+import PGWire
+
+/// The running proxy: listeners on TCP (and the Unix socket), the pool maintenance timer, reload
+/// and graceful shutdown.
+public final class ProxyServer: @unchecked Sendable {
+    public let runtime: ProxyRuntime
+    public let configPath: String
+    private let group: MultiThreadedEventLoopGroup
+    private let sink: LogSink
+    private var listeners: [Channel] = []
+    private var maintenance: RepeatedTask?
+    private let shutdownPromise: EventLoopPromise<Void>
+    private let stopping = NIOLockedValueBox(false)
+
+    public var logger: Logger { runtime.logger }
+
+    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int = System.coreCount) {
+        self.configPath = configPath
+        self.sink = sink
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        let logger = Logger(label: "pgrelay") { PGRelayLogHandler(label: $0, sink: sink) }
+        self.runtime = ProxyRuntime(config: config, secrets: secrets, group: group, logger: logger)
+        self.shutdownPromise = group.next().makePromise()
+        self.runtime.controller = self
+    }
+
+    /// The TCP port actually bound (useful with listen_port = 0 in tests).
+    public private(set) var boundPort: Int?
+
+    public func start() throws {
+        let config = runtime.config
+        let tcp = try bootstrap(unix: false)
+            .bind(host: config.listenAddr, port: config.listenPort).wait()
+        listeners.append(tcp)
+        boundPort = tcp.localAddress?.port
+        if !config.unixSocketDir.isEmpty {
+            let path = (config.unixSocketDir as NSString).appendingPathComponent(".s.PGSQL.\(config.listenPort)")
+            do {
+                let unix = try bootstrap(unix: true).bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+                listeners.append(unix)
+            } catch {
+                logger.warning("could not listen on unix socket", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+        maintenance = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [runtime] _ in
+            let now = NIODeadline.now()
+            for pool in runtime.allPools() { pool.maintain(now: now) }
+        }
+        logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
+    }
+
+    private func bootstrap(unix: Bool) -> ServerBootstrap {
+        let runtime = self.runtime
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 4096)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(runtime: runtime, isUnixSocket: unix))
+                }
+            }
+        if !unix {
+            bootstrap = bootstrap.childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+        }
+        return bootstrap
+    }
+
+    // MARK: reload
+
+    /// Re-reads the configuration file and the auth_file. An invalid file keeps the running
+    /// configuration; the returned message says why.
+    @discardableResult
+    public func reload() -> Result<[String], Error> {
+        do {
+            let loaded = try ConfigLoader.load(path: configPath)
+            let secrets = try ProxyServer.loadSecrets(config: loaded.config, relativeTo: configPath)
+            for warning in loaded.warnings { logger.warning("\(warning.description)") }
+            let old = runtime.config
+            runtime.apply(config: loaded.config, secrets: secrets)
+            sink.configure(format: loaded.config.logFormat == .json ? .json : .text,
+                           level: ProxyServer.logLevel(loaded.config.logLevel), logfile: loaded.config.logfile, quiet: false)
+            if old.listenPort != loaded.config.listenPort || old.listenAddr != loaded.config.listenAddr {
+                logger.warning("listen_addr/listen_port changes need a restart")
+            }
+            logger.info("configuration reloaded", metadata: ["file": "\(configPath)"])
+            for pool in runtime.allPools() { pool.resumeWaiters() }
+            return .success(loaded.warnings.map(\.description))
+        } catch {
+            logger.error("reload failed, keeping the running configuration", metadata: ["error": "\(error)"])
+            return .failure(error)
+        }
+    }
+
+    public static func loadSecrets(config: Config, relativeTo configPath: String) throws -> [String: StoredSecret] {
+        guard !config.authFile.isEmpty else { return [:] }
+        var path = config.authFile
+        if !path.hasPrefix("/") {
+            path = ((configPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path)
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            if config.authType == .trust { return [:] }
+            throw AuthFileMissing(path: path)
+        }
+        return try AuthFile.load(path: path).mapValues { StoredSecret(parsing: $0) }
+    }
+
+    struct AuthFileMissing: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "auth_file \(path) does not exist" }
+    }
+
+    public static func logLevel(_ level: LogLevel) -> Logger.Level {
+        switch level.rawValue {
+        case "debug", "trace": return .debug
+        case "warning", "warn": return .warning
+        case "error", "fatal": return .error
+        default: return .info
+        }
+    }
+
+    // MARK: shutdown
+
+    /// Stops accepting, lets running transactions finish for up to shutdown_timeout, then closes
+    /// every client with 57P01 and completes `waitUntilStopped`.
+    public func shutdown(immediate: Bool = false) {
+        let first = stopping.withLockedValue { stopping -> Bool in
+            defer { stopping = true }
+            return !stopping
+        }
+        guard first else { return }
+        logger.info("shutting down", metadata: ["immediate": "\(immediate)"])
+        runtime.beginShutdown()
+        for listener in listeners { listener.close(promise: nil) }
+        let timeout = immediate ? 0 : runtime.config.shutdownTimeout
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout * 1e9))
+        let loop = group.next()
+        func poll() {
+            let clients = runtime.allClients()
+            let busy = clients.filter { $0.holdsOpenWork }
+            for client in clients where !client.holdsOpenWork {
+                client.onLoop { client.shutdownClose() }
+            }
+            if busy.isEmpty || NIODeadline.now() >= deadline {
+                for client in busy { client.onLoop { client.shutdownClose() } }
+                loop.scheduleTask(in: .milliseconds(50)) { [self] in
+                    for pool in runtime.allPools() { pool.retire() }
+                    maintenance?.cancel()
+                    shutdownPromise.succeed(())
+                }
+                return
+            }
+            loop.scheduleTask(in: .milliseconds(50)) { poll() }
+        }
+        loop.execute { poll() }
+    }
+
+    public func waitUntilStopped() throws {
+        try shutdownPromise.futureResult.wait()
+        try? group.syncShutdownGracefully()
+    }
+}

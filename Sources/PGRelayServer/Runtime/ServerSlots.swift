@@ -1,0 +1,36 @@
+import NIOConcurrencyHelpers
+import PGRelayCore
+
+/// Counts open server connections per database and per user across all pools, for
+/// max_db_connections and max_user_connections.
+struct ServerSlotCounter {
+    private(set) var perDatabase: [String: Int] = [:]
+    private(set) var perUser: [String: Int] = [:]
+
+    mutating func reserve(database: String, user: String, maxDB: Int, maxUser: Int) -> Bool {
+        if maxDB > 0, perDatabase[database, default: 0] >= maxDB { return false }
+        if maxUser > 0, perUser[user, default: 0] >= maxUser { return false }
+        perDatabase[database, default: 0] += 1
+        perUser[user, default: 0] += 1
+        return true
+    }
+
+    mutating func release(database: String, user: String) {
+        if let n = perDatabase[database], n > 0 { perDatabase[database] = n - 1 }
+        if let n = perUser[user], n > 0 { perUser[user] = n - 1 }
+    }
+}
+
+extension ProxyRuntime {
+    func reserveServerSlot(database: String, user: String) -> Bool {
+        let config = self.config
+        let entry = config.database(named: database)
+        let maxDB = entry?.maxDBConnections ?? config.maxDBConnections
+        let maxUser = config.users[user]?.maxUserConnections ?? config.maxUserConnections
+        return slots.withLockedValue { $0.reserve(database: database, user: user, maxDB: maxDB, maxUser: maxUser) }
+    }
+
+    func releaseServerSlot(database: String, user: String) {
+        slots.withLockedValue { $0.release(database: database, user: user) }
+    }
+}
