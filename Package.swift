@@ -25,6 +25,8 @@ let package = Package(
                 "PGWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // PBKDF2 (SCRAM's Hi()) lives in _CryptoExtras, not in Crypto.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
