@@ -10,7 +10,7 @@ public struct ClientAuthMachine {
         case send(ByteBuffer)
         /// The client is who it says. `prelude` (SASLFinal after SCRAM) goes out before
         /// AuthenticationOk; `scramKeys` is set after a SCRAM login against a SCRAM secret.
-        case authenticated(prelude: ByteBuffer?, scramKeys: ServerCredentials.SCRAMKeys?)
+        case authenticated(prelude: ByteBuffer?, scramKeys: SCRAMCredential?)
         /// Refuse the login with this error (then close).
         case reject(ErrorFields)
     }
@@ -95,7 +95,7 @@ public struct ClientAuthMachine {
                                            message: "client selected an invalid SASL authentication mechanism"))
             }
             do {
-                var exchange = try SCRAMServerExchange(username: user, secret: secret ?? Self.impossibleSecret())
+                var exchange = try SCRAMServerExchange(username: user, secret: secret)
                 let serverFirst = try exchange.receiveClientFirst(data)
                 step = .awaitingSASLFinal(exchange)
                 return .send(request(.saslContinue(data: serverFirst)))
@@ -108,11 +108,8 @@ public struct ClientAuthMachine {
             guard let data = body.readBytes(length: body.readableBytes) else { return protocolViolation() }
             do {
                 let serverFinal = try exchange.receiveClientFinal(data)
-                guard secret != nil else { return .reject(Self.passwordFailed(user: user)) }
-                var keys: ServerCredentials.SCRAMKeys?
-                if let clientKey = exchange.recoveredClientKey, let serverKey = exchange.serverKey {
-                    keys = .init(clientKey: clientKey, serverKey: serverKey)
-                }
+                var keys: SCRAMCredential?
+                if case .keys? = exchange.passthroughCredential { keys = exchange.passthroughCredential }
                 return .authenticated(prelude: request(.saslFinal(data: serverFinal)), scramKeys: keys)
             } catch {
                 return .reject(Self.passwordFailed(user: user))
@@ -138,7 +135,11 @@ public struct ClientAuthMachine {
         case .plain(let expected)?: return constantTimeEquals(Array(password.utf8), Array(expected.utf8))
         case .md5(let expected)?:
             return constantTimeEquals(Array(MD5Password.hash(password: password, user: user).utf8), Array(expected.utf8))
-        case .scram(let scram)?: return scram.matches(password: password)
+        case .scram(let scram)?:
+            guard let candidate = try? SCRAMSecret.make(password: password, salt: scram.salt, iterations: scram.iterations) else {
+                return false
+            }
+            return constantTimeEquals(candidate.storedKey, scram.storedKey)
         case nil: return false
         }
     }
@@ -148,11 +149,5 @@ public struct ClientAuthMachine {
         var diff: UInt8 = 0
         for i in a.indices { diff |= a[i] ^ b[i] }
         return diff == 0
-    }
-
-    /// A secret no password matches, so an unknown user goes through the same exchange and fails.
-    static func impossibleSecret() -> StoredSecret {
-        let random = (0..<32).map { _ in UInt8.random(in: 0...255) }
-        return .plain(String(decoding: random.map { 0x41 + ($0 % 26) }, as: UTF8.self))
     }
 }

@@ -7,18 +7,9 @@ public struct ServerCredentials: Sendable {
     public var md5Secret: String?
     /// SCRAM keys recovered from a client's successful SCRAM login against a SCRAM secret:
     /// enough for SCRAM server authentication when the server holds the same secret.
-    public var scramKeys: SCRAMKeys?
+    public var scramKeys: SCRAMCredential?
 
-    public struct SCRAMKeys: Sendable, Equatable {
-        public var clientKey: [UInt8]
-        public var serverKey: [UInt8]
-        public init(clientKey: [UInt8], serverKey: [UInt8]) {
-            self.clientKey = clientKey
-            self.serverKey = serverKey
-        }
-    }
-
-    public init(user: String, password: String? = nil, md5Secret: String? = nil, scramKeys: SCRAMKeys? = nil) {
+    public init(user: String, password: String? = nil, md5Secret: String? = nil, scramKeys: SCRAMCredential? = nil) {
         self.user = user
         self.password = password
         self.md5Secret = md5Secret

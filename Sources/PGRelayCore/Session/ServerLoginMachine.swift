@@ -117,11 +117,16 @@ public struct ServerLoginMachine {
             if let password = credentials.password {
                 credential = .password(password)
             } else if let keys = credentials.scramKeys {
-                credential = .keys(clientKey: keys.clientKey, serverKey: keys.serverKey)
+                credential = keys
             } else {
                 return fail("cannot do SCRAM authentication with the server for user \"\(credentials.user)\": no password is configured and no client has logged in with SCRAM yet")
             }
-            let exchange = SCRAMClientExchange(username: credentials.user, credential: credential)
+            let exchange: SCRAMClientExchange
+            do {
+                exchange = try SCRAMClientExchange(username: credentials.user, credential: credential)
+            } catch {
+                return fail("SCRAM authentication with the server failed: \(error)")
+            }
             buffer.writeSASLInitialResponse(mechanism: "SCRAM-SHA-256", data: exchange.clientFirstMessage())
             state = .scram(exchange)
             return .send(buffer)

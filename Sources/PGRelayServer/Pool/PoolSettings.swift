@@ -21,7 +21,7 @@ struct PoolSettings: Sendable {
     var startupParameters: [String: String]
 
     init(config: Config, entry: DatabaseConfig, user: String) {
-        let userConfig = config.users[user]
+        let userConfig = config.user(named: user)
         size = userConfig?.poolSize ?? entry.poolSize ?? config.defaultPoolSize
         minSize = entry.minPoolSize ?? config.minPoolSize
         reserveSize = entry.reservePoolSize ?? config.reservePoolSize

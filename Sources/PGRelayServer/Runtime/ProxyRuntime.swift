@@ -26,7 +26,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         var pools: [PoolKey: ServerPool] = [:]
         var clients: [UInt64: ClientSession] = [:]
         var cancelKeys: [CancelRequest: ClientSession] = [:]
-        var scramKeys: [String: ServerCredentials.SCRAMKeys] = [:]
+        var scramKeys: [String: SCRAMCredential] = [:]
         var pausedAll = false
         var pausedDatabases: Set<String> = []
         var disabledDatabases: Set<String> = []
@@ -88,11 +88,11 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     // MARK: SCRAM keys recovered from client logins
 
-    func rememberSCRAMKeys(_ keys: ServerCredentials.SCRAMKeys, for user: String) {
+    func rememberSCRAMKeys(_ keys: SCRAMCredential, for user: String) {
         state.withLockedValue { $0.scramKeys[user] = keys }
     }
 
-    func scramKeys(for user: String) -> ServerCredentials.SCRAMKeys? {
+    func scramKeys(for user: String) -> SCRAMCredential? {
         state.withLockedValue { $0.scramKeys[user] }
     }
 

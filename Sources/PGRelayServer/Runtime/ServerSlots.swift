@@ -26,7 +26,7 @@ extension ProxyRuntime {
         let config = self.config
         let entry = config.database(named: database)
         let maxDB = entry?.maxDBConnections ?? config.maxDBConnections
-        let maxUser = config.users[user]?.maxUserConnections ?? config.maxUserConnections
+        let maxUser = config.user(named: user)?.maxUserConnections ?? config.maxUserConnections
         return slots.withLockedValue { $0.reserve(database: database, user: user, maxDB: maxDB, maxUser: maxUser) }
     }
 
