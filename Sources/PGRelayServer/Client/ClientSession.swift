@@ -412,6 +412,8 @@ final class ClientSession: @unchecked Sendable {
 
     private func releaseServer() {
         guard let server else { return }
+        // The server's read-complete will no longer reach us once it is unlinked.
+        channel.flush()
         self.server = nil
         tracker.reset()
         swallowReady = 0
