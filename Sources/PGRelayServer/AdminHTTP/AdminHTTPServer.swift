@@ -1,0 +1,75 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// The HTTP admin API on `admin_addr:admin_port` (see INTERFACE.md, "Admin HTTP API").
+///
+/// Give it its own event loop group (one thread is plenty), apart from the proxy's loops, so it
+/// answers `/health` even when the proxy loops are saturated.
+public final class AdminHTTPServer: Sendable {
+    /// Connections idle (between requests) longer than this are closed.
+    public static let idleTimeout = TimeAmount.seconds(60)
+
+    private let group: EventLoopGroup
+    private let host: String
+    private let port: Int
+    private let api: AdminAPI
+    private let serverChannel = Mutex<Channel?>(nil)
+    private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
+
+    /// Prepares a server; nothing is bound until `start()`. Port 0 picks a free port.
+    public init(group: EventLoopGroup, host: String, port: Int, api: AdminAPI) {
+        self.group = group
+        self.host = host
+        self.port = port
+        self.api = api
+    }
+
+    /// Binds and starts accepting; the future fails with the bind error (address in use, bad host).
+    public func start() -> EventLoopFuture<Void> {
+        let responder = AdminResponder(api: api)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 64)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [weak self] channel in
+                self?.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: Self.idleTimeout))
+                    try pipeline.addHandler(AdminHTTPHandler(responder: responder))
+                }
+            }
+        return bootstrap.bind(host: host, port: port).map { [weak self] channel in
+            self?.serverChannel.withLock { $0 = channel }
+        }
+    }
+
+    /// The bound port once started (useful with port 0).
+    public var localPort: Int? {
+        serverChannel.withLock { $0?.localAddress?.port }
+    }
+
+    /// Stops accepting and closes open connections; completes when the listener is closed.
+    @discardableResult
+    public func stop() -> EventLoopFuture<Void> {
+        let listener = serverChannel.withLock { channel -> Channel? in
+            defer { channel = nil }
+            return channel
+        }
+        let open = connections.withLock { Array($0.values) }
+        for connection in open { connection.close(promise: nil) }
+        guard let listener else { return group.next().makeSucceededVoidFuture() }
+        return listener.close().recover { _ in }
+    }
+
+    private func track(_ channel: Channel) {
+        let id = ObjectIdentifier(channel)
+        connections.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            self?.connections.withLock { _ = $0.removeValue(forKey: id) }
+        }
+    }
+}
