@@ -223,7 +223,7 @@ final class StatsRenderingTests: XCTestCase {
         // Histogram series: cumulative buckets ending in +Inf == _count, per (database, route).
         let buckets = samples.filter { $0.name == "pgrelay_query_duration_seconds_bucket" }
         let series = Dictionary(grouping: buckets) { "\($0.labels["database"]!)|\($0.labels["route"]!)" }
-        XCTAssertEqual(series.count, 4)
+        XCTAssertEqual(series.count, 3, "appdb on both routes, the other database only on the primary")
         for (key, lines) in series {
             XCTAssertEqual(lines.map { $0.labels["le"]! }, RouteTotals.bucketBounds + ["+Inf"], key)
             XCTAssertEqual(lines.map(\.value), lines.map(\.value).sorted(), "\(key) cumulative")
@@ -235,8 +235,9 @@ final class StatsRenderingTests: XCTestCase {
         let totalCount = samples.filter { $0.name == "pgrelay_query_duration_seconds_count" }.map(\.value).reduce(0, +)
         XCTAssertEqual(totalCount, 100)
         let sum = samples.filter { $0.name == "pgrelay_query_duration_seconds_sum" }.map(\.value).reduce(0, +)
-        XCTAssertEqual(sum, 7 * 0.15 + (0 ..< 100).filter { $0 >= 7 }.map { Double($0 % 10 + 1) / 1000 }.reduce(0, +),
-                       accuracy: 1e-9)
+        var expectedSum = 7 * 0.15
+        for index in 7 ..< 100 { expectedSum += Double(index % 10 + 1) / 1000 }
+        XCTAssertEqual(sum, expectedSum, accuracy: 1e-9)
     }
 
     func testDurationBucketIndexIsTheFirstBoundAtOrAbove() {

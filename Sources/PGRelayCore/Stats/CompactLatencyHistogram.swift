@@ -53,10 +53,11 @@ public struct CompactLatencyHistogram: Sendable, Equatable {
     }
 
     /// The value at `percentile` (0...100), in microseconds: the middle of the bucket holding that
-    /// rank, never above the largest recorded value. 0 when empty.
+    /// rank, never above the largest recorded value (which p100 returns exactly). 0 when empty.
     public func valueAtPercentile(_ percentile: Double) -> UInt64 {
         let bucketTotal = counts.reduce(UInt64(0)) { $0 + UInt64($1) }
         guard bucketTotal > 0 else { return 0 }
+        if percentile >= 100 { return maxMicros }
         let clamped = percentile.isFinite ? Swift.min(Swift.max(percentile, 0), 100) : 100
         let rank = Swift.max(1, UInt64((clamped / 100 * Double(bucketTotal)).rounded(.up)))
         var seen: UInt64 = 0

@@ -56,6 +56,12 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Parser errors were already answered with 400 by NIO's error handler; any error ends the
+    /// connection (nothing else in the pipeline would close it).
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, case .idle = state {
             context.close(promise: nil)
