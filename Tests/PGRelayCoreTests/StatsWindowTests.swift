@@ -97,6 +97,11 @@ final class StatsWindowTests: XCTestCase {
         let snapshot = registry.snapshot()
         XCTAssertEqual(snapshot.totals.count, 0)
         XCTAssertEqual(snapshot.fingerprintCount, 0)
+        XCTAssertFalse(registry.shard(at: 0).isEnabled)
+        registry.reconfigure(StatsSettings(enabled: true))
+        XCTAssertTrue(registry.shard(at: 0).isEnabled)
+        registry.shard(at: 0).record(sample(ms: 5, fingerprint: "SELECT $1"))
+        XCTAssertEqual(registry.snapshot().totals.count, 1)
     }
 
     func testLabelsBeyondTheCapShareTheOverflowLabel() {

@@ -152,6 +152,8 @@ final class AdminHTTPServerTests: XCTestCase {
     }
 
     func testBindErrorIsSurfacedAndStopIsIdempotent() throws {
+        XCTAssertThrowsError(try server.start().wait(), "already started")
+        XCTAssertEqual(server.localPort, port)
         let clash = AdminHTTPServer(group: group, host: "127.0.0.1", port: port, api: api)
         XCTAssertThrowsError(try clash.start().wait())
         XCTAssertNil(clash.localPort)

@@ -155,18 +155,20 @@ struct SnapshotBuilder {
         struct Merged {
             var calls: UInt64 = 0, slow: UInt64 = 0, errors: UInt64 = 0, sumMicros: UInt64 = 0
             var histogram = CompactLatencyHistogram()
+
+            mutating func absorb(_ table: FingerprintTable, slot: Int) {
+                calls &+= table.calls[slot]
+                slow &+= table.slow[slot]
+                errors &+= table.errors[slot]
+                sumMicros &+= table.sumMicros[slot]
+                histogram.add(table.histogram(atSlot: slot))
+            }
         }
         var merged: [String: Merged] = [:]
         for capture in captures {
             let table = capture.fingerprints
             for slot in 0 ..< table.count {
-                var entry = merged[table.keys[slot], default: Merged()]
-                entry.calls &+= table.calls[slot]
-                entry.slow &+= table.slow[slot]
-                entry.errors &+= table.errors[slot]
-                entry.sumMicros &+= table.sumMicros[slot]
-                entry.histogram.add(table.histogram(atSlot: slot))
-                merged[table.keys[slot]] = entry
+                merged[table.keys[slot], default: Merged()].absorb(table, slot: slot)
             }
         }
         let limit = QueryStatsRegistry.topSlowLimit

@@ -10,13 +10,19 @@ public final class QueryStatsShard: Sendable {
     public static let overflowLabel = "(other)"
 
     private let state: Mutex<ShardState>
+    private let enabled: Atomic<Bool>
     private let clock: @Sendable () -> UInt64
 
     /// Creates an empty shard reading time from `clock` (monotonic nanoseconds).
     public init(settings: StatsSettings, clock: @escaping @Sendable () -> UInt64) {
         state = Mutex(ShardState(settings: settings))
+        enabled = Atomic(settings.enabled)
         self.clock = clock
     }
+
+    /// Whether statistics are on; a lock-free read, so the server can skip taking timestamps at
+    /// all when they are off (the `stats = off` benchmark baseline).
+    public var isEnabled: Bool { enabled.load(ordering: .relaxed) }
 
     /// Records one finished query at the current clock time.
     public func record(_ sample: QuerySample) {
@@ -32,6 +38,7 @@ public final class QueryStatsShard: Sendable {
     /// evicts its least recently used entries.
     public func reconfigure(_ settings: StatsSettings) {
         state.withLock { $0.reconfigure(settings) }
+        enabled.store(settings.enabled, ordering: .relaxed)
     }
 
     /// Forgets everything recorded.

@@ -26,8 +26,12 @@ public final class AdminHTTPServer: Sendable {
         self.api = api
     }
 
-    /// Binds and starts accepting; the future fails with the bind error (address in use, bad host).
+    /// Binds and starts accepting; the future fails with the bind error (address in use, bad host),
+    /// or with `ChannelError.inappropriateOperationForState` when already started.
     public func start() -> EventLoopFuture<Void> {
+        if serverChannel.withLock({ $0 != nil }) {
+            return group.next().makeFailedFuture(ChannelError.inappropriateOperationForState)
+        }
         let responder = AdminResponder(api: api)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
