@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import PGRelayCore
 
@@ -132,5 +133,33 @@ final class StatsWindowTests: XCTestCase {
         XCTAssertLessThanOrEqual(bound, 64 << 20)
         XCTAssertGreaterThan(bound, 32 << 20, "the bound counts the window histograms")
         XCTAssertLessThan(LatencyHistogram.footprintBytes, 100_000)
+    }
+}
+
+final class StatsConcurrencyTests: XCTestCase {
+    /// Loops record on their own shards while an admin thread keeps merging: nothing is lost or torn.
+    func testRecordingWhileSnapshotting() {
+        let registry = QueryStatsRegistry(shardCount: 2, settings: StatsSettings(), clock: ManualClock().function)
+        let perShard = 5000
+        DispatchQueue.concurrentPerform(iterations: 3) { worker in
+            if worker == 2 {
+                for _ in 0 ..< 20 {
+                    let snapshot = registry.snapshot()
+                    XCTAssertEqual(snapshot.overall.count, snapshot.byRoute.values.reduce(0) { $0 + $1.count })
+                    XCTAssertLessThanOrEqual(snapshot.overall.count, UInt64(2 * perShard))
+                }
+            } else {
+                let shard = registry.shard(at: worker)
+                for index in 0 ..< perShard {
+                    shard.record(sample(ms: Double(index % 50 + 1), database: "db\(index % 3)", user: "u\(worker)",
+                                        route: index % 2 == 0 ? .primary : .replica, fingerprint: "SELECT \(index % 7)"))
+                }
+            }
+        }
+        let snapshot = registry.snapshot()
+        XCTAssertEqual(snapshot.overall.count, UInt64(2 * perShard))
+        XCTAssertEqual(snapshot.totals.count, UInt64(2 * perShard))
+        XCTAssertEqual(snapshot.topSlow.reduce(0) { $0 + $1.calls }, UInt64(2 * perShard))
+        XCTAssertEqual(Set(snapshot.byUser.keys), ["u0", "u1"])
     }
 }

@@ -162,6 +162,29 @@ final class AdminHTTPServerTests: XCTestCase {
         XCTAssertThrowsError(try badHost.start().wait())
     }
 
+    func testConnectionsBeyondTheLimitAreClosed() throws {
+        let limited = AdminHTTPServer(group: group, host: "127.0.0.1", port: 0, api: api, maxConnections: 1)
+        try limited.start().wait()
+        defer { try? limited.stop().wait() }
+        let limitedPort = try XCTUnwrap(limited.localPort)
+        let first = try TestHTTPClient(group: group, port: limitedPort)
+        defer { first.close() }
+        XCTAssertEqual(try first.request(.GET, "/health").head.status, .ok)
+        let second = try TestHTTPClient(group: group, port: limitedPort)
+        XCTAssertNoThrow(try second.closeFuture.wait(), "refused by closing")
+        first.close()
+        // The slot frees up once the first connection is gone.
+        var served = false
+        for _ in 0 ..< 50 where !served {
+            if let third = try? TestHTTPClient(group: group, port: limitedPort) {
+                served = (try? third.request(.GET, "/health").head.status) == .ok
+                third.close()
+            }
+            if !served { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        XCTAssertTrue(served)
+    }
+
     func testStopClosesOpenConnections() throws {
         let connection = try client()
         XCTAssertEqual(try connection.request(.GET, "/health").head.status, .ok)

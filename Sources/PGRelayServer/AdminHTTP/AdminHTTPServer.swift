@@ -10,20 +10,26 @@ import Synchronization
 public final class AdminHTTPServer: Sendable {
     /// Connections idle (between requests) longer than this are closed.
     public static let idleTimeout = TimeAmount.seconds(60)
+    /// Default limit of open connections; beyond it new ones are closed at once, so a misbehaving
+    /// scraper cannot exhaust file descriptors.
+    public static let defaultMaxConnections = 128
 
     private let group: EventLoopGroup
     private let host: String
     private let port: Int
     private let api: AdminAPI
+    private let maxConnections: Int
     private let serverChannel = Mutex<Channel?>(nil)
     private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
 
     /// Prepares a server; nothing is bound until `start()`. Port 0 picks a free port.
-    public init(group: EventLoopGroup, host: String, port: Int, api: AdminAPI) {
+    public init(group: EventLoopGroup, host: String, port: Int, api: AdminAPI,
+                maxConnections: Int = AdminHTTPServer.defaultMaxConnections) {
         self.group = group
         self.host = host
         self.port = port
         self.api = api
+        self.maxConnections = Swift.max(1, maxConnections)
     }
 
     /// Binds and starts accepting; the future fails with the bind error (address in use, bad host),
@@ -38,7 +44,10 @@ public final class AdminHTTPServer: Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [weak self] channel in
-                self?.track(channel)
+                guard self?.track(channel) ?? false else {
+                    // A failed initializer makes NIO close the accepted connection.
+                    return channel.eventLoop.makeFailedFuture(ChannelError.inappropriateOperationForState)
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
@@ -69,11 +78,18 @@ public final class AdminHTTPServer: Sendable {
         return listener.close().recover { _ in }
     }
 
-    private func track(_ channel: Channel) {
+    /// Registers an accepted connection; false when the server is at its connection limit.
+    private func track(_ channel: Channel) -> Bool {
         let id = ObjectIdentifier(channel)
-        connections.withLock { $0[id] = channel }
+        let admitted = connections.withLock { open -> Bool in
+            guard open.count < self.maxConnections else { return false }
+            open[id] = channel
+            return true
+        }
+        guard admitted else { return false }
         channel.closeFuture.whenComplete { [weak self] _ in
             self?.connections.withLock { _ = $0.removeValue(forKey: id) }
         }
+        return true
     }
 }
