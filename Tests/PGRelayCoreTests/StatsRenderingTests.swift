@@ -177,6 +177,7 @@ final class StatsRenderingTests: XCTestCase {
                              labels: [("database", "x")], value: 1),
             PrometheusSample(name: "pgrelay_pool_active_servers", help: "", type: .counter, value: 9),   // type clash: dropped
             PrometheusSample(name: "pgrelay_queries_total", help: "clash with ours", type: .counter, value: 1),
+            PrometheusSample(name: "pgrelay_lone_histogram", help: "cannot stand alone", type: .histogram, value: 1),
             PrometheusSample(name: "bad-name.x", help: "multi\nline \\ help", type: .gauge, labels: [("0bad", "v")], value: .nan),
         ]
         let text = PrometheusExposition.render(populatedSnapshot(), extra: extra)
@@ -219,6 +220,7 @@ final class StatsRenderingTests: XCTestCase {
         XCTAssertEqual(samples.filter { $0.name == "pgrelay_queries_total" }.map(\.value).reduce(0, +), 100,
                        "the server's clashing sample is dropped")
         XCTAssertNotNil(samples.first { $0.name == "bad_name_x" }?.labels["_bad"])
+        XCTAssertNil(types["pgrelay_lone_histogram"])
 
         // Histogram series: cumulative buckets ending in +Inf == _count, per (database, route).
         let buckets = samples.filter { $0.name == "pgrelay_query_duration_seconds_bucket" }

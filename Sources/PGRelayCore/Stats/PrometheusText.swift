@@ -81,10 +81,13 @@ public struct PrometheusTextWriter {
         families[family]?.lines.append(line)
     }
 
-    /// Adds a generic sample, declaring its family on first sight. A sample whose name belongs to
-    /// a family of another type is dropped, since mixing types would make the output invalid.
+    /// Adds a generic sample (a counter, gauge or untyped value), declaring its family on first
+    /// sight. A sample whose name belongs to a family of another type is dropped, since mixing
+    /// types would make the output invalid; so is a lone `.histogram` sample, which cannot form a
+    /// histogram (those are written with `declare` and `add(family:suffix:labels:value:)`).
     public mutating func add(_ sample: PrometheusSample) {
         let family = Self.sanitizedName(sample.name)
+        guard sample.type != .histogram else { return }
         if let existing = families[family], existing.type != sample.type { return }
         declare(family, help: sample.help, type: sample.type)
         add(family: family, labels: sample.labels, value: sample.value)
