@@ -22,17 +22,6 @@ public struct CompactLatencyHistogram: Sendable, Equatable {
         counts = [UInt32](repeating: 0, count: Self.bucketCount)
     }
 
-    /// Rebuilds a histogram from raw bucket counts (as kept in a flat table).
-    init<C: Collection>(counts source: C, totalCount: UInt64, maxMicros: UInt64) where C.Element == UInt32 {
-        var buckets = [UInt32](repeating: 0, count: Self.bucketCount)
-        for (index, count) in zip(0 ..< Self.bucketCount, source) {
-            buckets[index] = count
-        }
-        counts = buckets
-        self.totalCount = totalCount
-        self.maxMicros = maxMicros
-    }
-
     /// Records one value.
     public mutating func record(micros: UInt64) {
         counts.withUnsafeMutableBufferPointer { buffer in
@@ -55,19 +44,26 @@ public struct CompactLatencyHistogram: Sendable, Equatable {
     /// The value at `percentile` (0...100), in microseconds: the middle of the bucket holding that
     /// rank, never above the largest recorded value (which p100 returns exactly). 0 when empty.
     public func valueAtPercentile(_ percentile: Double) -> UInt64 {
-        let bucketTotal = counts.reduce(UInt64(0)) { $0 + UInt64($1) }
-        guard bucketTotal > 0 else { return 0 }
-        if percentile >= 100 { return maxMicros }
-        let clamped = percentile.isFinite ? Swift.min(Swift.max(percentile, 0), 100) : 100
-        let rank = Swift.max(1, UInt64((clamped / 100 * Double(bucketTotal)).rounded(.up)))
-        var seen: UInt64 = 0
-        for index in 0 ..< Self.bucketCount {
-            seen += UInt64(counts[index])
-            if seen >= rank {
-                return Swift.min(Self.representativeMicros(ofBucket: index), maxMicros)
+        counts.withUnsafeBufferPointer { Self.values(atPercentiles: [percentile], counts: $0, maxMicros: maxMicros)[0] }
+    }
+
+    /// Several percentiles of raw bucket counts in one pass over them (used on the flat
+    /// fingerprint table without building a histogram per entry).
+    static func values(atPercentiles percentiles: [Double], counts: UnsafeBufferPointer<UInt32>, maxMicros: UInt64) -> [UInt64] {
+        var bucketTotal: UInt64 = 0
+        for count in counts { bucketTotal += UInt64(count) }
+        guard bucketTotal > 0 else { return percentiles.map { _ in 0 } }
+        return percentiles.map { percentile in
+            if percentile >= 100 { return maxMicros }
+            let clamped = percentile.isFinite ? Swift.max(percentile, 0) : 100
+            let rank = Swift.max(1, UInt64((clamped / 100 * Double(bucketTotal)).rounded(.up)))
+            var seen: UInt64 = 0
+            for index in 0 ..< Swift.min(counts.count, bucketCount) {
+                seen += UInt64(counts[index])
+                if seen >= rank { return Swift.min(representativeMicros(ofBucket: index), maxMicros) }
             }
+            return maxMicros
         }
-        return maxMicros
     }
 
     /// The bucket a value falls in.

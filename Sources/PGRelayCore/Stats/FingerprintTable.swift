@@ -67,12 +67,12 @@ struct FingerprintTable {
         return result
     }
 
-    /// The histogram of one slot.
-    func histogram(atSlot slot: Int) -> CompactLatencyHistogram {
+    /// Calls `body` with the raw bucket counts of one slot.
+    func withBuckets<Result>(atSlot slot: Int, _ body: (UnsafeBufferPointer<UInt32>) -> Result) -> Result {
         let base = slot * CompactLatencyHistogram.bucketCount
-        return CompactLatencyHistogram(
-            counts: buckets[base ..< base + CompactLatencyHistogram.bucketCount],
-            totalCount: calls[slot], maxMicros: maxMicros[slot])
+        return buckets.withUnsafeBufferPointer { all in
+            body(UnsafeBufferPointer(rebasing: all[base ..< base + CompactLatencyHistogram.bucketCount]))
+        }
     }
 
     /// Changes the capacity, evicting the least recently used entries when it shrinks.

@@ -150,37 +150,60 @@ struct SnapshotBuilder {
     }
 
     /// Merges the fingerprint tables and picks the slowest: most slow calls, then highest p99.
-    /// Percentiles are computed only for the entries that can still make the cut.
+    /// Percentiles are computed only for the entries that can still make the cut, straight from
+    /// the tables' bucket arrays (a snapshot may see 2 × 5000 fingerprints).
     private func topSlow(_ captures: [ShardState]) -> [FingerprintSummary] {
+        struct Location { var table: Int, slot: Int }
         struct Merged {
-            var calls: UInt64 = 0, slow: UInt64 = 0, errors: UInt64 = 0, sumMicros: UInt64 = 0
-            var histogram = CompactLatencyHistogram()
+            var calls: UInt64 = 0, slow: UInt64 = 0, errors: UInt64 = 0, sumMicros: UInt64 = 0, maxMicros: UInt64 = 0
+            var first: Location?
+            var others: [Location] = []
 
-            mutating func absorb(_ table: FingerprintTable, slot: Int) {
-                calls &+= table.calls[slot]
-                slow &+= table.slow[slot]
-                errors &+= table.errors[slot]
-                sumMicros &+= table.sumMicros[slot]
-                histogram.add(table.histogram(atSlot: slot))
+            mutating func absorb(_ table: FingerprintTable, at location: Location) {
+                calls &+= table.calls[location.slot]
+                slow &+= table.slow[location.slot]
+                errors &+= table.errors[location.slot]
+                sumMicros &+= table.sumMicros[location.slot]
+                maxMicros = Swift.max(maxMicros, table.maxMicros[location.slot])
+                if first == nil { first = location } else { others.append(location) }
             }
         }
+        let tables = captures.map(\.fingerprints)
         var merged: [String: Merged] = [:]
-        for capture in captures {
-            let table = capture.fingerprints
+        for (tableIndex, table) in tables.enumerated() {
             for slot in 0 ..< table.count {
-                merged[table.keys[slot], default: Merged()].absorb(table, slot: slot)
+                merged[table.keys[slot], default: Merged()].absorb(table, at: Location(table: tableIndex, slot: slot))
             }
         }
         let limit = QueryStatsRegistry.topSlowLimit
         let bySlow = merged.sorted { $0.value.slow > $1.value.slow }
         let cutoff = bySlow.count > limit ? bySlow[limit - 1].value.slow : 0
-        let candidates = bySlow.prefix { $0.value.slow >= cutoff }.map { fingerprint, entry in
-            FingerprintSummary(
+        var scratch = [UInt32](repeating: 0, count: CompactLatencyHistogram.bucketCount)
+        let candidates = bySlow.prefix { $0.value.slow >= cutoff }.map { fingerprint, entry -> FingerprintSummary in
+            var percentiles: [UInt64] = [0, 0]
+            if let first = entry.first {
+                let wanted: [Double] = [50, 99]
+                if entry.others.isEmpty {
+                    percentiles = tables[first.table].withBuckets(atSlot: first.slot) {
+                        CompactLatencyHistogram.values(atPercentiles: wanted, counts: $0, maxMicros: entry.maxMicros)
+                    }
+                } else {
+                    for index in scratch.indices { scratch[index] = 0 }
+                    for location in [first] + entry.others {
+                        tables[location.table].withBuckets(atSlot: location.slot) { counts in
+                            for index in scratch.indices { scratch[index] &+= counts[index] }
+                        }
+                    }
+                    percentiles = scratch.withUnsafeBufferPointer {
+                        CompactLatencyHistogram.values(atPercentiles: wanted, counts: $0, maxMicros: entry.maxMicros)
+                    }
+                }
+            }
+            return FingerprintSummary(
                 fingerprint: fingerprint, calls: entry.calls, slow: entry.slow, errors: entry.errors,
                 avgMs: entry.calls == 0 ? 0 : Double(entry.sumMicros) / Double(entry.calls) / 1000,
-                p50Ms: Double(entry.histogram.valueAtPercentile(50)) / 1000,
-                p99Ms: Double(entry.histogram.valueAtPercentile(99)) / 1000,
-                maxMs: Double(entry.histogram.maxMicros) / 1000)
+                p50Ms: Double(percentiles[0]) / 1000, p99Ms: Double(percentiles[1]) / 1000,
+                maxMs: Double(entry.maxMicros) / 1000)
         }
         let ordered = candidates.sorted {
             if $0.slow != $1.slow { return $0.slow > $1.slow }
