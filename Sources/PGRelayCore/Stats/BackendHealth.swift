@@ -1,0 +1,23 @@
+/// One backend server as `/health` lists it.
+public struct BackendHealth: Equatable, Sendable {
+    /// Pool (database) name the backend serves.
+    public var database: String
+    public var host: String
+    public var port: Int
+    /// "primary" or "replica".
+    public var role: String
+    /// Whether the last health check succeeded.
+    public var up: Bool
+    /// Replication lag in milliseconds; nil when unknown or not applicable (primaries).
+    public var lagMs: Double?
+
+    /// Creates a backend entry.
+    public init(database: String, host: String, port: Int, role: String, up: Bool, lagMs: Double? = nil) {
+        self.database = database
+        self.host = host
+        self.port = port
+        self.role = role
+        self.up = up
+        self.lagMs = lagMs
+    }
+}
