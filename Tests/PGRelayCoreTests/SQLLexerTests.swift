@@ -34,7 +34,8 @@ final class SQLLexerTests: XCTestCase {
         let cases: [(String, [String])] = [
             ("SELECT a, b FROM t;", ["identifier:SELECT", "identifier:a", "comma:,", "identifier:b", "identifier:FROM", "identifier:t", "semicolon:;"]),
             ("'it''s'", ["string:'it''s'"]),
-            ("'a\\' b'", ["string:'a\\'", "identifier:b", "string:'"]),
+            ("'a\\' c'", ["string:'a\\'", "identifier:c", "string:'"]),
+            ("'a' b'1'", ["string:'a'", "string:b'1'"]),
             ("E'a\\' b'", ["string:E'a\\' b'"]),
             ("e'\\\\'x", ["string:e'\\\\'", "identifier:x"]),
             ("N'abc'", ["string:N'abc'"]),
