@@ -12,6 +12,8 @@
 ///   any length share a fingerprint: `IN (1, 2, 3)` → `IN ($1)`;
 /// - comments are dropped (they may hold literals or secrets), each run of whitespace and
 ///   comments becomes one space, and the text is trimmed along with its trailing `;`;
+/// - the value of a statement-level SET is masked even when unquoted (`SET x = on` →
+///   `SET x = $1`), except DEFAULT and LOCAL;
 /// - identifiers and keywords keep their case; statements are joined by `; `;
 /// - the result is at most `maximumLength` bytes, then cut at a character boundary and marked
 ///   with `truncationMarker`;
@@ -38,6 +40,7 @@ private struct FingerprintWriter {
     private var output: [UInt8] = []
     private var nextParameter: Int
     private var previous: SQLToken?
+    private var setClause = SetClause.none
     private var pendingSpace = false
     private var pendingSeparator = false
     private var truncated = false
@@ -90,6 +93,16 @@ private struct FingerprintWriter {
         }
         pendingSpace = false
         pendingSeparator = false
+        if previous == nil {
+            setClause = lexer.matches(token, "set") ? .name : .none
+        } else if setClause == .value, token.kind == .identifier || token.kind == .quotedIdentifier,
+                  !lexer.matches(token, "default"), !lexer.matches(token, "local") {
+            // `SET my.password = hunter2`: an unquoted value is a constant too
+            appendParameter()
+            return token
+        } else if setClause == .name, startsSetValue(token) {
+            setClause = .value
+        }
         if !token.isTerminated, token.kind == .quotedIdentifier {
             appendParameter()  // a malformed name may be a misquoted secret
             return token
@@ -113,6 +126,24 @@ private struct FingerprintWriter {
     }
 
     // MARK: - Literal shapes
+
+    /// Where a statement-level SET is: before its value, or in it.
+    private enum SetClause {
+        case none, name, value
+    }
+
+    /// The token after which a SET's value starts: `=`, `TO`, or the keyword of a special form
+    /// (SET ROLE, SET SESSION AUTHORIZATION, SET TIME ZONE, SET NAMES, SET SCHEMA, SET XML OPTION).
+    private func startsSetValue(_ token: SQLToken) -> Bool {
+        if token.kind == .operator {
+            return token.length == 1 && lexer.bytes[token.start] == UInt8(ascii: "=")
+        }
+        return Self.setValueKeywords.contains { lexer.matches(token, $0) }
+    }
+
+    private static let setValueKeywords: [StaticString] = [
+        "to", "role", "authorization", "zone", "names", "schema", "option",
+    ]
 
     /// `-` before a number where no operand precedes it is part of the constant (`= -1`).
     private func isUnaryMinus(_ token: SQLToken) -> Bool {
