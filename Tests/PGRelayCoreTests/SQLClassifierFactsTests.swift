@@ -63,6 +63,8 @@ final class SQLClassifierFactsTests: XCTestCase {
             ("SELECT a INTO TEMP tmp FROM t", [.setsSessionState]),
             ("SELECT a INTO TEMPORARY TABLE tmp FROM t", [.setsSessionState]),
             ("SELECT a INTO tmp FROM t", []),
+            ("SELECT a INTO pg_temp.tmp FROM t", [.setsSessionState]),
+            ("BEGIN; SET TRANSACTION READ ONLY", [.beginsTransaction, .readOnlyTransaction]),
             ("SELECT pg_advisory_lock(1)", [.setsSessionState]),
             ("SELECT pg_try_advisory_lock_shared(1)", [.setsSessionState]),
             ("SELECT pg_advisory_xact_lock(1)", []),

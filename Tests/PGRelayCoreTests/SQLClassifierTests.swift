@@ -289,6 +289,8 @@ final class SQLClassifierTests: XCTestCase {
         "BEGIN READ ONLY, READ WRITE",
         "START TRANSACTION READ WRITE",
         "BEGIN; SELECT 1; COMMIT",
+        "BEGIN; SET TRANSACTION READ ONLY; SELECT 1; COMMIT",
+        "BEGIN READ ONLY; COMMIT; BEGIN",
         "PREPARE TRANSACTION 'gx1'",
         "COMMIT PREPARED 'gx1'",
         "ROLLBACK PREPARED 'gx1'",

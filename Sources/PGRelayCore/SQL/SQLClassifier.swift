@@ -6,18 +6,14 @@
 /// One pass of a byte lexer per statement plus a few tokens of look-ahead; no allocation
 /// unless the text holds SET, RESET or DEALLOCATE.
 public struct SQLClassifier: Sendable {
-    /// Configured write functions: the last name component, lower case, as bytes.
-    private let extraWriteFunctions: [[UInt8]]
+    /// Built-in and configured write functions.
+    private let functions: SQLFunctionTable
 
     /// Creates a classifier that also treats calls of `writeFunctions` as writes. Names compare
     /// case-insensitively on their last component: `public.audit` matches `audit(` and
     /// `public.audit(` (search_path may resolve either to it).
     public init(writeFunctions: [String] = []) {
-        extraWriteFunctions = writeFunctions.compactMap { name in
-            let lastComponent = name.split(separator: ".").last ?? ""
-            let trimmed = lastComponent.utf8.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\"") && $0 != 0x09 }
-            return trimmed.isEmpty ? nil : trimmed.map(SQLLexer.lowercased)
-        }
+        functions = SQLFunctionTable(configured: writeFunctions)
     }
 
     /// Classifies every statement of `sql` and merges the results.
@@ -29,7 +25,7 @@ public struct SQLClassifier: Sendable {
             while true {
                 let statementStart = cursor
                 var scan = SQLStatementTokens(lexer: cursor)
-                let features = SQLStatementFeatures.scan(&scan, extraWriteFunctions: extraWriteFunctions)
+                let features = SQLStatementFeatures.scan(&scan, functions: functions)
                 cursor = scan.lexer
                 if scan.count > 0 {
                     var head = SQLStatementTokens(lexer: statementStart)
@@ -55,7 +51,8 @@ public struct SQLClassifier: Sendable {
         case .write: result.facts.insert(.containsWrite)
         case .neutral: break
         }
-        if features.callsSessionFunction || (features.selectsInto && features.mentionsTemporary)
+        if features.callsSessionFunction
+            || (features.selectsInto && (features.mentionsTemporary || features.mentionsTempSchema))
             || features.withHold {
             result.facts.insert(.setsSessionState)
         }

@@ -147,16 +147,6 @@ public struct SQLLexer {
         return Self.equalsLowercased(bytes, from: range.lowerBound, prefix.utf8Start, count: prefix.utf8CodeUnitCount)
     }
 
-    /// True when the name of an identifier or quoted identifier equals `word`, which must hold
-    /// lower-case bytes.
-    func nameEquals(_ token: SQLToken, bytes word: [UInt8]) -> Bool {
-        guard let range = nameRange(of: token), range.count == word.count else { return false }
-        return word.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return true }
-            return Self.equalsLowercased(bytes, from: range.lowerBound, base, count: range.count)
-        }
-    }
-
     static func equalsLowercased(
         _ bytes: UnsafeBufferPointer<UInt8>, from offset: Int, _ word: UnsafePointer<UInt8>, count: Int
     ) -> Bool {

@@ -21,7 +21,7 @@ struct SQLStatementFeatures {
     var callsSessionFunction = false
 
     /// Scans `tokens` to the end of their statement.
-    static func scan(_ tokens: inout SQLStatementTokens, extraWriteFunctions: [[UInt8]]) -> SQLStatementFeatures {
+    static func scan(_ tokens: inout SQLStatementTokens, functions: SQLFunctionTable) -> SQLStatementFeatures {
         var features = SQLStatementFeatures()
         var previous: SQLToken?
         while let token = tokens.next() {
@@ -46,24 +46,23 @@ struct SQLStatementFeatures {
                     }
                 }
             } else if token.kind == .openParen, let previous {
-                features.noteCall(of: previous, lexer: lexer, extraWriteFunctions: extraWriteFunctions)
+                features.noteCall(of: previous, lexer: lexer, functions: functions)
             }
             previous = token
         }
         return features
     }
 
-    private mutating func noteCall(of name: SQLToken, lexer: SQLLexer, extraWriteFunctions: [[UInt8]]) {
+    private mutating func noteCall(of name: SQLToken, lexer: SQLLexer, functions: SQLFunctionTable) {
         guard name.kind == .identifier || name.kind == .quotedIdentifier else { return }
-        if SQLWriteFunctions.sessionStateNames.contains(where: { lexer.nameEquals(name, $0) }) {
+        switch functions.kind(of: name, lexer: lexer) {
+        case .write?:
+            callsWriteFunction = true
+        case .sessionState?:
             callsWriteFunction = true
             callsSessionFunction = true
-        } else if SQLWriteFunctions.names.contains(where: { lexer.nameEquals(name, $0) })
-            || extraWriteFunctions.contains(where: { lexer.nameEquals(name, bytes: $0) }) {
-            callsWriteFunction = true
-        } else if SQLWriteFunctions.prefixes.contains(where: { lexer.nameHasPrefix(name, $0) }),
-                  !SQLWriteFunctions.readOnlyExceptions.contains(where: { lexer.nameEquals(name, $0) }) {
-            callsWriteFunction = true
+        case nil:
+            break
         }
     }
 

@@ -47,3 +47,55 @@ enum SQLWriteFunctions {
         "set_config", "setseed", "dblink_connect", "dblink_connect_u", "pg_replication_origin_session_setup",
     ]
 }
+
+/// The write functions a classifier knows, built-in and configured, looked up by a hash of the
+/// lower-cased name so that a call costs one hash and one dictionary probe. A hash collision
+/// could only make a read look like a write, which is the safe side.
+struct SQLFunctionTable: Sendable {
+    enum Kind: Sendable {
+        /// The call writes or needs the primary.
+        case write
+        /// ... and leaves state in the session.
+        case sessionState
+    }
+
+    private let kinds: [UInt64: Kind]
+
+    /// Built-in functions plus `configured` names: the last component of each, lower case.
+    init(configured: [String]) {
+        var kinds: [UInt64: Kind] = [:]
+        for name in SQLWriteFunctions.names {
+            kinds[Self.hash(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))] = .write
+        }
+        for name in configured {
+            let lastComponent = name.split(separator: ".").last ?? ""
+            let bytes = lastComponent.utf8.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\"") && $0 != 0x09 }
+            guard !bytes.isEmpty else { continue }
+            kinds[bytes.withUnsafeBufferPointer(Self.hash)] = .write
+        }
+        for name in SQLWriteFunctions.sessionStateNames {
+            kinds[Self.hash(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))] = .sessionState
+        }
+        self.kinds = kinds
+    }
+
+    /// What calling the function named by `token` (an identifier or quoted identifier) does.
+    func kind(of token: SQLToken, lexer: SQLLexer) -> Kind? {
+        guard let range = lexer.nameRange(of: token), !range.isEmpty else { return nil }
+        if let kind = kinds[Self.hash(UnsafeBufferPointer(rebasing: lexer.bytes[range]))] { return kind }
+        if SQLWriteFunctions.prefixes.contains(where: { lexer.nameHasPrefix(token, $0) }),
+           !SQLWriteFunctions.readOnlyExceptions.contains(where: { lexer.nameEquals(token, $0) }) {
+            return .write
+        }
+        return nil
+    }
+
+    /// FNV-1a over the ASCII-lower-cased bytes.
+    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash = (hash ^ UInt64(SQLLexer.lowercased(byte))) &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}
