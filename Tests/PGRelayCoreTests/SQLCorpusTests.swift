@@ -47,7 +47,7 @@ final class SQLCorpusTests: XCTestCase {
             // Deliberate differences: TRUE/FALSE/NULL stay keywords here (blanked below);
             // pg_query_normalize masks transaction modes (`SET TRANSACTION $1 ONLY`), keeps the
             // N of N'' (`n$1`) and masks a UESCAPE character separately; both mask the literal.
-            if entry.sql.hasPrefix("SET TRANSACTION") || entry.sql.hasPrefix("SET SESSION CHARACTERISTICS")
+            if entry.sql.contains("SET TRANSACTION") || entry.sql.contains("SET SESSION CHARACTERISTICS")
                 || entry.sql.range(of: "\\b[nN]'", options: .regularExpression) != nil
                 || entry.sql.contains("UESCAPE") {
                 continue
