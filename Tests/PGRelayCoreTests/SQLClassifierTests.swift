@@ -365,6 +365,28 @@ final class SQLClassifierTests: XCTestCase {
         }
     }
 
+    func testAppendingAWriteMakesAnyTextAWrite() {
+        // The newline ends a trailing `--` comment; texts that end inside a string or comment
+        // would swallow the DELETE, exactly as the server would, so they are left out.
+        for sql in Self.reads + Self.neutral where !sql.contains("unterminated") {
+            XCTAssertTrue(classifier.classify(sql + "\n; DELETE FROM t").isWrite, sql)
+            XCTAssertTrue(classifier.classify("UPDATE t SET a = 1; " + sql).isWrite, sql)
+        }
+        for sql in Self.writes {
+            XCTAssertTrue(classifier.classify("SELECT 1; " + sql).isWrite, sql)
+        }
+    }
+
+    func testLeadingCommentsAndBlanksChangeNothing() {
+        for sql in Self.reads + Self.writes + Self.neutral {
+            let plain = classifier.classify(sql)
+            let decorated = classifier.classify("/* app:web */ \n -- trace\n  " + sql)
+            XCTAssertEqual(decorated.isRead, plain.isRead, sql)
+            XCTAssertEqual(decorated.isWrite, plain.isWrite, sql)
+            XCTAssertEqual(decorated.facts, plain.facts, sql)
+        }
+    }
+
     func testCorpusIsLargeEnough() {
         XCTAssertGreaterThanOrEqual(Self.reads.count + Self.writes.count + Self.neutral.count, 300)
     }

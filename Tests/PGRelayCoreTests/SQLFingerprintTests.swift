@@ -186,6 +186,36 @@ final class SQLFingerprintTests: XCTestCase {
         }
     }
 
+    /// Random statements with a secret in a random literal form, at a random place, between
+    /// random tokens: the secret never appears in the fingerprint, and fingerprints are stable.
+    func testRandomStatementsNeverLeakTheirLiterals() {
+        var generator = SplitMix64(seed: 0x5eed)
+        let secret = "Zq7SecretValue"
+        let literalForms = [
+            "'\(secret)'", "E'\(secret)\\''", "$$\(secret)$$", "$s$\(secret)$s$", "U&'\(secret)'",
+            "N'\(secret)'", "'pre''\(secret)'", "'\(secret)'\n'x'", "B'\(secret)'", "X'\(secret)'",
+        ]
+        let numericSecret = "918273645"
+        let filler = [
+            "SELECT", "*", "FROM", "t", "WHERE", "a", "=", "AND", "(", ")", ",", "IN", "::", "text", "-", "+",
+            "/* c */", "-- c\n", "\n", ";", "\"Q\"", "$1", "[", "]", "||", "CASE", "WHEN", "THEN", "END", "x.y",
+        ]
+        for _ in 0..<3000 {
+            var parts: [String] = []
+            for _ in 0..<Int(generator.next() % 12) { parts.append(filler[Int(generator.next() % UInt64(filler.count))]) }
+            let literal = generator.next() % 4 == 0
+                ? (generator.next() % 2 == 0 ? "-" : "") + numericSecret + (generator.next() % 2 == 0 ? ".5e3" : "")
+                : literalForms[Int(generator.next() % UInt64(literalForms.count))]
+            // blanks around the literal: glued to a word, `t918273645` would be an identifier
+            parts.insert(" \(literal) ", at: Int(generator.next() % UInt64(parts.count + 1)))
+            let sql = parts.joined(separator: generator.next() % 3 == 0 ? "" : " ")
+            let fingerprint = SQLFingerprint.normalize(sql)
+            XCTAssertFalse(fingerprint.contains(secret), "leak: \(sql.debugDescription) → \(fingerprint)")
+            XCTAssertFalse(fingerprint.contains(numericSecret), "leak: \(sql.debugDescription) → \(fingerprint)")
+            XCTAssertFalse(fingerprint.contains("Zq7"), "leak: \(sql.debugDescription) → \(fingerprint)")
+        }
+    }
+
     func testTruncation() {
         let columns = (0..<1000).map { "column_\($0)" }.joined(separator: ", ")
         let long = SQLFingerprint.normalize("SELECT \(columns) FROM t")
@@ -212,5 +242,18 @@ final class SQLFingerprintTests: XCTestCase {
         XCTAssertEqual(SQLFingerprint.normalize(huge), "SELECT * FROM t WHERE id IN ($1)")
         let hugeValues = "INSERT INTO t VALUES " + Array(repeating: "(1, 'x')", count: 50_000).joined(separator: ",")
         XCTAssertLessThanOrEqual(SQLFingerprint.normalize(hugeValues).utf8.count, 2010)
+    }
+}
+
+/// A small deterministic generator, so random tests replay the same cases.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
