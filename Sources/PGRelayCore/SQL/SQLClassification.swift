@@ -1,7 +1,9 @@
 /// A routing hint given by the client in a leading comment: `/* pgrelay:primary */` or
 /// `/* pgrelay:replica */`. Hints win over the classifier.
 public enum RouteHint: Sendable, Equatable {
+    /// Run on the primary.
     case primary
+    /// Run on a replica if one is healthy.
     case replica
 }
 
@@ -27,7 +29,9 @@ public enum DeallocateTarget: Sendable, Equatable {
 public struct SQLClassification: Sendable, Equatable {
     /// Facts about a text, one bit each.
     public struct Facts: OptionSet, Sendable, Hashable {
+        /// The bits.
         public let rawValue: UInt32
+        /// Facts from their bits.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
 
         /// At least one statement only reads (SELECT, VALUES, TABLE, SHOW, EXPLAIN, COPY ... TO
