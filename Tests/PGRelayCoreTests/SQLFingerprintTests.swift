@@ -216,6 +216,30 @@ final class SQLFingerprintTests: XCTestCase {
         }
     }
 
+    /// Arbitrary bytes and token soup: no crash, output bounded, and a fingerprint of a
+    /// fingerprint is itself.
+    func testRandomInputIsHandledAndNormalizingIsIdempotent() {
+        var generator = SplitMix64(seed: 42)
+        let pieces = [
+            "SELECT", " ", "\n", "'", "''", "E'", "\\", "$", "$$", "$a$", "$1", "$2", "\"", "/*", "*/", "--",
+            "1", ".", "e", "5", "-", "+", "IN", "(", ")", ",", ";", "U&", "x", "=", "::", "é", "SET", "TO", "on",
+        ]
+        let classifier = SQLClassifier()
+        for round in 0..<3000 {
+            let sql: String
+            if round % 2 == 0 {
+                sql = (0..<Int(generator.next() % 24)).map { _ in pieces[Int(generator.next() % UInt64(pieces.count))] }.joined()
+            } else {
+                let bytes = (0..<Int(generator.next() % 64)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+                sql = String(decoding: bytes, as: UTF8.self)
+            }
+            _ = classifier.classify(sql)
+            let once = SQLFingerprint.normalize(sql)
+            XCTAssertLessThanOrEqual(once.utf8.count, SQLFingerprint.maximumLength + SQLFingerprint.truncationMarker.utf8.count)
+            XCTAssertEqual(SQLFingerprint.normalize(once), once, sql.debugDescription)
+        }
+    }
+
     func testTruncation() {
         let columns = (0..<1000).map { "column_\($0)" }.joined(separator: ", ")
         let long = SQLFingerprint.normalize("SELECT \(columns) FROM t")

@@ -249,11 +249,24 @@ private struct FingerprintWriter {
                 count += 1
             } while value > 0 && count < buffer.count
         }
+        if gluesToParameter() { appendByte(UInt8(ascii: " ")) }
         appendByte(UInt8(ascii: "$"))
         withUnsafeBytes(of: &digits) { buffer in
             for index in stride(from: count - 1, through: 0, by: -1) { appendByte(buffer[index]) }
         }
         nextParameter += 1
+    }
+
+    /// True when a `$n` written now would merge with the output before it into another token:
+    /// `e` + `$1` is the identifier `e$1`, a stray `$` + `$1` opens a dollar quote. The source
+    /// had the replaced literal there, which kept them apart; a blank does that now.
+    private func gluesToParameter() -> Bool {
+        var index = output.count - 1
+        while index >= 0, SQLLexer.isDigit(output[index]) { index -= 1 }
+        guard index >= 0 else { return false }
+        let byte = output[index]
+        if index == output.count - 1 { return SQLLexer.isIdentifierStart(byte) || byte == UInt8(ascii: "$") }
+        return SQLLexer.isIdentifierStart(byte)  // `x1` + `$1`; `$1` + `$2` is fine
     }
 
     private mutating func appendByte(_ byte: UInt8) {
