@@ -107,6 +107,10 @@ final class SQLClassifierFactsTests: XCTestCase {
             ("RESET statement_timeout", "statement_timeout"),
             ("SET a = 1; SET b = 2", "b"),
             ("SET LOCAL a = 1", nil),
+            ("SET ÉTÉ = 1", "ÉtÉ"),  // PostgreSQL folds only ASCII letters
+            ("SET " + String(repeating: "x", count: 100) + " = 1", String(repeating: "x", count: 63)),
+            ("SET a.b.c.d.e.f.g.h = 1", "a.b.c.d.e.f.g.h"),
+            ("SET a.b.c.d.e.f.g.h.i = 1", nil),
             ("SELECT 1", nil),
         ]
         for (sql, name) in cases {
@@ -132,6 +136,8 @@ final class SQLClassifierFactsTests: XCTestCase {
             ("DEALLOCATE 'x'", .none),
             ("SELECT 1", .none),
             ("DEALLOCATE a; DEALLOCATE b", .name("b")),
+            ("DEALLOCATE " + String(repeating: "p", count: 70), .name(String(repeating: "p", count: 63))),
+            ("DEALLOCATE \"" + String(repeating: "é", count: 40) + "\"", .name(String(repeating: "é", count: 31))),
         ]
         for (sql, target) in cases {
             XCTAssertEqual(classifier.classify(sql).deallocate, target, sql)

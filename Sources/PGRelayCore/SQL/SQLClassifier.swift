@@ -313,8 +313,11 @@ public struct SQLClassifier: Sendable {
             return "session_authorization"
         }
         var name = ""
+        var components = 0
         var probe = head
         while let token = probe.next(), let part = probe.lexer.identifierName(of: token) {
+            components += 1
+            guard components <= Self.maximumNameComponents else { return nil }
             name += part
             head = probe
             guard let dot = probe.next(), dot.kind == .dot else { break }
@@ -322,6 +325,9 @@ public struct SQLClassifier: Sendable {
         }
         return name.isEmpty || name.hasSuffix(".") ? nil : name
     }
+
+    /// Bounds a dotted parameter name (`a.b.c`), so its size never depends on the input.
+    private static let maximumNameComponents = 8
 
     private func deallocateTarget(_ head: inout SQLStatementTokens) -> DeallocateTarget {
         _ = head.skip("prepare")

@@ -100,26 +100,35 @@ public struct SQLLexer {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[token.start..<token.end]), as: UTF8.self)
     }
 
-    /// The name an identifier token denotes: unquoted names fold to lower case as PostgreSQL
-    /// folds them; quoted identifiers lose their quotes and keep their case.
+    /// The name an identifier token denotes, as PostgreSQL's scanner makes it: unquoted names
+    /// fold ASCII letters to lower case, quoted identifiers lose their quotes and keep their
+    /// case, and both are cut to 63 bytes (NAMEDATALEN - 1) at a character boundary.
     public func identifierName(of token: SQLToken) -> String? {
+        var name: [UInt8] = []
         switch token.kind {
         case .identifier:
-            return text(of: token).lowercased()
+            name = bytes[token.start..<token.end].map(Self.lowercased)
         case .quotedIdentifier:
             guard token.isTerminated, bytes[token.start] == UInt8(ascii: "\""), token.length >= 2 else { return nil }
-            var inner: [UInt8] = []
             var index = token.start + 1
             while index < token.end - 1 {
-                inner.append(bytes[index])
+                name.append(bytes[index])
                 // a doubled quote stands for one
                 index += bytes[index] == UInt8(ascii: "\"") ? 2 : 1
             }
-            return String(decoding: inner, as: UTF8.self)
         default:
             return nil
         }
+        if name.count > Self.maximumIdentifierLength {
+            var cut = Self.maximumIdentifierLength
+            while cut > 0, name[cut] & 0xC0 == 0x80 { cut -= 1 }  // do not split a character
+            name.removeSubrange(cut...)
+        }
+        return String(decoding: name, as: UTF8.self)
     }
+
+    /// PostgreSQL keeps the first NAMEDATALEN - 1 bytes of an identifier.
+    static let maximumIdentifierLength = 63
 
     /// The byte range of the name an identifier or quoted identifier denotes (without quotes),
     /// or nil for other tokens.
