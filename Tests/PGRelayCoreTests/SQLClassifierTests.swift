@@ -404,6 +404,16 @@ final class SQLClassifierTests: XCTestCase {
         XCTAssertTrue(odd.classify("SELECT \"\"(1)").isRead)
     }
 
+    func testBytesAndStringsClassifyAlike() {
+        for sql in Self.reads + Self.writes + Self.neutral {
+            let fromBytes = Array(sql.utf8).withUnsafeBytes { classifier.classify(utf8: $0) }
+            XCTAssertEqual(fromBytes, classifier.classify(sql), sql)
+        }
+        XCTAssertEqual(classifier.classify(utf8: UnsafeRawBufferPointer(start: nil, count: 0)), SQLClassification())
+        let invalidUTF8: [UInt8] = [0x53, 0x45, 0x4C, 0x45, 0x43, 0x54, 0x20, 0xFF, 0xFE, 0x3B, 0x20, 0x31]
+        XCTAssertTrue(invalidUTF8.withUnsafeBytes { classifier.classify(utf8: $0) }.isWrite)
+    }
+
     func testStatementCount() {
         let cases: [(String, Int)] = [
             ("", 0), (";", 0), ("SELECT 1", 1), ("SELECT 1;", 1), ("SELECT 1; SELECT 2", 2),

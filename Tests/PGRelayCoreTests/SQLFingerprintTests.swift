@@ -140,6 +140,14 @@ final class SQLFingerprintTests: XCTestCase {
         }
     }
 
+    func testBytesAndStringsNormalizeAlike() {
+        for (input, expected) in Self.cases {
+            XCTAssertEqual(Array(input.utf8).withUnsafeBytes { SQLFingerprint.normalize(utf8: $0) }, expected, input)
+        }
+        let invalidUTF8: [UInt8] = [0x53, 0x45, 0x4C, 0x45, 0x43, 0x54, 0x20, 0xFF, 0x20, 0x27, 0x78, 0x27]
+        XCTAssertEqual(invalidUTF8.withUnsafeBytes { SQLFingerprint.normalize(utf8: $0) }, "SELECT \u{FFFD} $1")
+    }
+
     func testNormalizingIsIdempotent() {
         for (input, _) in Self.cases {
             let once = SQLFingerprint.normalize(input)

@@ -18,24 +18,32 @@ public struct SQLClassifier: Sendable {
 
     /// Classifies every statement of `sql` and merges the results.
     public func classify(_ sql: String) -> SQLClassification {
-        SQLLexer.withLexer(over: sql) { lexer in
-            var result = SQLClassification()
-            result.hint = SQLRouteHintParser.leadingHint(lexer)
-            var cursor = lexer
-            while true {
-                let statementStart = cursor
-                var scan = SQLStatementTokens(lexer: cursor)
-                let features = SQLStatementFeatures.scan(&scan, functions: functions)
-                cursor = scan.lexer
-                if scan.count > 0 {
-                    var head = SQLStatementTokens(lexer: statementStart)
-                    classifyStatement(&head, features: features, into: &result)
-                    result.statementCount += 1
-                }
-                if cursor.position >= cursor.bytes.count { break }
+        SQLLexer.withLexer(over: sql) { classify(lexer: $0) }
+    }
+
+    /// Classifies statement text given as bytes (e.g. a Query message body without its NUL,
+    /// straight from a ByteBuffer), without making a String.
+    public func classify(utf8 bytes: UnsafeRawBufferPointer) -> SQLClassification {
+        bytes.withMemoryRebound(to: UInt8.self) { classify(lexer: SQLLexer(bytes: $0)) }
+    }
+
+    private func classify(lexer: SQLLexer) -> SQLClassification {
+        var result = SQLClassification()
+        result.hint = SQLRouteHintParser.leadingHint(lexer)
+        var cursor = lexer
+        while true {
+            let statementStart = cursor
+            var scan = SQLStatementTokens(lexer: cursor)
+            let features = SQLStatementFeatures.scan(&scan, functions: functions)
+            cursor = scan.lexer
+            if scan.count > 0 {
+                var head = SQLStatementTokens(lexer: statementStart)
+                classifyStatement(&head, features: features, into: &result)
+                result.statementCount += 1
             }
-            return result
+            if cursor.position >= cursor.bytes.count { break }
         }
+        return result
     }
 
     private enum Verdict {

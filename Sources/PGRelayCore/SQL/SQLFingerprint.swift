@@ -26,10 +26,18 @@ public enum SQLFingerprint {
 
     /// The fingerprint of `sql`, at most `maximumLength` bytes plus the truncation marker.
     public static func normalize(_ sql: String, maximumLength: Int = SQLFingerprint.maximumLength) -> String {
-        SQLLexer.withLexer(over: sql) { lexer in
-            var writer = FingerprintWriter(lexer: lexer, maximumLength: max(0, maximumLength))
-            return writer.run()
-        }
+        SQLLexer.withLexer(over: sql) { normalize(lexer: $0, maximumLength: maximumLength) }
+    }
+
+    /// The fingerprint of statement text given as bytes (e.g. straight from a ByteBuffer).
+    /// Bytes that are not valid UTF-8 come out as U+FFFD.
+    public static func normalize(utf8 bytes: UnsafeRawBufferPointer, maximumLength: Int = SQLFingerprint.maximumLength) -> String {
+        bytes.withMemoryRebound(to: UInt8.self) { normalize(lexer: SQLLexer(bytes: $0), maximumLength: maximumLength) }
+    }
+
+    private static func normalize(lexer: SQLLexer, maximumLength: Int) -> String {
+        var writer = FingerprintWriter(lexer: lexer, maximumLength: max(0, maximumLength))
+        return writer.run()
     }
 }
 
