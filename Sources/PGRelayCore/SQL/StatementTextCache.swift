@@ -1,0 +1,117 @@
+/// A bounded map from statement text to a value computed from it, evicting with the CLOCK
+/// (second chance) policy: an approximation of LRU that needs no list updates on a hit.
+///
+/// Not thread-safe: keep one per event loop. Texts longer than `maximumKeyLength` bytes are
+/// computed every time and never stored, so memory stays below roughly
+/// `capacity × (maximumKeyLength + value size)`.
+public struct StatementTextCache<Value> {
+    private struct Slot {
+        var key: String
+        var value: Value
+        var referenced: Bool
+    }
+
+    /// Most entries kept.
+    public let capacity: Int
+    /// Longest text (in UTF-8 bytes) that is cached.
+    public let maximumKeyLength: Int
+    private var slots: [Slot] = []
+    private var slotIndex: [String: Int] = [:]
+    private var hand = 0
+
+    /// Creates an empty cache. A capacity below 1 is raised to 1.
+    public init(capacity: Int, maximumKeyLength: Int = 8192) {
+        self.capacity = max(1, capacity)
+        self.maximumKeyLength = max(0, maximumKeyLength)
+    }
+
+    /// Number of entries held.
+    public var count: Int { slots.count }
+
+    /// The cached value for `key`, or `compute(key)`, stored unless the key is too long.
+    public mutating func value(for key: String, orCompute compute: (String) -> Value) -> Value {
+        if let index = slotIndex[key] {
+            slots[index].referenced = true
+            return slots[index].value
+        }
+        let value = compute(key)
+        guard key.utf8.count <= maximumKeyLength else { return value }
+        if slots.count < capacity {
+            slotIndex[key] = slots.count
+            slots.append(Slot(key: key, value: value, referenced: false))
+        } else {
+            let victim = nextVictim()
+            slotIndex[slots[victim].key] = nil
+            slots[victim] = Slot(key: key, value: value, referenced: false)
+            slotIndex[key] = victim
+        }
+        return value
+    }
+
+    /// The cached value for `key`, without computing or counting it as a use.
+    public func peek(_ key: String) -> Value? {
+        slotIndex[key].map { slots[$0].value }
+    }
+
+    /// Drops every entry (after a reload changed what values mean).
+    public mutating func removeAll() {
+        slots.removeAll(keepingCapacity: true)
+        slotIndex.removeAll(keepingCapacity: true)
+        hand = 0
+    }
+
+    /// Sweeps the clock hand, clearing reference bits, to the first unreferenced slot.
+    private mutating func nextVictim() -> Int {
+        while true {
+            if hand >= slots.count { hand = 0 }
+            if slots[hand].referenced {
+                slots[hand].referenced = false
+                hand += 1
+            } else {
+                let victim = hand
+                hand += 1
+                return victim
+            }
+        }
+    }
+}
+
+/// Classifications cached per statement text; one per event loop (not thread-safe).
+public struct ClassificationCache {
+    /// The classifier whose results are cached.
+    public let classifier: SQLClassifier
+    private var storage: StatementTextCache<SQLClassification>
+
+    /// Creates an empty cache of at most `capacity` texts, each at most `maximumKeyLength` bytes.
+    public init(classifier: SQLClassifier = SQLClassifier(), capacity: Int = 10_000, maximumKeyLength: Int = 8192) {
+        self.classifier = classifier
+        self.storage = StatementTextCache(capacity: capacity, maximumKeyLength: maximumKeyLength)
+    }
+
+    /// Number of texts held.
+    public var count: Int { storage.count }
+
+    /// The classification of `sql`, from the cache when possible.
+    public mutating func classify(_ sql: String) -> SQLClassification {
+        let classifier = self.classifier
+        return storage.value(for: sql) { classifier.classify($0) }
+    }
+}
+
+/// Fingerprints cached per statement text; one per event loop (not thread-safe).
+public struct FingerprintCache {
+    private var storage: StatementTextCache<String>
+
+    /// Creates an empty cache of at most `capacity` texts, each at most `maximumKeyLength` bytes.
+    public init(capacity: Int = 10_000, maximumKeyLength: Int = 8192) {
+        self.storage = StatementTextCache(capacity: capacity, maximumKeyLength: maximumKeyLength)
+    }
+
+    /// Number of texts held.
+    public var count: Int { storage.count }
+
+    /// `SQLFingerprint.normalize(sql)`, from the cache when possible.
+    public mutating func fingerprint(_ sql: String) -> String {
+        storage.value(for: sql) { SQLFingerprint.normalize($0) }
+    }
+}
