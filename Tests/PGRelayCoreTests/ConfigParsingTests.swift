@@ -164,9 +164,22 @@ final class ConfigParsingTests: XCTestCase {
 
     func testUnknownKeyWarnsWithFileLineAndKey() throws {
         let loaded = try loadConfig(mainSection("listen_port = 7000\nmax_client_connections = 50"))
-        XCTAssertEqual(loaded.warnings.map(\.description), ["pgrelay.ini:3: max_client_connections: unknown key, ignored"])
+        XCTAssertEqual(loaded.warnings.map(\.description),
+                       [#"pgrelay.ini:3: max_client_connections: unknown key, ignored (did you mean "max_client_conn"?)"#])
         XCTAssertEqual(loaded.warnings.first?.key, "max_client_connections")
         XCTAssertEqual(loaded.warnings.first?.line, 3)
+        XCTAssertEqual(loaded.config.maxClientConn, 10000)
+    }
+
+    func testMisspelledKeySuggestions() {
+        let keys = ConfigCatalog.all.map(\.name)
+        XCTAssertEqual(ConfigKeySuggestion.closest(to: "default_pool_sise", among: keys), "default_pool_size")
+        XCTAssertEqual(ConfigKeySuggestion.closest(to: "listen_prot", among: keys), "listen_port")
+        XCTAssertEqual(ConfigKeySuggestion.closest(to: "Pool_Mod", among: keys), "pool_mode")
+        XCTAssertNil(ConfigKeySuggestion.closest(to: "colour", among: keys))
+        XCTAssertNil(ConfigKeySuggestion.closest(to: String(repeating: "x", count: 500), among: keys))
+        XCTAssertEqual(ConfigKeySuggestion.editDistance(Array("kitten".utf8), Array("sitting".utf8)), 3)
+        XCTAssertEqual(ConfigKeySuggestion.editDistance([], Array("abc".utf8)), 3)
     }
 
     func testPgBouncerKeysWithoutEffectWarnAndShowInShowConfig() throws {

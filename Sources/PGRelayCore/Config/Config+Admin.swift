@@ -34,7 +34,9 @@ extension Config {
     public func set(key: String, value: String) throws -> Config {
         let name = key.lowercased()
         guard let item = ConfigCatalog.item(named: name) else {
-            throw ConfigError(kind: .unknownOption, location: nil, key: String(key.prefix(80)), message: "unknown configuration key")
+            let hint = ConfigKeySuggestion.hint(for: name, among: ConfigCatalog.all.map(\.name))
+            throw ConfigError(kind: .unknownOption, location: nil, key: String(key.prefix(80)),
+                              message: "unknown configuration key" + hint)
         }
         guard item.changeable else {
             throw ConfigError(kind: .notChangeable, location: nil, key: name,

@@ -152,7 +152,8 @@ struct ConfigBuilder {
             warnings.append(ConfigWarning(location: location, key: entry.name,
                                           message: "has no effect in pgrelay (\(entry.reason))"))
         } else {
-            warnings.append(ConfigWarning(location: location, key: String(key.prefix(80)), message: "unknown key, ignored"))
+            let hint = ConfigKeySuggestion.hint(for: name, among: ConfigCatalog.all.map(\.name))
+            warnings.append(ConfigWarning(location: location, key: String(key.prefix(80)), message: "unknown key, ignored" + hint))
         }
     }
 
