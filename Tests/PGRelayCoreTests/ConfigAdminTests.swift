@@ -102,3 +102,20 @@ final class ConfigAdminTests: XCTestCase {
         XCTAssertEqual(new.databaseChanges(from: old).changed, ["app"])
     }
 }
+
+final class ConfigDescriptionTests: XCTestCase {
+    func testInterpolatedConfigsDoNotShowSecrets() throws {
+        let config = try loadConfig("""
+            [pgrelay]
+            auth_ldap_options = bindpasswd=topsecret
+            [databases]
+            app = host=h user=u password=hunter2
+            """).config
+        for text in ["\(config)", String(reflecting: config), "\(config.databases)", String(reflecting: config.databases[0])] {
+            XCTAssertFalse(text.contains("hunter2"), text)
+            XCTAssertFalse(text.contains("topsecret"), text)
+        }
+        XCTAssertEqual(config.description,
+                       "Config(pgrelay.ini, listen 127.0.0.1:6432, pool_mode transaction, default_pool_size 20, databases [app], users 0)")
+    }
+}

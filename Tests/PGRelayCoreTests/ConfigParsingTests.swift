@@ -236,6 +236,21 @@ final class ConfigParsingTests: XCTestCase {
         XCTAssertEqual(loaded.config.authFile, "/etc/pgrelay/userlist.txt")
     }
 
+    func testLoadFromDiskFollowsRelativeIncludes() throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("pgrelay-config-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("conf.d"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "[pgbouncer]\nlisten_port = 7100\n%include conf.d/databases.ini\n"
+            .write(to: directory.appendingPathComponent("pgbouncer.ini"), atomically: true, encoding: .utf8)
+        try "[databases]\napp = host=127.0.0.1 port=5544\n"
+            .write(to: directory.appendingPathComponent("conf.d/databases.ini"), atomically: true, encoding: .utf8)
+        let loaded = try ConfigLoader.load(path: directory.appendingPathComponent("pgbouncer.ini").path)
+        XCTAssertEqual(loaded.config.listenPort, 7100)
+        XCTAssertEqual(loaded.config.database(named: "app")?.hosts, [BackendAddress(host: "127.0.0.1", port: 5544)])
+        XCTAssertEqual(loaded.config.authFile, directory.appendingPathComponent("userlist.txt").path)
+    }
+
     func testIncludedFileMayIncludeTheSameFileTwiceSideBySide() throws {
         let files = ["common.ini": "min_pool_size = 1\n"]
         let config = try loadConfig("[pgrelay]\n%include common.ini\n%include common.ini\n[databases]\na = host=h\n",

@@ -173,3 +173,19 @@ enum ConfigRedaction {
         return result
     }
 }
+
+// Secrets must not reach logs through string interpolation of a config value, so both
+// descriptions are short, masked summaries rather than the default field dump.
+extension Config: CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String {
+        let databaseNames = databases.map(\.name).joined(separator: ", ")
+        return "Config(\(conffile), listen \(listenAddr):\(listenPort), pool_mode \(poolMode.configName), "
+            + "default_pool_size \(defaultPoolSize), databases [\(databaseNames)], users \(users.count))"
+    }
+
+    public var debugDescription: String { description }
+}
+
+extension DatabaseConfig: CustomDebugStringConvertible {
+    public var debugDescription: String { description }
+}
