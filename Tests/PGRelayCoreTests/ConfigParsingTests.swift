@@ -267,6 +267,32 @@ final class ConfigParsingTests: XCTestCase {
         XCTAssertEqual(config.conffile, "/etc/pgrelay/pgrelay.ini")
     }
 
+    /// The active lines of PgBouncer's stock etc/pgbouncer.ini (and Debian's): no databases yet.
+    /// PgBouncer starts with it (console only), so pgrelay does too, with a warning.
+    func testStockPgBouncerIniWithoutDatabasesLoadsWithAWarning() throws {
+        let text = """
+            [databases]
+            [users]
+            [pgbouncer]
+            logfile = /var/log/postgresql/pgbouncer.log
+            pidfile = /var/run/postgresql/pgbouncer.pid
+            listen_addr = localhost
+            listen_port = 6432
+            unix_socket_dir = /var/run/postgresql
+            auth_type = md5
+            auth_file = /etc/pgbouncer/userlist.txt
+            """
+        let loaded = try loadConfig(text)
+        XCTAssertEqual(loaded.warnings.map(\.description), [
+            #"pgrelay.ini:1: no databases: clients can reach only the admin console; add entries (or "* = host=...") to [databases]"#,
+        ])
+        XCTAssertEqual(loaded.config.databases, [])
+        XCTAssertNil(loaded.config.database(named: "app"))
+        XCTAssertEqual(loaded.config.authFile, "/etc/pgbouncer/userlist.txt")
+        let noSection = try loadConfig("[pgrelay]\n")
+        XCTAssertEqual(noSection.warnings.first?.location, ConfigLocation(file: "pgrelay.ini", line: nil))
+    }
+
     func testPeersSectionIsIgnoredWithAWarning() throws {
         let loaded = try loadConfig("[pgrelay]\n[databases]\na = host=h\n[peers]\n1 = host=/tmp/pgbouncer1\n")
         XCTAssertEqual(loaded.warnings.map(\.description),
