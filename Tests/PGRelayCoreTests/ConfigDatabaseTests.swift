@@ -152,6 +152,11 @@ final class ConfigDatabaseTests: XCTestCase {
         XCTAssertNil(config.user(named: "carol"))
     }
 
+    func testByteOrderMarkIsSkipped() throws {
+        let config = try loadConfig("\u{FEFF}[pgrelay]\nlisten_port = 7000\n[databases]\napp = host=h\n").config
+        XCTAssertEqual(config.listenPort, 7000)
+    }
+
     func testCRLFLineEndings() throws {
         let config = try loadConfig("[pgrelay]\r\nlisten_port = 7000\r\n[databases]\r\napp = host=h port=5433\r\n").config
         XCTAssertEqual(config.listenPort, 7000)

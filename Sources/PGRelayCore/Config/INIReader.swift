@@ -42,6 +42,8 @@ struct INIReader {
 
     private func read(text: String, path: String, includeStack: [String], into items: inout [INIItem]) throws {
         var lineNumber = 0
+        // Editors on Windows may start UTF-8 files with a byte-order mark.
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             let location = ConfigLocation(file: path, line: lineNumber)
