@@ -34,6 +34,13 @@ public enum StoredSecret: Equatable, Sendable {
         }
     }
 
+    /// Whether an MD5 login can be checked against this secret. When it cannot (a SCRAM secret),
+    /// `auth_type = md5` falls back to SCRAM for the user, as PgBouncer and PostgreSQL do.
+    public var canVerifyMD5: Bool {
+        if case .scram = self { return false }
+        return true
+    }
+
     static func isMD5Hash(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         return bytes.count == 35 && bytes.starts(with: Array("md5".utf8))
