@@ -49,6 +49,7 @@ public enum StoredSecret: Equatable, Sendable {
 }
 
 extension StoredSecret: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The kind of secret, never its value.
     public var description: String {
         switch self {
         case .plain: return "plain(<redacted>)"
@@ -56,6 +57,8 @@ extension StoredSecret: CustomStringConvertible, CustomDebugStringConvertible, C
         case .scram(let secret): return "scram(\(secret))"
         }
     }
+    /// Same as `description`.
     public var debugDescription: String { description }
+    /// Keeps secrets out of `dump` and debuggers.
     public var customMirror: Mirror { Mirror(self, children: [] as [(String?, Any)]) }
 }
