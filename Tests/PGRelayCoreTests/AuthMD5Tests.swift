@@ -15,6 +15,17 @@ final class AuthMD5Tests: XCTestCase {
         XCTAssertEqual(MD5Password.response(hashedSecret: pencilHash, salt: salt), pencilResponse)
     }
 
+    func testResponseForStoredSecrets() throws {
+        let scram = try XCTUnwrap(SCRAMSecret(parsing: AuthSecretTests.pencilSecret))
+        XCTAssertEqual(MD5Password.response(for: .plain("pencil"), user: "user", salt: salt), pencilResponse)
+        XCTAssertEqual(MD5Password.response(for: .md5(pencilHash), user: "user", salt: salt), pencilResponse)
+        XCTAssertNil(MD5Password.response(for: .scram(scram), user: "user", salt: salt))
+        XCTAssertNil(MD5Password.response(for: .plain(""), user: "user", salt: salt))
+        XCTAssertTrue(StoredSecret.plain("pencil").canVerifyMD5)
+        XCTAssertTrue(StoredSecret.md5(pencilHash).canVerifyMD5)
+        XCTAssertFalse(StoredSecret.scram(scram).canVerifyMD5)
+    }
+
     func testVerify() throws {
         let scram = try XCTUnwrap(SCRAMSecret(parsing: AuthSecretTests.pencilSecret))
         let cases: [(name: String, response: String, secret: StoredSecret, user: String, expected: Bool)] = [
@@ -27,6 +38,7 @@ final class AuthMD5Tests: XCTestCase {
             ("empty response", "", .plain("pencil"), "user", false),
             ("cleartext sent instead", "pencil", .plain("pencil"), "user", false),
             ("SCRAM secret cannot verify md5", pencilResponse, .scram(scram), "user", false),
+            ("empty password never accepted", MD5Password.response(hashedSecret: MD5Password.hash(password: "", user: "user"), salt: salt), .plain(""), "user", false),
         ]
         for testCase in cases {
             XCTAssertEqual(

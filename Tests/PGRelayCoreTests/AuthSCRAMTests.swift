@@ -137,9 +137,9 @@ final class AuthSCRAMTests: XCTestCase {
     /// PostgreSQL, even with the "right" password.
     func testDoomedExchangesLookRealAndFail() throws {
         let md5 = MD5Password.hash(password: "pencil", user: "alice")
-        for secret in [nil, StoredSecret.md5(md5)] {
+        for (secret, password) in [(nil, "pencil"), (StoredSecret.md5(md5), "pencil"), (StoredSecret.plain(""), "")] {
             var server = try SCRAMServerExchange(username: "alice", secret: secret)
-            var client = try SCRAMClientExchange(username: "alice", credential: .password("pencil"))
+            var client = try SCRAMClientExchange(username: "alice", credential: .password(password))
             let serverFirst = try server.receiveClientFirst(client.clientFirstMessage())
             XCTAssertEqual(salt(of: serverFirst).count, 16)
             XCTAssertTrue(text(serverFirst).hasSuffix(",i=4096"))

@@ -11,12 +11,14 @@ public struct AuthFileError: Error, Equatable, Sendable, CustomStringConvertible
     /// What was wrong.
     public let reason: String
 
+    /// Creates an error for `line` (0 for the whole file) of `path`.
     public init(path: String, line: Int, reason: String) {
         self.path = path
         self.line = line
         self.reason = reason
     }
 
+    /// `path:line: reason`, or `path: reason` for whole-file problems.
     public var description: String {
         line > 0 ? "\(path):\(line): \(reason)" : "\(path): \(reason)"
     }

@@ -17,18 +17,26 @@ public enum MD5Password {
         return "md5" + hexMD5(Array(hexDigits.utf8) + salt)
     }
 
+    /// What to answer a server's AuthenticationMD5Password with, given the auth_file's secret:
+    /// nil for a SCRAM secret (it cannot produce an MD5 response) and for an empty password.
+    public static func response(for secret: StoredSecret, user: String, salt: [UInt8]) -> String? {
+        switch secret {
+        case .plain(let password) where !password.isEmpty:
+            return response(hashedSecret: hash(password: password, user: user), salt: salt)
+        case .md5(let stored):
+            return response(hashedSecret: stored, salt: salt)
+        case .plain, .scram:
+            return nil
+        }
+    }
+
     /// Whether a client's MD5 response matches the stored secret.
     ///
-    /// Always false for a SCRAM secret: it cannot check an MD5 response (PostgreSQL fails such a
-    /// login as a wrong password; callers should offer SCRAM to those users instead).
+    /// Always false for a SCRAM secret, which cannot check an MD5 response (PostgreSQL fails such
+    /// a login as a wrong password; callers should offer SCRAM to those users instead, see
+    /// ``StoredSecret/canVerifyMD5``), and for an empty password, which PostgreSQL never accepts.
     public static func verify(clientResponse: String, secret: StoredSecret, user: String, salt: [UInt8]) -> Bool {
-        let hashed: String
-        switch secret {
-        case .plain(let password): hashed = hash(password: password, user: user)
-        case .md5(let stored): hashed = stored
-        case .scram: return false
-        }
-        let expected = response(hashedSecret: hashed, salt: salt)
+        guard let expected = response(for: secret, user: user, salt: salt) else { return false }
         return SCRAMPrimitives.constantTimeEqual(Array(clientResponse.utf8), Array(expected.utf8))
     }
 

@@ -5,7 +5,7 @@ struct SCRAMAttributes {
     static let maximumMessageLength = 65_535
 
     /// The attributes in message order.
-    private(set) var items: [(key: Character, value: Substring)]
+    private let items: [(key: Character, value: Substring)]
     private var position = 0
 
     /// Splits `text` at commas and checks that every part has the form `k=value`.
@@ -61,7 +61,7 @@ struct SCRAMAttributes {
         return items[position].value
     }
 
-    /// Consumes and returns the next attribute whatever its key (an extension).
+    /// Consumes the next attribute whatever its key (an extension).
     mutating func skip() {
         position += 1
     }

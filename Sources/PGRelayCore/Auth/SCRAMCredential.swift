@@ -11,12 +11,15 @@ public enum SCRAMCredential: Equatable, Sendable {
 }
 
 extension SCRAMCredential: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The kind of credential, never its value.
     public var description: String {
         switch self {
         case .password: return "password(<redacted>)"
         case .keys(_, _, _, let iterations): return "keys(<redacted>, iterations: \(iterations))"
         }
     }
+    /// Same as `description`.
     public var debugDescription: String { description }
+    /// Keeps secrets out of `dump` and debuggers.
     public var customMirror: Mirror { Mirror(self, children: [] as [(String?, Any)]) }
 }

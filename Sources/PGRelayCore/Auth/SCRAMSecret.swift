@@ -81,7 +81,10 @@ public struct SCRAMSecret: Equatable, Sendable {
 }
 
 extension SCRAMSecret: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The scheme and iteration count, never salt or keys.
     public var description: String { "SCRAM-SHA-256$\(iterations):<redacted>" }
+    /// Same as `description`.
     public var debugDescription: String { description }
+    /// Keeps secrets out of `dump` and debuggers.
     public var customMirror: Mirror { Mirror(self, children: ["iterations": iterations]) }
 }

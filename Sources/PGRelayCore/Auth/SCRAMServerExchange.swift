@@ -7,10 +7,14 @@ import Crypto
 /// payload to ``receiveClientFinal(_:)`` and send the result as AuthenticationSASLFinal. Any thrown
 /// ``AuthError`` becomes an ErrorResponse and ends the login; the exchange is then unusable.
 ///
-/// Unknown users and users whose secret is an MD5 hash get a "doomed" exchange, as in PostgreSQL:
+/// Unknown users, users whose secret is an MD5 hash and users with an empty password get a
+/// "doomed" exchange, as in PostgreSQL (which never accepts an empty password):
 /// a plausible salt (stable per user name) is offered and the login fails at the end with the same
 /// ``AuthError/wrongPassword(user:)``, so a client cannot tell whether the user exists.
 public struct SCRAMServerExchange: Sendable {
+    /// The SASL mechanism name to offer in AuthenticationSASL.
+    public static let mechanism = "SCRAM-SHA-256"
+
     /// Iterations used when the stored secret is a plain password (PostgreSQL's default).
     public static let defaultIterations = 4096
 
@@ -47,7 +51,8 @@ public struct SCRAMServerExchange: Sendable {
     ///   - username: the user from the startup packet, used in error messages.
     ///   - secret: the stored secret, or nil when the user is unknown. A plain password is turned
     ///     into a SCRAM secret with a per-process salt and ``defaultIterations`` (cached in `cache`).
-    ///     An MD5 hash cannot serve SCRAM: the exchange is doomed to fail, as in PostgreSQL.
+    ///     An MD5 hash cannot serve SCRAM, and an empty password is never accepted: the exchange
+    ///     is then doomed to fail, as in PostgreSQL.
     ///   - nonce: the server's part of the nonce; random (18 bytes, base64) unless a test injects one.
     ///     It must consist of printable ASCII characters other than `,`.
     ///   - cache: where SaltedPassword derivations for plain passwords are cached.
@@ -67,14 +72,14 @@ public struct SCRAMServerExchange: Sendable {
             self.secret = scram
             self.plainPassword = nil
             self.isDoomed = false
-        case .plain(let password):
+        case .plain(let password) where !password.isEmpty:
             // Per user, so that two users sharing a password do not show the same salt.
             let salt = ProcessSeed.salt("plain-password-salt", Array(username.utf8) + [0] + Array(password.utf8))
             self.secret = try SCRAMSecret.make(
                 password: password, salt: salt, iterations: Self.defaultIterations, cache: cache)
             self.plainPassword = password
             self.isDoomed = false
-        case .md5, nil:
+        case .plain, .md5, nil:
             self.secret = Self.mockSecret(username: username)
             self.plainPassword = nil
             self.isDoomed = true

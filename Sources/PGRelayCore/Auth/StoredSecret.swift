@@ -34,6 +34,13 @@ public enum StoredSecret: Equatable, Sendable {
         }
     }
 
+    /// Whether an MD5 login can be checked against this secret. When it cannot (a SCRAM secret),
+    /// `auth_type = md5` falls back to SCRAM for the user, as PgBouncer and PostgreSQL do.
+    public var canVerifyMD5: Bool {
+        if case .scram = self { return false }
+        return true
+    }
+
     static func isMD5Hash(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         return bytes.count == 35 && bytes.starts(with: Array("md5".utf8))
@@ -42,6 +49,7 @@ public enum StoredSecret: Equatable, Sendable {
 }
 
 extension StoredSecret: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The kind of secret, never its value.
     public var description: String {
         switch self {
         case .plain: return "plain(<redacted>)"
@@ -49,6 +57,8 @@ extension StoredSecret: CustomStringConvertible, CustomDebugStringConvertible, C
         case .scram(let secret): return "scram(\(secret))"
         }
     }
+    /// Same as `description`.
     public var debugDescription: String { description }
+    /// Keeps secrets out of `dump` and debuggers.
     public var customMirror: Mirror { Mirror(self, children: [] as [(String?, Any)]) }
 }

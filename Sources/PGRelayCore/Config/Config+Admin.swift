@@ -34,7 +34,9 @@ extension Config {
     public func set(key: String, value: String) throws -> Config {
         let name = key.lowercased()
         guard let item = ConfigCatalog.item(named: name) else {
-            throw ConfigError(kind: .unknownOption, location: nil, key: String(key.prefix(80)), message: "unknown configuration key")
+            let hint = ConfigKeySuggestion.hint(for: name, among: ConfigCatalog.all.map(\.name))
+            throw ConfigError(kind: .unknownOption, location: nil, key: String(key.prefix(80)),
+                              message: "unknown configuration key" + hint)
         }
         guard item.changeable else {
             throw ConfigError(kind: .notChangeable, location: nil, key: name,
@@ -170,4 +172,20 @@ enum ConfigRedaction {
         }
         return result
     }
+}
+
+// Secrets must not reach logs through string interpolation of a config value, so both
+// descriptions are short, masked summaries rather than the default field dump.
+extension Config: CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String {
+        let databaseNames = databases.map(\.name).joined(separator: ", ")
+        return "Config(\(conffile), listen \(listenAddr):\(listenPort), pool_mode \(poolMode.configName), "
+            + "default_pool_size \(defaultPoolSize), databases [\(databaseNames)], users \(users.count))"
+    }
+
+    public var debugDescription: String { description }
+}
+
+extension DatabaseConfig: CustomDebugStringConvertible {
+    public var debugDescription: String { description }
 }

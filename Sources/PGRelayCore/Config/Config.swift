@@ -227,9 +227,16 @@ public struct Config: Sendable, Hashable {
     // MARK: Sections
 
     /// `[databases]` entries in file order (the `*` fallback among them, if given).
-    public internal(set) var databases: [DatabaseConfig] = []
+    public internal(set) var databases: [DatabaseConfig] = [] {
+        didSet { databaseIndex = Self.index(databases, by: \.name) }
+    }
     /// `[users]` entries in file order.
-    public internal(set) var users: [UserConfig] = []
+    public internal(set) var users: [UserConfig] = [] {
+        didSet { userIndex = Self.index(users, by: \.name) }
+    }
+    /// Positions in `databases` and `users` by name: lookups run on every client login.
+    private var databaseIndex: [String: Int] = [:]
+    private var userIndex: [String: Int] = [:]
     /// Values of PgBouncer keys that pgrelay accepts without effect, by key name (shown by SHOW CONFIG).
     public internal(set) var noEffectSettings: [String: String] = [:]
 
@@ -246,8 +253,9 @@ extension Config {
     /// neither exists, and always for the console's reserved names.
     public func database(named name: String) -> DatabaseConfig? {
         guard !ReservedDatabaseNames.contains(name) else { return nil }
-        if let entry = databases.first(where: { $0.name == name && !$0.isFallback }) { return entry }
-        guard var fallback = databases.first(where: \.isFallback) else { return nil }
+        if name != "*", let position = databaseIndex[name] { return databases[position] }
+        guard let fallbackPosition = databaseIndex["*"] else { return nil }
+        var fallback = databases[fallbackPosition]
         fallback.name = name
         fallback.dbname = fallback.dbname ?? name
         return fallback
@@ -255,6 +263,10 @@ extension Config {
 
     /// The `[users]` entry of `name`, if any.
     public func user(named name: String) -> UserConfig? {
-        users.first { $0.name == name }
+        userIndex[name].map { users[$0] }
+    }
+
+    private static func index<Entry>(_ entries: [Entry], by name: (Entry) -> String) -> [String: Int] {
+        Dictionary(entries.enumerated().map { (name($0.element), $0.offset) }, uniquingKeysWith: { first, _ in first })
     }
 }

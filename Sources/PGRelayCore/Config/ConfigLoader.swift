@@ -152,7 +152,8 @@ struct ConfigBuilder {
             warnings.append(ConfigWarning(location: location, key: entry.name,
                                           message: "has no effect in pgrelay (\(entry.reason))"))
         } else {
-            warnings.append(ConfigWarning(location: location, key: String(key.prefix(80)), message: "unknown key, ignored"))
+            let hint = ConfigKeySuggestion.hint(for: name, among: ConfigCatalog.all.map(\.name))
+            warnings.append(ConfigWarning(location: location, key: String(key.prefix(80)), message: "unknown key, ignored" + hint))
         }
     }
 
@@ -190,9 +191,10 @@ struct ConfigBuilder {
         config.users = try userEntries.map { entry in
             try Self.entry(entry) { try UserConfig.parse(name: entry.name, settings: entry.value) }
         }
-        guard !config.databases.isEmpty else {
-            throw ConfigError(kind: .inconsistent, location: databasesHeader ?? fileLocation, key: nil,
-                              message: "no databases: add at least one entry (or \"* = host=...\") to [databases]")
+        if config.databases.isEmpty {
+            // PgBouncer's stock pgbouncer.ini has an empty [databases] and still starts (console only).
+            warnings.append(ConfigWarning(location: databasesHeader ?? fileLocation, key: nil,
+                                          message: "no databases: clients can reach only the admin console; add entries (or \"* = host=...\") to [databases]"))
         }
         if let problem = config.consistencyProblem() {
             throw ConfigError(kind: .inconsistent, location: keyLocations[problem.key] ?? fileLocation,

@@ -83,13 +83,7 @@ public struct DatabaseConfig: Sendable, Hashable, CustomStringConvertible {
 
     /// The entry as a connection string with the password masked, for SHOW DATABASES-like output.
     public var description: String {
-        var parts = ["\(name) ="]
-        if let host = hosts.first, !host.isUnixSocket || hosts.count > 1 {
-            parts.append("host=" + hosts.map(\.host).joined(separator: ","))
-        } else if let host = hosts.first {
-            parts.append("host=\(host.host)")
-        }
-        parts.append("port=\(port)")
+        var parts = ["\(name) =", "host=" + hosts.map(\.host).joined(separator: ","), "port=\(port)"]
         if let dbname { parts.append("dbname=\(dbname)") }
         if let user { parts.append("user=\(user)") }
         if password != nil { parts.append("password=***") }

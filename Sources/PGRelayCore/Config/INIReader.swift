@@ -42,6 +42,8 @@ struct INIReader {
 
     private func read(text: String, path: String, includeStack: [String], into items: inout [INIItem]) throws {
         var lineNumber = 0
+        // Editors on Windows may start UTF-8 files with a byte-order mark.
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             let location = ConfigLocation(file: path, line: lineNumber)
@@ -87,7 +89,8 @@ struct INIReader {
         do {
             text = try readFile(target)
         } catch let error as ConfigError {
-            throw error
+            throw ConfigError(kind: error.kind, location: location, key: nil,
+                              message: "cannot read included file \"\(target)\": \(error.message)")
         } catch {
             throw ConfigError(kind: .unreadableFile, location: location, key: nil,
                               message: "cannot read included file \"\(target)\": \(error)")
@@ -117,6 +120,9 @@ struct INIReader {
             guard let (quotedKey, after) = INIValueText.quotedToken(line) else {
                 throw ConfigError(kind: .syntax, location: location, key: nil, message: "unterminated quoted key")
             }
+            guard !quotedKey.isEmpty else {
+                throw ConfigError(kind: .syntax, location: location, key: nil, message: "empty quoted key")
+            }
             key = quotedKey
             rest = after.trimmingBlanks()
         } else {
@@ -126,10 +132,10 @@ struct INIReader {
             }
             key = String(line[..<equals].trimmingBlanks())
             rest = line[equals...]
-        }
-        guard !key.isEmpty, !key.contains(where: { $0.isBlank }) else {
-            throw ConfigError(kind: .syntax, location: location, key: nil,
-                              message: "expected \"key = value\", a [section] or a comment")
+            guard !key.isEmpty, !key.contains(where: { $0.isBlank }) else {
+                throw ConfigError(kind: .syntax, location: location, key: nil,
+                                  message: "expected \"key = value\", a [section] or a comment")
+            }
         }
         guard rest.first == "=" else {
             throw ConfigError(kind: .syntax, location: location, key: key, message: "expected \"=\" after the key")

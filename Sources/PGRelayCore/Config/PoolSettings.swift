@@ -1,0 +1,56 @@
+import PGWire
+
+/// The limits and timeouts that apply to one pool (a `[databases]` entry and a user), resolved
+/// with PgBouncer's precedence: the `[users]` entry, then the `[databases]` entry, then the global
+/// key. As in PgBouncer, a per-database or per-user limit or timeout of 0 means "not set".
+public struct PoolSettings: Sendable, Hashable {
+    public var poolMode: PoolMode
+    public var poolSize: Int
+    public var minPoolSize: Int
+    public var reservePoolSize: Int
+    /// Server connections of the whole database; 0 = unlimited.
+    public var maxDBConnections: Int
+    /// Client connections of the whole database; 0 = unlimited.
+    public var maxDBClientConnections: Int
+    /// Server connections of the user over all databases; 0 = unlimited.
+    public var maxUserConnections: Int
+    /// Client connections of the user; 0 = unlimited.
+    public var maxUserClientConnections: Int
+    public var serverLifetime: Double
+    public var queryTimeout: Double
+    public var idleTransactionTimeout: Double
+    public var transactionTimeout: Double
+    public var clientIdleTimeout: Double
+}
+
+extension Config {
+    /// Settings of the pool of `database` for `user`: the pool's user, i.e. the database's forced
+    /// `user=` when it has one, else the client's login name.
+    public func poolSettings(database: DatabaseConfig, user: String) -> PoolSettings {
+        let userEntry = self.user(named: user)
+        return PoolSettings(
+            poolMode: userEntry?.poolMode ?? database.poolMode ?? poolMode,
+            poolSize: userEntry?.poolSize ?? database.poolSize ?? defaultPoolSize,
+            minPoolSize: database.minPoolSize ?? minPoolSize,
+            reservePoolSize: userEntry?.reservePoolSize ?? database.reservePoolSize ?? reservePoolSize,
+            maxDBConnections: Self.positive(database.maxDBConnections) ?? maxDBConnections,
+            maxDBClientConnections: Self.positive(database.maxDBClientConnections) ?? maxDBClientConnections,
+            maxUserConnections: Self.positive(userEntry?.maxUserConnections) ?? maxUserConnections,
+            maxUserClientConnections: Self.positive(userEntry?.maxUserClientConnections) ?? maxUserClientConnections,
+            serverLifetime: Self.positive(database.serverLifetime) ?? serverLifetime,
+            queryTimeout: Self.positive(userEntry?.queryTimeout) ?? queryTimeout,
+            idleTransactionTimeout: Self.positive(userEntry?.idleTransactionTimeout) ?? idleTransactionTimeout,
+            transactionTimeout: Self.positive(userEntry?.transactionTimeout) ?? transactionTimeout,
+            clientIdleTimeout: Self.positive(userEntry?.clientIdleTimeout) ?? clientIdleTimeout)
+    }
+
+    /// Message size limits for the wire codec: `max_packet_size` and `max_startup_packet_size`.
+    public var protocolLimits: ProtocolLimits {
+        ProtocolLimits(maxMessageLength: maxPacketSize, maxStartupPacketLength: maxStartupPacketSize)
+    }
+
+    private static func positive<Number: Comparable & ExpressibleByIntegerLiteral>(_ value: Number?) -> Number? {
+        guard let value, value > 0 else { return nil }
+        return value
+    }
+}
