@@ -55,7 +55,23 @@ final class ClientSession: @unchecked Sendable {
     private var tracker = TransactionTracker()
     /// ReadyForQuery messages that answer the proxy's own SET, not the client.
     private var swallowReady = 0
-    private var requestStarts = CircularBuffer<NIODeadline>(initialCapacity: 4)
+    private var requests = CircularBuffer<PendingRequest>(initialCapacity: 4)
+    private let context: LoopContext
+    /// Counters not yet added to the pool's totals (added once per transaction).
+    private var counters = PoolCounters()
+    private var transactionStarted: NIODeadline?
+    private var requestFailed = false
+    private var lastWaitNanos: UInt64 = 0
+    /// Fingerprints of the client's named prepared statements, and of the last unnamed one.
+    private var statementFingerprints: [String: String] = [:]
+    private var unnamedFingerprint: String?
+    private var batchFingerprint: String?
+
+    /// A request (Query, Sync or FunctionCall) forwarded and not yet answered by ReadyForQuery.
+    struct PendingRequest {
+        var started: NIODeadline
+        var fingerprint: String?
+    }
     private var loginTimeout: Scheduled<Void>?
     private let limits: ProtocolLimits
     private let allocator: ByteBufferAllocator
@@ -77,6 +93,7 @@ final class ClientSession: @unchecked Sendable {
         self.limits = ProtocolLimits(maxMessageLength: config.maxPacketSize, maxStartupPacketLength: config.maxStartupPacketSize)
         self.parameters = TrackedParameters(extra: config.trackExtraParameters)
         self.allocator = channel.allocator
+        self.context = runtime.context(of: channel.eventLoop)
     }
 
     func onLoop(_ body: @escaping () -> Void) {
@@ -102,6 +119,7 @@ final class ClientSession: @unchecked Sendable {
         phase = .closed
         loginTimeout?.cancel()
         runtime.unregister(self)
+        if counters != PoolCounters() { pool?.add(counters) }
         if waitingForServer, let pool { pool.cancelWait(for: self) }
         if let server {
             self.server = nil
@@ -313,9 +331,7 @@ final class ClientSession: @unchecked Sendable {
                 terminate()
                 return
             }
-            if tracker.clientSent(type) {
-                requestStarts.append(.now())
-            }
+            noteClientMessage(type, buffer, at: index, length: length)
             index += length
         }
         forward(buffer, from: runStart, to: index)
@@ -323,6 +339,47 @@ final class ClientSession: @unchecked Sendable {
         runStart = index
         inbound = buffer.readableBytes > 0 ? buffer : nil
         lastRequestAt = .now()
+    }
+
+    /// Bookkeeping for one client message about to be forwarded: the transaction tracker, request
+    /// timing, the fingerprint the request will be recorded under, and the counters.
+    private func noteClientMessage(_ type: UInt8, _ buffer: ByteBuffer, at index: Int, length: Int) {
+        counters.bytesReceived &+= UInt64(length)
+        let wantsFingerprint = context.settings.wantsFingerprints
+        switch type {
+        case FrontendType.query:
+            if wantsFingerprint, let sql = buffer.getString(at: index + 5, length: max(0, length - 6)) {
+                batchFingerprint = context.fingerprints.fingerprint(sql)
+            }
+        case FrontendType.parse:
+            counters.clientParses &+= 1
+            if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
+               case .parse(let parse)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
+                let fingerprint = context.fingerprints.fingerprint(parse.query)
+                if parse.name.isEmpty { unnamedFingerprint = fingerprint } else { statementFingerprints[parse.name] = fingerprint }
+                batchFingerprint = fingerprint
+            }
+        case FrontendType.bind:
+            counters.binds &+= 1
+            if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
+               case .bind(let bind)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
+                batchFingerprint = bind.statement.isEmpty ? unnamedFingerprint : statementFingerprints[bind.statement]
+            }
+        case FrontendType.close:
+            if let frame = buffer.getSlice(at: index, length: length),
+               case .close(let target)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)), target.kind == .statement {
+                statementFingerprints[target.name] = nil
+            }
+        default:
+            break
+        }
+        let startsTransaction = tracker.outstanding == 0 && tracker.status == .idle && transactionStarted == nil
+        if tracker.clientSent(type) {
+            let now = NIODeadline.now()
+            if startsTransaction { transactionStarted = now }
+            requests.append(PendingRequest(started: now, fingerprint: batchFingerprint))
+            batchFingerprint = nil
+        }
     }
 
     private func forward(_ buffer: ByteBuffer, from start: Int, to end: Int) {
@@ -356,6 +413,11 @@ final class ClientSession: @unchecked Sendable {
 
     func assign(_ server: ServerConnection) {
         waitingForServer = false
+        if let waitStarted {
+            lastWaitNanos = UInt64(max(0, (NIODeadline.now() - waitStarted).nanoseconds))
+            counters.waitMicros &+= lastWaitNanos / 1000
+            self.waitStarted = nil
+        }
         switch phase {
         case .closed:
             server.unlink(clean: true)
@@ -450,7 +512,7 @@ final class ClientSession: @unchecked Sendable {
                         runStart = index + length
                     } else {
                         tracker.serverReady(status)
-                        requestFinished()
+                        requestFinished(status: status)
                     }
                 case BackendType.parameterStatus:
                     if let frame = input.getSlice(at: index, length: length),
@@ -463,6 +525,7 @@ final class ClientSession: @unchecked Sendable {
                         runStart = index + length
                     }
                 default:
+                    if type == BackendType.errorResponse { requestFailed = true }
                     if swallowing {
                         if type == BackendType.errorResponse {
                             logger.warning("restoring session parameters on the server failed", metadata: ["server": "\(source.id)"])
@@ -494,13 +557,34 @@ final class ClientSession: @unchecked Sendable {
 
     private func flushRun(_ buffer: ByteBuffer, from start: Int, to end: Int) {
         guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return }
+        counters.bytesSent &+= UInt64(end - start)
         channel.write(slice, promise: nil)
     }
 
-    private func requestFinished() {
-        guard let started = requestStarts.popFirst() else { return }
-        let duration = NIODeadline.now() - started
-        runtime.recordQuery(client: self, durationNanos: UInt64(max(0, duration.nanoseconds)))
+    /// A ReadyForQuery answered the oldest outstanding request: time it, record it, and at the
+    /// end of a transaction hand the counters to the pool.
+    private func requestFinished(status: TransactionStatus) {
+        guard let request = requests.popFirst() else { return }
+        let now = NIODeadline.now()
+        let nanos = UInt64(max(0, (now - request.started).nanoseconds))
+        counters.queries &+= 1
+        counters.queryMicros &+= nanos / 1000
+        let route: QueryRoute = .primary
+        if context.stats.isEnabled {
+            context.stats.record(QuerySample(durationNanos: nanos, waitNanos: lastWaitNanos, database: database, user: user,
+                                             route: route, fingerprint: request.fingerprint, isError: requestFailed))
+        }
+        runtime.logQuery(client: self, settings: context.settings, fingerprint: request.fingerprint, durationNanos: nanos, waitNanos: lastWaitNanos,
+                         route: route, backend: server?.address)
+        requestFailed = false
+        lastWaitNanos = 0
+        if status == .idle, let started = transactionStarted {
+            counters.transactions &+= 1
+            counters.transactionMicros &+= UInt64(max(0, (now - started).nanoseconds)) / 1000
+            transactionStarted = nil
+            pool?.add(counters)
+            counters = PoolCounters()
+        }
     }
 
     private func maybeReleaseServer() {

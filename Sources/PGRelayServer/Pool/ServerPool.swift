@@ -28,13 +28,31 @@ final class ServerPool: @unchecked Sendable {
     // Counters for SHOW STATS / SHOW POOLS, guarded by `lock`.
     private(set) var totalServerAssignments: UInt64 = 0
     private(set) var maxWaitNanos: UInt64 = 0
-    private(set) var totalQueries: UInt64 = 0
-    private(set) var totalQueryNanos: UInt64 = 0
+    private var _counters = PoolCounters()
 
-    func recordQuery(durationNanos: UInt64) {
+    /// Adds what one client session did since its last report (called per request, with the
+    /// session's own deltas, so the lock is taken once per request).
+    func add(_ delta: PoolCounters) {
         lock.withLock {
-            totalQueries += 1
-            totalQueryNanos += durationNanos
+            _counters.transactions &+= delta.transactions
+            _counters.queries &+= delta.queries
+            _counters.bytesReceived &+= delta.bytesReceived
+            _counters.bytesSent &+= delta.bytesSent
+            _counters.transactionMicros &+= delta.transactionMicros
+            _counters.queryMicros &+= delta.queryMicros
+            _counters.waitMicros &+= delta.waitMicros
+            _counters.clientParses &+= delta.clientParses
+            _counters.serverParses &+= delta.serverParses
+            _counters.binds &+= delta.binds
+        }
+    }
+
+    /// Totals so far (server assignments included).
+    var counters: PoolCounters {
+        lock.withLock {
+            var c = _counters
+            c.serverAssignments = totalServerAssignments
+            return c
         }
     }
 

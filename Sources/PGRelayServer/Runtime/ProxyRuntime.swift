@@ -39,10 +39,32 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     var isShuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
 
+    /// Query latency statistics, one shard per event loop.
+    public let stats: QueryStatsRegistry
+    private let loopContexts: [ObjectIdentifier: LoopContext]
+
     public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {
         self.group = group
         self.logger = logger
         self.state = NIOLockedValueBox(State(config: config, secrets: secrets))
+        let loops = group.makeIterator().map { $0 }
+        self.stats = QueryStatsRegistry(shardCount: max(1, loops.count), settings: StatsSettings(config: config))
+        let classifier = SQLClassifier(writeFunctions: config.writeFunctions)
+        var contexts: [ObjectIdentifier: LoopContext] = [:]
+        for (index, loop) in loops.enumerated() {
+            contexts[ObjectIdentifier(loop)] = LoopContext(index: index, stats: stats.shard(at: index), classifier: classifier,
+                                                           settings: HotSettings(config: config))
+        }
+        self.loopContexts = contexts
+    }
+
+    /// The context of `loop` (every loop of the group has one).
+    func context(of loop: EventLoop) -> LoopContext {
+        if let context = loopContexts[ObjectIdentifier(loop)] { return context }
+        // A loop outside the group (tests with an embedded loop): a private context.
+        let config = self.config
+        return LoopContext(index: 0, stats: stats.shard(at: 0), classifier: SQLClassifier(writeFunctions: config.writeFunctions),
+                           settings: HotSettings(config: config))
     }
 
     public var config: Config { state.withLockedValue { $0.config } }
@@ -149,6 +171,15 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Replaces the configuration and user list, then lets every pool pick up its new settings.
     public func apply(config newConfig: Config, secrets: [String: StoredSecret]) {
+        stats.reconfigure(StatsSettings(config: newConfig))
+        let hot = HotSettings(config: newConfig)
+        let classifier = SQLClassifier(writeFunctions: newConfig.writeFunctions)
+        for (loop, context) in zip(group.makeIterator().map { $0 }, group.makeIterator().map { self.context(of: $0) }) {
+            loop.execute {
+                context.settings = hot
+                context.classifications = ClassificationCache(classifier: classifier)
+            }
+        }
         let pools: [ServerPool] = state.withLockedValue { state in
             state.config = newConfig
             state.secrets = secrets
@@ -171,8 +202,4 @@ public struct PoolKey: Hashable, Sendable {
     public var address: BackendAddress
 }
 
-extension ProxyRuntime {
-    func recordQuery(client: ClientSession, durationNanos: UInt64) {
-        client.pool?.recordQuery(durationNanos: durationNanos)
-    }
-}
+

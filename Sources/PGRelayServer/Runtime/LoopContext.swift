@@ -1,0 +1,42 @@
+import NIOCore
+import PGRelayCore
+
+/// What each event loop keeps for itself so the hot path takes no shared lock: its stats shard
+/// and its caches of fingerprints and classifications by statement text. Only its own loop uses
+/// the caches.
+final class LoopContext: @unchecked Sendable {
+    let index: Int
+    let stats: QueryStatsShard
+    var fingerprints = FingerprintCache()
+    var classifications: ClassificationCache
+    /// The settings the hot path reads, copied here on start and on reload (on this loop).
+    var settings: HotSettings
+
+    init(index: Int, stats: QueryStatsShard, classifier: SQLClassifier, settings: HotSettings) {
+        self.index = index
+        self.stats = stats
+        self.classifications = ClassificationCache(classifier: classifier)
+        self.settings = settings
+    }
+}
+
+/// Configuration values read per request; kept per loop so that reading them takes no lock.
+struct HotSettings: Sendable {
+    var logQueries: LogQueries
+    var slowThresholdNanos: UInt64
+    var wantsFingerprints: Bool
+
+    init(config: Config) {
+        logQueries = config.logQueries
+        slowThresholdNanos = UInt64(max(0, config.slowQueryThresholdMs) * 1e6)
+        wantsFingerprints = config.stats || config.logQueries != .none
+    }
+}
+
+extension StatsSettings {
+    init(config: Config) {
+        self.init(slowThresholdMs: config.slowQueryThresholdMs, windowSeconds: config.healthWindowS,
+                  degradedRatio: config.healthDegradedRatio, unhealthyRatio: config.healthUnhealthyRatio,
+                  maxFingerprints: config.maxFingerprints, enabled: config.stats)
+    }
+}
