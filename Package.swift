@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "pgrelay", targets: ["pgrelay"]),
+        // For the separate Benchmarks/ package (package-benchmark); nothing else links it.
+        .library(name: "PGRelayKit", targets: ["PGWire", "PGRelayCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
