@@ -152,8 +152,9 @@ pidfile = {pidfile}
         shell = ["sh", "-c", 'ulimit -n "$1" && exec pgbouncer -d -q "$2"', "sh", str(limit), ini]
         if user:
             pw = pwd.getpwnam(user)
-            for root, dirs, files in os.walk(self.dir):
-                for name in dirs + files + [""]:
+            for root, _, files in os.walk(self.dir):
+                os.chown(root, pw.pw_uid, pw.pw_gid)
+                for name in files:
                     os.chown(os.path.join(root, name), pw.pw_uid, pw.pw_gid)
             shell = ["runuser", "-u", user, "--"] + shell
         subprocess.run(shell, check=True, cwd="/")
