@@ -1,5 +1,6 @@
 """From raw benchmark rows to a summary (JSON) and markdown tables, with issue 7's targets."""
 
+import csv
 import statistics
 
 COLUMNS = ["time", "phase", "workload", "protocol", "clients", "round", "target", "duration_s", "tps",
@@ -11,6 +12,26 @@ THROUGHPUT_RATIO_GOAL = 1.10        # pgrelay / PgBouncer TPS
 PREPARED_DIRECT_GOAL = 0.80         # pgrelay / direct TPS, -M prepared, 100 clients
 MEMORY_GOAL_BYTES = 2048            # per idle client at 10,000 clients
 STATS_OVERHEAD_GOAL = 0.02          # 1 - TPS(stats on) / TPS(stats off)
+
+
+INTEGER_COLUMNS = {"clients", "round", "duration_s", "clients_connected", "clients_served",
+                   "rss_base_bytes", "rss_bytes"}
+TEXT_COLUMNS = {"time", "phase", "workload", "protocol", "target", "status", "error"}
+
+
+def load_raw(path):
+    """Rows of a raw.tsv written by scripts/bench, with numbers as numbers."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for r in rows:
+        for k, v in r.items():
+            if k in TEXT_COLUMNS:
+                continue
+            if v in ("", None):
+                r[k] = None
+            else:
+                r[k] = int(float(v)) if k in INTEGER_COLUMNS else float(v)
+    return rows
 
 
 def _median(values):
@@ -48,6 +69,7 @@ def summarize(rows):
                 "cpu_us_per_tx": _median([r["cpu_us_per_tx"] for r in good]),
                 "runs": len(rs), "failed_runs": len([r for r in rs if r["status"] == "failed"]),
                 "status": "n/a" if rs and all(r["status"] == "n/a" for r in rs) else "measured",
+                "error": next((r["error"] for r in rs if r["status"] == "failed" and r["error"]), ""),
             }
         tps = {t: cell.get(t, {}).get("tps") for t in ("direct", "pgbouncer", "pgrelay")}
         cell["pgrelay_vs_pgbouncer"] = _ratio(tps["pgrelay"], tps["pgbouncer"])
@@ -107,7 +129,7 @@ def evaluate(summary):
               if c["protocol"] != "prepared" and c["pgrelay_vs_pgbouncer"] is not None]
     prepared = [(c, c["pgrelay_vs_direct"]) for c in cells
                 if c["protocol"] == "prepared" and c["clients"] == max(x["clients"] for x in cells)
-                and c["pgrelay_vs_direct"] is not None]
+                and "pgrelay" in c]
     if versus:
         worst = min(versus, key=lambda x: x[1])
         met = sum(1 for _, v in versus if v >= THROUGHPUT_RATIO_GOAL)
@@ -117,9 +139,14 @@ def evaluate(summary):
                                     f"median {statistics.median(v for _, v in versus):.2f}",
                         "verdict": _verdict(met == len(versus))})
     if prepared:
+        def describe(c, v):
+            if v is not None:
+                return f"{c['workload']} {v:.2f}"
+            relay = c["pgrelay"]
+            return f"{c['workload']}: pgrelay failed {relay['failed_runs']}/{relay['runs']} runs ({relay['error']})"
         targets.append({"target": f"1. throughput -M prepared pgrelay/direct >= 0.80 at c={prepared[0][0]['clients']}",
-                        "measured": ", ".join(f"{c['workload']} {v:.2f}" for c, v in prepared),
-                        "verdict": _verdict(all(v >= PREPARED_DIRECT_GOAL for _, v in prepared))})
+                        "measured": "; ".join(describe(c, v) for c, v in prepared),
+                        "verdict": _verdict(all(v is not None and v >= PREPARED_DIRECT_GOAL for _, v in prepared))})
 
     # 2. CPU per transaction
     pairs = [(c, c["pgrelay"]["cpu_us_per_tx"], c["pgbouncer"]["cpu_us_per_tx"]) for c in cells
@@ -199,6 +226,8 @@ def markdown(summary, meta):
                     return "–"
                 if e["status"] == "n/a":
                     return "n/a"
+                if e["tps"] is None:
+                    return f"failed ({e['failed_runs']}/{e['runs']} runs)"
                 return _num(e["tps"]) + (f" ({e['failed_runs']} failed)" if e["failed_runs"] else "")
 
             def cpu(t):
