@@ -49,6 +49,11 @@ final class ClientSession: @unchecked Sendable {
     private var inbound: ByteBuffer?
     private var serverInbound: ByteBuffer?
     private var pendingToServer: ByteBuffer?
+    /// Transaction/statement pooling with prepared statements: client frames are rewritten per
+    /// server, and the server's answers are matched against what was sent.
+    private var rewriter: PreparedStatementRewriter?
+    private var pipeline = ResponsePipeline()
+    private var pendingFrames = CircularBuffer<Frame>()
     private var waitingForServer = false
     private var waitStarted: NIODeadline?
     private var parameters: TrackedParameters
@@ -123,7 +128,7 @@ final class ClientSession: @unchecked Sendable {
         if waitingForServer, let pool { pool.cancelWait(for: self) }
         if let server {
             self.server = nil
-            let clean = tracker.isIdle && swallowReady == 0 && (serverInbound?.readableBytes ?? 0) == 0
+            let clean = tracker.isIdle && swallowReady == 0 && pipeline.isEmpty && (serverInbound?.readableBytes ?? 0) == 0
             if !clean {
                 logger.info("client left with a transaction or request open: closing its server", metadata: ["server": "\(server.id)"])
             }
@@ -289,6 +294,9 @@ final class ClientSession: @unchecked Sendable {
         }
         self.pool = pool
         self.mode = pool.settings.mode
+        if mode != .session, runtime.config.maxPreparedStatements > 0 {
+            rewriter = PreparedStatementRewriter()
+        }
         if let welcome = pool.welcome {
             finishLogin(prelude: prelude, welcome: welcome)
         } else {
@@ -332,9 +340,23 @@ final class ClientSession: @unchecked Sendable {
                 return
             }
             noteClientMessage(type, buffer, at: index, length: length)
+            if rewriter != nil {
+                let frame = Frame(type: type, bytes: buffer.getSlice(at: index, length: length)!)
+                if server != nil, pendingFrames.isEmpty {
+                    try dispatch(frame)
+                } else {
+                    pendingFrames.append(frame)
+                    requestServer()
+                }
+                runStart = index + length
+            }
             index += length
         }
-        forward(buffer, from: runStart, to: index)
+        if rewriter == nil {
+            forward(buffer, from: runStart, to: index)
+        } else if server != nil {
+            finishDispatch()
+        }
         buffer.moveReaderIndex(to: index)
         runStart = index
         inbound = buffer.readableBytes > 0 ? buffer : nil
@@ -402,6 +424,58 @@ final class ClientSession: @unchecked Sendable {
         clientClosed()
     }
 
+    // MARK: relay with prepared statements (transaction/statement pooling)
+
+    /// Sends one client frame to the held server, rewritten for that server's prepared statements.
+    private func dispatch(_ frame: Frame) throws {
+        guard let server, rewriter != nil else {
+            pendingFrames.append(frame)
+            return
+        }
+        var discardAll = false
+        if frame.type == FrontendType.query, let first = frame.bytes.getInteger(at: frame.bytes.readerIndex + 5, as: UInt8.self),
+           first | 0x20 == UInt8(ascii: "d") || first == UInt8(ascii: " ") || first == UInt8(ascii: "\n") || first == UInt8(ascii: "/") {
+            if let sql = frame.bytes.getString(at: frame.bytes.readerIndex + 5, length: max(0, frame.bytes.readableBytes - 6)) {
+                let classification = context.classifications.classify(sql)
+                if classification.statementCount == 1, rewriter!.deallocate(classification.deallocate, pipeline: &pipeline) {
+                    return
+                }
+                discardAll = classification.isDiscardAll
+            }
+        }
+        let outcome = try rewriter!.handle(frame, cache: &server.statementCache, pipeline: &pipeline) { [runtime] query, types in
+            runtime.statementNames.name(for: query, types: types)
+        }
+        switch outcome {
+        case .passThrough: server.write(frame.bytes)
+        case .rewritten(let bytes): if bytes.readableBytes > 0 { server.write(bytes) }
+        }
+        if discardAll {
+            rewriter!.forgetAll()
+            server.statementCache.removeAll()
+        }
+    }
+
+    /// After a batch of client frames: answers the proxy owes now (nothing before them is
+    /// outstanding) go out, and a made-up ReadyForQuery may free the server.
+    private func finishDispatch() {
+        var out = allocator.buffer(capacity: 0)
+        pipeline.drainFakes(into: &out)
+        if out.readableBytes > 0 {
+            counters.bytesSent &+= UInt64(out.readableBytes)
+            channel.writeAndFlush(out, promise: nil)
+        }
+        completeFakeReadies()
+        maybeReleaseServer()
+    }
+
+    private func completeFakeReadies() {
+        for _ in 0..<pipeline.takeFakeReadies() {
+            tracker.serverReady(pipeline.status)
+            requestFinished(status: pipeline.status)
+        }
+    }
+
     private func requestServer() {
         guard !waitingForServer, server == nil, let pool else { return }
         waitingForServer = true
@@ -438,9 +512,23 @@ final class ClientSession: @unchecked Sendable {
             server.write(ServerConnection.queryBuffer(TrackedParameters.setStatement(differences)))
             swallowReady += 1
         }
+        // Latency counts from the moment a request reaches a server; the wait is reported apart.
+        let now = NIODeadline.now()
+        for i in requests.indices { requests[i].started = now }
         if let pending = pendingToServer {
             pendingToServer = nil
             server.write(pending)
+        }
+        if rewriter != nil {
+            do {
+                while let frame = pendingFrames.popFirst() { try dispatch(frame) }
+            } catch {
+                fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "\(error)"))
+                return
+            }
+            server.flush()
+            finishDispatch()
+            return
         }
         server.flush()
     }
@@ -480,6 +568,7 @@ final class ClientSession: @unchecked Sendable {
         tracker.reset()
         swallowReady = 0
         serverInbound = nil
+        pipeline.reset()
         server.unlink(clean: true)
     }
 
@@ -501,38 +590,53 @@ final class ClientSession: @unchecked Sendable {
         do {
             while let length = try FrameReader.frameLength(in: input, at: index, maxLength: maxLength) {
                 let type = input.getInteger(at: index, as: UInt8.self)!
-                let swallowing = swallowReady > 0
+                if swallowReady > 0 {
+                    // Answers to the proxy's own SET: the client never sees them.
+                    flushRun(input, from: runStart, to: index)
+                    runStart = index + length
+                    switch type {
+                    case BackendType.readyForQuery: swallowReady -= 1
+                    case BackendType.parameterStatus: noteParameterStatus(input, at: index, length: length, server: source)
+                    case BackendType.errorResponse:
+                        logger.warning("restoring session parameters on the server failed", metadata: ["server": "\(source.id)"])
+                    default: break
+                    }
+                    index += length
+                    continue
+                }
+                var status: TransactionStatus?
                 switch type {
                 case BackendType.readyForQuery:
                     let statusByte = input.getInteger(at: index + 5, as: UInt8.self) ?? TransactionStatus.idle.rawValue
-                    let status = TransactionStatus(rawValue: statusByte) ?? .idle
-                    if swallowing {
+                    status = TransactionStatus(rawValue: statusByte) ?? .idle
+                case BackendType.parameterStatus:
+                    noteParameterStatus(input, at: index, length: length, server: source)
+                case BackendType.errorResponse:
+                    requestFailed = true
+                default:
+                    break
+                }
+                if rewriter != nil {
+                    var fakes = allocator.buffer(capacity: 0)
+                    let disposition = pipeline.serverMessage(type, status: status, fakesAfter: &fakes)
+                    for name in pipeline.takeFailedStatements() { source.statementCache.remove(name) }
+                    if disposition == .drop {
                         flushRun(input, from: runStart, to: index)
-                        swallowReady -= 1
                         runStart = index + length
-                    } else {
+                    } else if let status {
                         tracker.serverReady(status)
                         requestFinished(status: status)
                     }
-                case BackendType.parameterStatus:
-                    if let frame = input.getSlice(at: index, length: length),
-                       case .parameterStatus(let name, let value)? = try? BackendMessage.decode(Frame(type: type, bytes: frame)) {
-                        source.parameters[name] = value
-                        parameters.set(name, value)
-                    }
-                    if swallowing {
-                        flushRun(input, from: runStart, to: index)
+                    if fakes.readableBytes > 0 {
+                        flushRun(input, from: runStart, to: index + length)
                         runStart = index + length
+                        counters.bytesSent &+= UInt64(fakes.readableBytes)
+                        channel.write(fakes, promise: nil)
+                        completeFakeReadies()
                     }
-                default:
-                    if type == BackendType.errorResponse { requestFailed = true }
-                    if swallowing {
-                        if type == BackendType.errorResponse {
-                            logger.warning("restoring session parameters on the server failed", metadata: ["server": "\(source.id)"])
-                        }
-                        flushRun(input, from: runStart, to: index)
-                        runStart = index + length
-                    }
+                } else if let status {
+                    tracker.serverReady(status)
+                    requestFinished(status: status)
                 }
                 index += length
             }
@@ -549,6 +653,14 @@ final class ClientSession: @unchecked Sendable {
         serverInbound = input.readableBytes > 0 ? input : nil
         if let current = serverInbound { serverInbound = current.readableBytes > 0 ? current : nil }
         maybeReleaseServer()
+    }
+
+    private func noteParameterStatus(_ input: ByteBuffer, at index: Int, length: Int, server: ServerConnection) {
+        guard let frame = input.getSlice(at: index, length: length),
+              case .parameterStatus(let name, let value)? = try? BackendMessage.decode(Frame(type: BackendType.parameterStatus, bytes: frame))
+        else { return }
+        server.parameters[name] = value
+        parameters.set(name, value)
     }
 
     func serverReadComplete() {
@@ -588,7 +700,7 @@ final class ClientSession: @unchecked Sendable {
     }
 
     private func maybeReleaseServer() {
-        guard server != nil, serverInbound == nil, swallowReady == 0 else { return }
+        guard server != nil, serverInbound == nil, swallowReady == 0, pipeline.isEmpty else { return }
         switch mode {
         case .session:
             return
@@ -604,7 +716,7 @@ final class ClientSession: @unchecked Sendable {
                 releaseServer()
             }
         }
-        if server == nil, pendingToServer != nil { requestServer() }
+        if server == nil, pendingToServer != nil || !pendingFrames.isEmpty { requestServer() }
     }
 
     // MARK: cancel
