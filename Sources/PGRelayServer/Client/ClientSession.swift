@@ -35,6 +35,9 @@ final class ClientSession: @unchecked Sendable {
     }
     var linkedServerID: UInt64? { server?.id }
     private(set) var lastRequestAt = NIODeadline.now()
+    /// Last time anything moved between this client and its server (for the idle timeouts).
+    private var lastActivity = NIODeadline.now()
+    private var warnedAboutSessionState = false
 
     private enum Phase {
         case startup
@@ -152,6 +155,7 @@ final class ClientSession: @unchecked Sendable {
     // MARK: client bytes
 
     func clientRead(_ buffer: ByteBuffer) {
+        lastActivity = .now()
         if inbound == nil || inbound!.readableBytes == 0 {
             inbound = buffer
         } else {
@@ -370,8 +374,10 @@ final class ClientSession: @unchecked Sendable {
         let wantsFingerprint = context.settings.wantsFingerprints
         switch type {
         case FrontendType.query:
-            if wantsFingerprint, let sql = buffer.getString(at: index + 5, length: max(0, length - 6)) {
-                batchFingerprint = context.fingerprints.fingerprint(sql)
+            if wantsFingerprint || (mode != .session && !warnedAboutSessionState),
+               let sql = buffer.getString(at: index + 5, length: max(0, length - 6)) {
+                if wantsFingerprint { batchFingerprint = context.fingerprints.fingerprint(sql) }
+                if mode != .session, !warnedAboutSessionState { warnIfSessionState(sql) }
             }
         case FrontendType.parse:
             counters.clientParses &+= 1
@@ -402,6 +408,27 @@ final class ClientSession: @unchecked Sendable {
             requests.append(PendingRequest(started: now, fingerprint: batchFingerprint))
             batchFingerprint = nil
         }
+    }
+
+    /// LISTEN, session advisory locks and WITH HOLD cursors outlive a transaction, which transaction
+    /// pooling cannot honour: say so once per client.
+    private func warnIfSessionState(_ sql: String) {
+        let classification = context.classifications.classify(sql)
+        guard classification.isListen || classification.setsSessionState else { return }
+        let upper = sql.uppercased()
+        let what: String
+        if classification.isListen {
+            what = "LISTEN"
+        } else if upper.contains("PG_ADVISORY_LOCK") || upper.contains("PG_TRY_ADVISORY_LOCK") {
+            what = "a session-level advisory lock"
+        } else if upper.contains("WITH HOLD") {
+            what = "a WITH HOLD cursor"
+        } else {
+            return
+        }
+        warnedAboutSessionState = true
+        logger.warning("client uses \(what) in \(mode.rawValue) pooling mode: it will not survive the end of the transaction",
+                       metadata: ["user": "\(user)", "database": "\(database)", "application_name": "\(applicationName)"])
     }
 
     private func forward(_ buffer: ByteBuffer, from start: Int, to end: Int) {
@@ -576,6 +603,7 @@ final class ClientSession: @unchecked Sendable {
 
     func serverRead(_ buffer: ByteBuffer, from source: ServerConnection) {
         guard source === server else { return }
+        lastActivity = .now()
         var input: ByteBuffer
         if var pending = serverInbound, pending.readableBytes > 0 {
             var copy = buffer
@@ -761,6 +789,30 @@ final class ClientSession: @unchecked Sendable {
     func sendToClient(_ buffer: ByteBuffer, flush: Bool = true) {
         onLoop { [self] in
             if flush { channel.writeAndFlush(buffer, promise: nil) } else { channel.write(buffer, promise: nil) }
+        }
+    }
+
+    // MARK: timeouts
+
+    /// Called about once a second by the maintenance timer, on this loop.
+    func checkTimeouts(now: NIODeadline, limits: ClientTimeouts) {
+        guard case .ready = phase else { return }
+        let quietFor = now - lastActivity
+        if limits.queryTimeout > .zero, server != nil, let oldest = requests.first, now - oldest.started > limits.queryTimeout {
+            logger.warning("query_timeout: cancelling the query and closing the client")
+            cancelRunningQuery()
+            fatal(ErrorFields(severity: "FATAL", sqlState: "57014", message: "query_timeout"))
+            return
+        }
+        if limits.idleTransactionTimeout > .zero, server != nil, tracker.isQuiet, tracker.status != .idle,
+           quietFor > limits.idleTransactionTimeout {
+            logger.info("idle_transaction_timeout: closing the client")
+            fatal(ErrorFields(severity: "FATAL", sqlState: "25P03", message: "idle transaction timeout"))
+            return
+        }
+        if limits.clientIdleTimeout > .zero, server == nil || (mode == .session && tracker.isIdle), !waitingForServer,
+           quietFor > limits.clientIdleTimeout {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "client_idle_timeout"))
         }
     }
 

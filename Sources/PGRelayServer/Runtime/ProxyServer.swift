@@ -51,6 +51,10 @@ public final class ProxyServer: @unchecked Sendable {
         maintenance = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [runtime] _ in
             let now = NIODeadline.now()
             for pool in runtime.allPools() { pool.maintain(now: now) }
+            let limits = ClientTimeouts(config: runtime.config)
+            if limits.any {
+                for client in runtime.allClients() { client.onLoop { client.checkTimeouts(now: now, limits: limits) } }
+            }
         }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
     }
