@@ -4,7 +4,6 @@ import asyncio
 import hashlib
 import socket
 import struct
-import subprocess
 import threading
 import time
 
@@ -13,6 +12,7 @@ import pytest
 
 import harness
 import rawpg
+from checks import PeakServerConnections, QueryLoop, assert_killed_client_leaves_nothing_open
 
 pytestmark = pytest.mark.issue2
 
@@ -109,22 +109,8 @@ def test_unknown_database_is_3D000(session_proxy):
     assert fields["C"] == ("3D000" if harness.PROXY_KIND == "pgrelay" else "08P01"), fields
 
 
-def server_connections(cluster, user="app"):
-    return int(cluster.sql(
-        f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{user}' AND backend_type = 'client backend'"))
-
-
 def test_200_clients_over_pool_of_10(proxy, cluster):
     p = proxy(pool_mode="session", default_pool_size=10, query_wait_timeout=60)
-    baseline = server_connections(cluster)
-    peak = [0]
-    stop = threading.Event()
-
-    def watch():
-        while not stop.is_set():
-            peak[0] = max(peak[0], server_connections(cluster) - baseline)
-            time.sleep(0.05)
-
     async def client(i):
         conn = await p.asyncpg_connect()
         try:
@@ -135,74 +121,16 @@ def test_200_clients_over_pool_of_10(proxy, cluster):
     async def main():
         return await asyncio.gather(*(client(i) for i in range(200)), return_exceptions=True)
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
+    with PeakServerConnections(cluster) as watch:
         results = asyncio.run(asyncio.wait_for(main(), 120))
-    finally:
-        stop.set()
-        watcher.join(5)
     errors = [r for r in results if isinstance(r, BaseException)]
     assert not errors, errors[:5]
     assert results == [i * 2 for i in range(200)]
-    assert peak[0] <= 10, f"{peak[0]} server connections for a pool of 10"
-
-
-def wait_until(predicate, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-def assert_killed_client_leaves_nothing_open(p, cluster, table):
-    """Kill a client holding a lock mid-transaction; the server must end that transaction."""
-    p.query(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (x int)")
-    oid = cluster.sql(f"SELECT '{table}'::regclass::oid")
-    args = [harness.pg_tool("psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", p.dsn(), "-f", "-"]
-    client = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, text=True)
-    try:
-        client.stdin.write(f"BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\n")
-        client.stdin.flush()
-        held = f"SELECT count(*) FROM pg_locks WHERE relation = {oid} AND granted"
-        assert wait_until(lambda: cluster.sql(held) == "1", 10), "client never took the lock"
-        assert cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'appdb' "
-                           "AND state LIKE 'idle in transaction%'") != "0"
-    finally:
-        client.kill()
-        client.wait(10)
-    assert wait_until(lambda: cluster.sql(held) == "0", 5), "lock still held after the client died"
-    assert wait_until(lambda: cluster.sql(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = 'appdb' "
-        "AND state LIKE 'idle in transaction%'") == "0", 5), "transaction left open on the server"
-    # another client gets the lock at once through the proxy
-    p.query(f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE NOWAIT; COMMIT")
-    p.query(f"DROP TABLE {table}")
+    assert watch.peak <= 10, f"{watch.peak} server connections for a pool of 10"
 
 
 def test_client_killed_mid_transaction_leaves_no_open_transaction(session_proxy, cluster):
     assert_killed_client_leaves_nothing_open(session_proxy, cluster, "kill_session_t")
-
-
-class QueryLoop(threading.Thread):
-    """Runs SELECTs through the proxy until stopped; counts successes and errors."""
-
-    def __init__(self, p):
-        super().__init__(daemon=True)
-        self.p, self.ok, self.errors, self.stop = p, 0, [], threading.Event()
-
-    def run(self):
-        try:
-            with self.p.connect() as conn:
-                while not self.stop.is_set():
-                    if conn.execute("SELECT 7").fetchone() == (7,):
-                        self.ok += 1
-                    time.sleep(0.005)
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            self.errors.append(e)
 
 
 BAD_STARTUPS = {
