@@ -66,7 +66,7 @@ def proxy_users(cluster):
     return {
         "app": harness.PASSWORDS["app"],
         "admin": harness.PASSWORDS["admin"],
-        "stats": "stats",
+        "stats": harness.PASSWORDS["stats"],  # a console-only user, unknown to PostgreSQL
         "md5user": cluster.auth_secret("md5user"),
         SCRAM_USER: cluster.auth_secret(SCRAM_USER),
     }

@@ -41,7 +41,8 @@ PGRELAY_ONLY_KEYS = {
 }
 
 # Passwords of the roles scripts/pg-cluster creates (plus scramuser, made by the fixture).
-PASSWORDS = {"app": "app", "admin": "admin", "md5user": "md5pass", "scramuser": "scrampass"}
+PASSWORDS = {"app": "app", "admin": "admin", "md5user": "md5pass", "scramuser": "scrampass",
+             "stats": "stats"}
 
 
 def pg_tool(name):
