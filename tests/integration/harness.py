@@ -284,7 +284,7 @@ class Proxy:
     def stop(self, timeout=10):
         """SIGTERM by PID, SIGKILL if it lingers. Safe to call twice."""
         if self.proc and self.proc.poll() is None:
-            self.signal(signal.SIGINT if self.kind == "pgbouncer" else signal.SIGTERM)
+            self.signal(signal.SIGTERM)  # PgBouncer 1.18: immediate shutdown; pgrelay: graceful
             if self.wait_exit(timeout) is None:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
