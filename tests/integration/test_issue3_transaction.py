@@ -1,6 +1,9 @@
 """Issue 3: transaction and statement pooling that real drivers survive."""
 
 import asyncio
+import os
+import shutil
+import subprocess
 import threading
 import time
 
@@ -218,3 +221,36 @@ def test_transaction_mode_rolls_back_on_disconnect_and_reuses_server(proxy, clus
         time.sleep(0.1)
     assert p.query("SELECT count(*) FROM txn_rollback_t") == "0"
     p.query("DROP TABLE txn_rollback_t")
+
+
+JDBC_JAR = "/usr/share/java/postgresql.jar"
+JDBC_SOURCE = os.path.join(os.path.dirname(__file__), "jdbc", "PreparedTen.java")
+
+
+@pytest.fixture(scope="module")
+def jdbc_classes(workdir):
+    """PreparedTen.java compiled against Debian's PostgreSQL JDBC driver."""
+    if not (shutil.which("javac") and os.path.exists(JDBC_JAR)):
+        pytest.skip("needs javac and libpostgresql-jdbc-java")
+    out = os.path.join(workdir, "jdbc-classes")
+    os.makedirs(out, exist_ok=True)
+    res = subprocess.run(["javac", "-cp", JDBC_JAR, "-d", out, JDBC_SOURCE],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+@pytest.mark.parametrize("pool_mode", [
+    "session",
+    pytest.param("transaction", marks=pytest.mark.pgrelay_only(NO_PREPARED_IN_1_18)),
+])
+def test_jdbc_prepared_statement_ten_times(proxy, jdbc_classes, pool_mode):
+    p = proxy(pool_mode=pool_mode, default_pool_size=2, max_prepared_statements=100)
+    url = (f"jdbc:postgresql://127.0.0.1:{p.port}/appdb?user=app&password=app"
+           f"&prepareThreshold=3&sslmode=disable")
+    with Churn(p) as churn:
+        res = subprocess.run(["java", "-cp", f"{jdbc_classes}:{JDBC_JAR}", "PreparedTen", url],
+                             capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.strip() == "ok 10 server-prepared", res.stdout
+    assert not churn.errors, churn.errors[:3]
