@@ -257,9 +257,7 @@ class Proxy:
         if not wait_for_port(self.port, timeout, self.proc):
             self.stop()
             raise RuntimeError(f"{self.kind} did not accept on port {self.port}:\n{self.log_text()}")
-        if self.kind == "pgrelay" and not wait_for_port(self.admin_port, timeout, self.proc):
-            self.stop()
-            raise RuntimeError(f"pgrelay admin port {self.admin_port} not up:\n{self.log_text()}")
+        # the admin HTTP port is waited for by http(): tests that do not use it need not wait
         return self
 
     @property
@@ -350,6 +348,8 @@ class Proxy:
         """(status, body) of a request to pgrelay's admin HTTP API; body parsed when JSON."""
         req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}{path}", method=method,
                                      data=b"" if method == "POST" else None)
+        if not wait_for_port(self.admin_port, timeout, self.proc):
+            raise AssertionError(f"nothing listens on admin_port {self.admin_port}")
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 status, body, ctype = resp.status, resp.read(), resp.headers.get("Content-Type", "")

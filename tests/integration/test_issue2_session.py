@@ -78,14 +78,19 @@ def test_cancel_pg_sleep_within_2s(session_proxy):
         assert conn.execute("SELECT 42").fetchone() == (42,)
 
 
-def test_wrong_password_is_28P01_with_postgres_message(session_proxy):
-    conn = rawpg.RawConnection(session_proxy.port)
+def login_error(port, user, password, database):
+    """The ErrorResponse fields a raw login gets (fails the test if the login succeeds)."""
+    conn = rawpg.RawConnection(port)
     try:
         with pytest.raises(rawpg.ProtocolError) as exc:
-            conn.login("app", "not-the-password", "appdb")
+            conn.login(user, password, database)
     finally:
         conn.close()
-    fields = exc.value.args[0]
+    return exc.value.args[0]
+
+
+def test_wrong_password_is_28P01_with_postgres_message(session_proxy):
+    fields = login_error(session_proxy.port, "app", "not-the-password", "appdb")
     res = session_proxy.psql("SELECT 1", password="wrong", check=False)
     assert res.returncode != 0
     if harness.PROXY_KIND == "pgrelay":
@@ -97,13 +102,7 @@ def test_wrong_password_is_28P01_with_postgres_message(session_proxy):
 
 
 def test_unknown_database_is_3D000(session_proxy):
-    conn = rawpg.RawConnection(session_proxy.port)
-    try:
-        with pytest.raises(rawpg.ProtocolError) as exc:
-            conn.login("app", "app", "no_such_db")
-    finally:
-        conn.close()
-    fields = exc.value.args[0]
+    fields = login_error(session_proxy.port, "app", "app", "no_such_db")
     assert "no_such_db" in fields["M"]
     # PgBouncer 1.18 answers 08P01; the contract wants PostgreSQL's 3D000
     assert fields["C"] == ("3D000" if harness.PROXY_KIND == "pgrelay" else "08P01"), fields
