@@ -255,3 +255,23 @@ def test_prometheus_pgbouncer_exporter_scrapes(proxy):
     assert any(line.startswith("pgbouncer_pools_") and 'database="appdb"' in line for line in lines), text[:3000]
     assert any(line.startswith("pgbouncer_stats_") for line in lines), text[:3000]
     assert any(line.startswith("pgbouncer_databases_") for line in lines), text[:3000]
+
+
+def test_console_through_psql(proxy):
+    p = proxy(pool_mode="transaction")
+    p.query("SELECT 1")
+    res = harness.psql(p.port, None, dbname="pgbouncer", user="admin", extra_args=("-F", ","),
+                       stdin="SHOW POOLS;\nshow databases\n;\nSHOW VERSION;\n")
+    lines = res.stdout.splitlines()
+    assert any(line.startswith("appdb,app,") for line in lines), lines
+    assert any(line.startswith("appdb,127.0.0.1,") for line in lines), lines
+
+
+def test_console_through_extended_protocol(proxy):
+    p = proxy(pool_mode="transaction")
+    p.query("SELECT 1")
+    with psycopg.connect(p.dsn("admin", "pgbouncer"), autocommit=True) as conn:
+        cur = conn.execute("SHOW POOLS")  # psycopg sends Parse/Bind/Describe/Execute/Sync
+        names = [d.name for d in cur.description]
+        assert names == p.console("SHOW POOLS")[0]  # as over the simple protocol
+        assert ("appdb", "app") in [tuple(r[:2]) for r in cur.fetchall()]
