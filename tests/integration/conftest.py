@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+import time
 
 import pytest
 
@@ -26,6 +27,18 @@ def pytest_collection_modifyitems(config, items):
         if mark:
             reason = mark.args[0] if mark.args else "pgrelay-only feature"
             item.add_marker(pytest.mark.skip(reason=f"{harness.PROXY_KIND}: {reason}"))
+
+
+# A broken proxy can make every test run into its timeout; past this budget the
+# remaining tests fail at once, so that a run (and CI) stays bounded.
+SUITE_BUDGET_S = float(os.environ.get("PGRELAY_IT_BUDGET_S", "2400"))
+SUITE_START = time.monotonic()
+
+
+def pytest_runtest_setup(item):
+    if time.monotonic() - SUITE_START > SUITE_BUDGET_S:
+        pytest.fail(f"integration suite time budget ({SUITE_BUDGET_S:.0f}s, PGRELAY_IT_BUDGET_S) exhausted",
+                    pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -29,7 +29,7 @@ def test_psql_single_and_multi_statement(session_proxy):
 
 @pytest.mark.parametrize("protocol", ["simple", "extended"])
 def test_pgbench_session_mode(session_proxy, protocol):
-    init = session_proxy.pgbench(["-i", "-s", "1", "-q"], timeout=120)
+    init = session_proxy.pgbench(["-i", "-s", "1", "-q"], timeout=60)
     assert init.returncode == 0, init.stderr
     run = session_proxy.pgbench(["-T", "5", "-c", "4", "-j", "2", "-M", protocol], timeout=60)
     assert run.returncode == 0, run.stderr + run.stdout
@@ -121,7 +121,7 @@ def test_200_clients_over_pool_of_10(proxy, cluster):
         return await asyncio.gather(*(client(i) for i in range(200)), return_exceptions=True)
 
     with PeakServerConnections(cluster) as watch:
-        results = asyncio.run(asyncio.wait_for(main(), 120))
+        results = asyncio.run(asyncio.wait_for(main(), 70))
     errors = [r for r in results if isinstance(r, BaseException)]
     assert not errors, errors[:5]
     assert results == [i * 2 for i in range(200)]

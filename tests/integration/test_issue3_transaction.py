@@ -20,7 +20,7 @@ NO_PREPARED_IN_1_18 = "PgBouncer 1.18 has no prepared-statement support in trans
 
 @pytest.fixture(scope="module")
 def pgbench_tables(cluster):
-    res = harness.pgbench(cluster.primary_port, ["-i", "-s", "1", "-q"], timeout=120)
+    res = harness.pgbench(cluster.primary_port, ["-i", "-s", "1", "-q"], timeout=60)
     assert res.returncode == 0, res.stderr
 
 
@@ -63,7 +63,7 @@ class Churn:
 def test_pgbench_20_clients_transaction_mode(proxy, cluster, pgbench_tables, protocol, pool_size):
     p = proxy(pool_mode="transaction", default_pool_size=pool_size)
     with PeakServerConnections(cluster) as watch:
-        run = p.pgbench(["-T", "4", "-c", "20", "-j", "2", "-M", protocol], timeout=90)
+        run = p.pgbench(["-T", "4", "-c", "20", "-j", "2", "-M", protocol], timeout=45)
     assert run.returncode == 0, run.stderr[-3000:] + run.stdout
     processed, failed = harness.pgbench_counts(run.stdout)
     assert processed and processed > 20, run.stdout
@@ -83,7 +83,7 @@ def test_asyncpg_without_statement_cache_while_pool_churns(proxy):
             await conn.close()
 
     with Churn(p) as churn:
-        asyncio.run(asyncio.wait_for(main(), 120))
+        asyncio.run(asyncio.wait_for(main(), 70))
     assert not churn.errors, churn.errors[:3]
     assert churn.rounds > 0
 
@@ -108,7 +108,7 @@ def test_asyncpg_prepared_statements_across_transactions(proxy):
         await asyncio.gather(*(worker(n) for n in range(1, 6)))
 
     with Churn(p) as churn:
-        asyncio.run(asyncio.wait_for(main(), 150))
+        asyncio.run(asyncio.wait_for(main(), 70))
     assert not churn.errors, churn.errors[:3]
 
 
@@ -132,7 +132,7 @@ def test_psycopg_prepared_statements_across_transactions(proxy):
         for t in threads:
             t.start()
         for t in threads:
-            t.join(120)
+            t.join(70)
     assert not churn.errors, churn.errors[:3]
     assert sorted(results) == [1, 2, 3, 4]
 
@@ -156,7 +156,7 @@ def test_300_concurrent_clients_over_pool_of_10(proxy, cluster):
         return conns_first
 
     with PeakServerConnections(cluster) as watch:
-        results = asyncio.run(asyncio.wait_for(main(), 150))
+        results = asyncio.run(asyncio.wait_for(main(), 70))
     errors = [r for r in results if isinstance(r, BaseException)]
     assert not errors, errors[:5]
     assert results == [3 * i + 3 for i in range(300)]
@@ -238,7 +238,7 @@ def jdbc_classes(workdir):
     out = os.path.join(workdir, "jdbc-classes")
     os.makedirs(out, exist_ok=True)
     res = subprocess.run(["javac", "-cp", JDBC_JAR, "-d", out, JDBC_SOURCE],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     return out
 
@@ -252,7 +252,7 @@ def test_jdbc_prepared_statement_ten_times(proxy, jdbc_classes, pool_mode):
     url = (f"jdbc:postgresql://127.0.0.1:{p.port}/appdb?user=app&password=app"
            f"&prepareThreshold=1&sslmode=disable")
     res = subprocess.run(["java", "-cp", f"{jdbc_classes}:{JDBC_JAR}", "PreparedTen", url],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
     words = res.stdout.split()
     assert words[:3] == ["ok", "10", "server-prepared"], res.stdout
