@@ -350,7 +350,6 @@ final class ClientSession: @unchecked Sendable {
                     try dispatch(frame)
                 } else {
                     pendingFrames.append(frame)
-                    requestServer()
                 }
                 runStart = index + length
             }
@@ -360,6 +359,8 @@ final class ClientSession: @unchecked Sendable {
             forward(buffer, from: runStart, to: index)
         } else if server != nil {
             finishDispatch()
+        } else if !pendingFrames.isEmpty, !(try answerPreparesLocally()) {
+            requestServer()
         }
         buffer.moveReaderIndex(to: index)
         runStart = index
@@ -481,6 +482,35 @@ final class ClientSession: @unchecked Sendable {
             rewriter!.forgetAll()
             server.statementCache.removeAll()
         }
+    }
+
+    /// A client without a server and outside a transaction that only prepares statements (named
+    /// Parse messages, then Sync) is answered by the proxy: the statements reach a server at their
+    /// first use. libpq's PQprepare blocks its thread until answered, and a thread of pgbench
+    /// blocked on a free server while its other clients hold every server inside their
+    /// transactions would wait forever.
+    private func answerPreparesLocally() throws -> Bool {
+        guard server == nil, !waitingForServer, tracker.status == .idle, tracker.outstanding == 1,
+              let last = pendingFrames.last, last.type == FrontendType.sync, pendingFrames.count >= 2,
+              pendingFrames.dropLast().allSatisfy({ $0.type == FrontendType.parse })
+        else { return false }
+        for frame in pendingFrames.dropLast() {
+            guard case .parse(let parse)? = try FrontendMessage.decode(frame), !parse.name.isEmpty else { return false }
+        }
+        var out = allocator.buffer(capacity: 6 * pendingFrames.count + 6)
+        for frame in pendingFrames.dropLast() {
+            _ = try rewriter!.registerWithoutServer(frame) { [runtime] query, types in
+                runtime.statementNames.name(for: query, types: types)
+            }
+            out.writeEmptyBackendMessage(BackendType.parseComplete)
+        }
+        out.writeReadyForQuery(.idle)
+        pendingFrames.removeAll()
+        tracker.serverReady(.idle)
+        requestFinished(status: .idle)
+        counters.bytesSent &+= UInt64(out.readableBytes)
+        channel.writeAndFlush(out, promise: nil)
+        return true
     }
 
     /// After a batch of client frames: answers the proxy owes now (nothing before them is

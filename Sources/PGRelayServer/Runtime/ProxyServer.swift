@@ -20,7 +20,7 @@ public final class ProxyServer: @unchecked Sendable {
 
     public var logger: Logger { runtime.logger }
 
-    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int = System.coreCount) {
+    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int = Int(ProcessInfo.processInfo.environment["PGRELAY_THREADS"] ?? "") ?? System.coreCount) {
         self.configPath = configPath
         self.sink = sink
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
