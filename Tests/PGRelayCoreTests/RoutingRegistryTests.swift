@@ -17,8 +17,8 @@ final class RoutingRegistryTests: XCTestCase {
         BackendID(database: database, address: address, role: role)
     }
 
-    private func up(_ address: BackendAddress, lagMs: Double = 0) -> BackendHealth {
-        BackendHealth(id: id(address), status: .up, inRecovery: true, lagMs: lagMs)
+    private func up(_ address: BackendAddress, lagMs: Double = 0) -> BackendStatus {
+        BackendStatus(id: id(address), status: .up, inRecovery: true, lagMs: lagMs)
     }
 
     func testNewBackendsStartUnknownAndGetNoReads() {
@@ -83,8 +83,8 @@ final class RoutingRegistryTests: XCTestCase {
 
     func testUpdateForOtherRoleOrDatabaseIsIgnored() {
         let registry = registry()
-        registry.update([BackendHealth(id: id(replica1, .primary), status: .up, inRecovery: false),
-                         BackendHealth(id: id(replica1, database: "other"), status: .up, inRecovery: true)])
+        registry.update([BackendStatus(id: id(replica1, .primary), status: .up, inRecovery: false),
+                         BackendStatus(id: id(replica1, database: "other"), status: .up, inRecovery: true)])
         XCTAssertEqual(registry.snapshot.databases["app"]?.all.map(\.status), [.unknown, .unknown, .unknown])
         XCTAssertNil(registry.snapshot.databases["other"])
     }
@@ -107,7 +107,7 @@ final class RoutingRegistryTests: XCTestCase {
     func testFallbackDatabaseEntryServesOtherNames() {
         let registry = BackendRegistry()
         registry.configure([BackendTopology(database: "*", primary: primary, replicas: [replica1])], maxLagMs: 0)
-        registry.update([BackendHealth(id: id(replica1, database: "*"), status: .up, inRecovery: true)])
+        registry.update([BackendStatus(id: id(replica1, database: "*"), status: .up, inRecovery: true)])
         XCTAssertEqual(registry.chooseReplica(database: "anything") { _ in 0 }?.id.address, replica1)
     }
 
