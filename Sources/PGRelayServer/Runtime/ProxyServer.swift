@@ -15,6 +15,7 @@ public final class ProxyServer: @unchecked Sendable {
     private let sink: LogSink
     private var listeners: [Channel] = []
     private var maintenance: RepeatedTask?
+    private var healthChecker: ReplicaHealthChecker?
     private let shutdownPromise: EventLoopPromise<Void>
     private let stopping = NIOLockedValueBox(false)
 
@@ -56,6 +57,13 @@ public final class ProxyServer: @unchecked Sendable {
                 for client in runtime.allClients() { client.onLoop { client.checkTimeouts(now: now, limits: limits) } }
             }
         }
+        let runtime = self.runtime
+        let checker = ReplicaHealthChecker(group: group, registry: runtime.routing,
+                                           configuration: { runtime.config },
+                                           credentials: { entry in HealthCheckLogin.credentials(for: entry, secrets: runtime.secrets) },
+                                           logger: logger)
+        healthChecker = checker
+        if config.databases.contains(where: { !$0.replicas.isEmpty }) { checker.start() }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
     }
 
@@ -95,6 +103,7 @@ public final class ProxyServer: @unchecked Sendable {
             }
             logger.info("configuration reloaded", metadata: ["file": "\(configPath)"])
             for pool in runtime.allPools() { pool.resumeWaiters() }
+            if loaded.config.databases.contains(where: { !$0.replicas.isEmpty }) { healthChecker?.start() }
             return .success(loaded.warnings.map(\.description))
         } catch {
             logger.error("reload failed, keeping the running configuration", metadata: ["error": "\(error)"])
@@ -156,6 +165,7 @@ public final class ProxyServer: @unchecked Sendable {
                 loop.scheduleTask(in: .milliseconds(50)) { [self] in
                     for pool in runtime.allPools() { pool.retire() }
                     maintenance?.cancel()
+                    healthChecker?.stop()
                     shutdownPromise.succeed(())
                 }
                 return
