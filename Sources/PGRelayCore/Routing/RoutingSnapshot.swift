@@ -23,16 +23,16 @@ public struct BackendTopology: Sendable, Equatable {
 
 /// Health of the backends of one database entry.
 public struct DatabaseBackends: Sendable, Equatable {
-    public var primary: BackendState
-    public var replicas: [BackendState]
+    public var primary: BackendStatus
+    public var replicas: [BackendStatus]
 
-    public init(primary: BackendState, replicas: [BackendState]) {
+    public init(primary: BackendStatus, replicas: [BackendStatus]) {
         self.primary = primary
         self.replicas = replicas
     }
 
     /// Every backend, primary first.
-    public var all: [BackendState] { [primary] + replicas }
+    public var all: [BackendStatus] { [primary] + replicas }
 }
 
 /// An immutable picture of all backends' health, replaced as a whole on every update.
@@ -53,7 +53,7 @@ public struct RoutingSnapshot: Sendable, Equatable {
     }
 
     /// The health of one backend, if the snapshot knows it.
-    public func health(of id: BackendID) -> BackendState? {
+    public func health(of id: BackendID) -> BackendStatus? {
         guard let backends = databases[id.database] else { return nil }
         switch id.role {
         case .primary: return backends.primary.id == id ? backends.primary : nil

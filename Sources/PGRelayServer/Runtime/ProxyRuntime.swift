@@ -41,6 +41,9 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Query latency statistics, one shard per event loop.
     public let stats: QueryStatsRegistry
+    let statementNames = StatementNames()
+    /// Health of primaries and replicas, and the routing counters.
+    public let routing = BackendRegistry()
     private let loopContexts: [ObjectIdentifier: LoopContext]
 
     public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {
@@ -56,6 +59,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                                                            settings: HotSettings(config: config))
         }
         self.loopContexts = contexts
+        routing.configure(BackendTopology.of(config), maxLagMs: config.replicaMaxLagMs)
     }
 
     /// The context of `loop` (every loop of the group has one).
@@ -72,6 +76,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func nextID() -> UInt64 {
         ids.withLockedValue { $0 += 1; return $0 }
     }
+
+    var secrets: [String: StoredSecret] { state.withLockedValue { $0.secrets } }
 
     public func secret(for user: String) -> StoredSecret? {
         state.withLockedValue { $0.secrets[user] }
@@ -123,8 +129,14 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// The pool for a client's (database, user), created on first use. Nil when the database is
     /// not configured.
     func pool(database: String, user: String) -> ServerPool? {
+        pool(database: database, user: user, address: nil)
+    }
+
+    /// The pool of a replica (or, with `address` nil, of the primary) of a client's database.
+    func pool(database: String, user: String, address: BackendAddress?) -> ServerPool? {
         let config = self.config
-        guard let entry = config.database(named: database), let address = entry.hosts.first else { return nil }
+        guard let entry = config.database(named: database), let primary = entry.hosts.first else { return nil }
+        let address = address ?? primary
         let serverUser = entry.user ?? user
         let key = PoolKey(database: database, user: serverUser, address: address)
         return state.withLockedValue { state in
@@ -133,6 +145,12 @@ public final class ProxyRuntime: @unchecked Sendable {
             state.pools[key] = pool
             return pool
         }
+    }
+
+    /// A pool that already exists (no creation), for load figures.
+    func existingPool(database: String, user: String, address: BackendAddress) -> ServerPool? {
+        let serverUser = config.database(named: database)?.user ?? user
+        return state.withLockedValue { $0.pools[PoolKey(database: database, user: serverUser, address: address)] }
     }
 
     func allPools() -> [ServerPool] {
@@ -172,6 +190,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Replaces the configuration and user list, then lets every pool pick up its new settings.
     public func apply(config newConfig: Config, secrets: [String: StoredSecret]) {
         stats.reconfigure(StatsSettings(config: newConfig))
+        routing.configure(BackendTopology.of(newConfig), maxLagMs: newConfig.replicaMaxLagMs)
         let hot = HotSettings(config: newConfig)
         let classifier = SQLClassifier(writeFunctions: newConfig.writeFunctions)
         for (loop, context) in zip(group.makeIterator().map { $0 }, group.makeIterator().map { self.context(of: $0) }) {
@@ -203,3 +222,30 @@ public struct PoolKey: Hashable, Sendable {
 }
 
 
+
+/// Server-side names for prepared statements, shared by every client preparing the same text and
+/// parameter types. Names are never reused within a process, so a server never runs another
+/// statement under a name it knows.
+final class StatementNames: @unchecked Sendable {
+    private struct Key: Hashable {
+        var query: String
+        var types: [UInt32]
+    }
+
+    private let lock = NIOLock()
+    private var names: [Key: String] = [:]
+    private var next: UInt64 = 0
+    private let limit = 100_000
+
+    func name(for query: String, types: [UInt32]) -> String {
+        lock.withLock {
+            let key = Key(query: query, types: types)
+            if let name = names[key] { return name }
+            if names.count >= limit { names.removeAll() }
+            next += 1
+            let name = "pgrelay_\(next)"
+            names[key] = name
+            return name
+        }
+    }
+}

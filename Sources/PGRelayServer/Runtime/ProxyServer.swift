@@ -15,12 +15,13 @@ public final class ProxyServer: @unchecked Sendable {
     private let sink: LogSink
     private var listeners: [Channel] = []
     private var maintenance: RepeatedTask?
+    private var healthChecker: ReplicaHealthChecker?
     private let shutdownPromise: EventLoopPromise<Void>
     private let stopping = NIOLockedValueBox(false)
 
     public var logger: Logger { runtime.logger }
 
-    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int = System.coreCount) {
+    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int = Int(ProcessInfo.processInfo.environment["PGRELAY_THREADS"] ?? "") ?? System.coreCount) {
         self.configPath = configPath
         self.sink = sink
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
@@ -51,7 +52,18 @@ public final class ProxyServer: @unchecked Sendable {
         maintenance = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [runtime] _ in
             let now = NIODeadline.now()
             for pool in runtime.allPools() { pool.maintain(now: now) }
+            let limits = ClientTimeouts(config: runtime.config)
+            if limits.any {
+                for client in runtime.allClients() { client.onLoop { client.checkTimeouts(now: now, limits: limits) } }
+            }
         }
+        let runtime = self.runtime
+        let checker = ReplicaHealthChecker(group: group, registry: runtime.routing,
+                                           configuration: { runtime.config },
+                                           credentials: { entry in HealthCheckLogin.credentials(for: entry, secrets: runtime.secrets) },
+                                           logger: logger)
+        healthChecker = checker
+        if config.databases.contains(where: { !$0.replicas.isEmpty }) { checker.start() }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
     }
 
@@ -91,6 +103,7 @@ public final class ProxyServer: @unchecked Sendable {
             }
             logger.info("configuration reloaded", metadata: ["file": "\(configPath)"])
             for pool in runtime.allPools() { pool.resumeWaiters() }
+            if loaded.config.databases.contains(where: { !$0.replicas.isEmpty }) { healthChecker?.start() }
             return .success(loaded.warnings.map(\.description))
         } catch {
             logger.error("reload failed, keeping the running configuration", metadata: ["error": "\(error)"])
@@ -152,6 +165,7 @@ public final class ProxyServer: @unchecked Sendable {
                 loop.scheduleTask(in: .milliseconds(50)) { [self] in
                     for pool in runtime.allPools() { pool.retire() }
                     maintenance?.cancel()
+                    healthChecker?.stop()
                     shutdownPromise.succeed(())
                 }
                 return
