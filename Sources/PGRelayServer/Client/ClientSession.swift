@@ -754,7 +754,7 @@ final class ClientSession: @unchecked Sendable {
         fatal(ErrorFields(severity: "FATAL", sqlState: "08006", message: "server conn crashed?"))
     }
 
-    private func releaseServer() {
+    private func releaseServer(reset: Bool = true) {
         guard let server else { return }
         // The server's read-complete will no longer reach us once it is unlinked.
         channel.flush()
@@ -764,7 +764,7 @@ final class ClientSession: @unchecked Sendable {
         serverInbound = nil
         pipeline.reset()
         inFlightOnReplica = []
-        server.unlink(clean: true)
+        server.unlink(clean: true, reset: reset)
     }
 
     // MARK: relay: server to client
@@ -907,8 +907,9 @@ final class ClientSession: @unchecked Sendable {
         guard server != nil, serverInbound == nil, swallowReady == 0, pipeline.isEmpty else { return }
         switch mode {
         case .session:
-            // A session reading from a replica moves to the primary for its first write.
-            if route == .replica, tracker.isIdle, !pendingFrames.isEmpty { releaseServer() }
+            // Until its first write a session only reads, so its reads may go to any replica, one
+            // request at a time; reads change no session state, so no reset is needed.
+            if route == .replica, tracker.isIdle { releaseServer(reset: false) }
         case .transaction:
             if tracker.isIdle { releaseServer() }
         case .statement:
