@@ -633,7 +633,9 @@ final class ClientSession: @unchecked Sendable {
             route = .replica
             currentReplica = replica.id
         }
-        if mode == .session, route == .primary, splitReads, !pendingIsReadOnly() { pinnedToPrimary = true }
+        if mode == .session, route == .primary, splitReads, pendingFrames.contains(where: { isRead($0) == false }) {
+            pinnedToPrimary = true
+        }
         currentPool = target
         waitingForServer = true
         waitStarted = .now()
