@@ -23,6 +23,8 @@ final class ServerConnection: @unchecked Sendable {
     private(set) var lastCheckedOrUsed = NIODeadline.now()
     private(set) var linkedClientID: UInt64?
     private(set) var tlsDescription = ""
+    /// Statements prepared on this server under shared server names (transaction pooling).
+    var statementCache: ServerStatementCache
 
     private enum Phase {
         case connecting
@@ -51,6 +53,7 @@ final class ServerConnection: @unchecked Sendable {
         self.address = address
         self.settings = settings
         self.maxMessageLength = maxMessageLength
+        self.statementCache = ServerStatementCache(capacity: max(1, pool.runtime.config.maxPreparedStatements))
     }
 
     // MARK: opening
@@ -276,6 +279,8 @@ final class ServerConnection: @unchecked Sendable {
                 return
             }
             phase = .internalQuery(completion: completion, failed: false)
+            let upper = sql.uppercased()
+            if upper.contains("DISCARD") || upper.contains("DEALLOCATE") { statementCache.removeAll() }
             channel.writeAndFlush(Self.queryBuffer(sql), promise: nil)
         }
     }

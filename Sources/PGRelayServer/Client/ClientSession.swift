@@ -35,6 +35,9 @@ final class ClientSession: @unchecked Sendable {
     }
     var linkedServerID: UInt64? { server?.id }
     private(set) var lastRequestAt = NIODeadline.now()
+    /// Last time anything moved between this client and its server (for the idle timeouts).
+    private var lastActivity = NIODeadline.now()
+    private var warnedAboutSessionState = false
 
     private enum Phase {
         case startup
@@ -49,6 +52,11 @@ final class ClientSession: @unchecked Sendable {
     private var inbound: ByteBuffer?
     private var serverInbound: ByteBuffer?
     private var pendingToServer: ByteBuffer?
+    /// Transaction/statement pooling with prepared statements: client frames are rewritten per
+    /// server, and the server's answers are matched against what was sent.
+    private var rewriter: PreparedStatementRewriter?
+    private var pipeline = ResponsePipeline()
+    private var pendingFrames = CircularBuffer<Frame>()
     private var waitingForServer = false
     private var waitStarted: NIODeadline?
     private var parameters: TrackedParameters
@@ -123,7 +131,7 @@ final class ClientSession: @unchecked Sendable {
         if waitingForServer, let pool { pool.cancelWait(for: self) }
         if let server {
             self.server = nil
-            let clean = tracker.isIdle && swallowReady == 0 && (serverInbound?.readableBytes ?? 0) == 0
+            let clean = tracker.isIdle && swallowReady == 0 && pipeline.isEmpty && (serverInbound?.readableBytes ?? 0) == 0
             if !clean {
                 logger.info("client left with a transaction or request open: closing its server", metadata: ["server": "\(server.id)"])
             }
@@ -147,6 +155,7 @@ final class ClientSession: @unchecked Sendable {
     // MARK: client bytes
 
     func clientRead(_ buffer: ByteBuffer) {
+        lastActivity = .now()
         if inbound == nil || inbound!.readableBytes == 0 {
             inbound = buffer
         } else {
@@ -289,6 +298,9 @@ final class ClientSession: @unchecked Sendable {
         }
         self.pool = pool
         self.mode = pool.settings.mode
+        if mode != .session, runtime.config.maxPreparedStatements > 0 {
+            rewriter = PreparedStatementRewriter()
+        }
         if let welcome = pool.welcome {
             finishLogin(prelude: prelude, welcome: welcome)
         } else {
@@ -332,9 +344,23 @@ final class ClientSession: @unchecked Sendable {
                 return
             }
             noteClientMessage(type, buffer, at: index, length: length)
+            if rewriter != nil {
+                let frame = Frame(type: type, bytes: buffer.getSlice(at: index, length: length)!)
+                if server != nil, pendingFrames.isEmpty {
+                    try dispatch(frame)
+                } else {
+                    pendingFrames.append(frame)
+                    requestServer()
+                }
+                runStart = index + length
+            }
             index += length
         }
-        forward(buffer, from: runStart, to: index)
+        if rewriter == nil {
+            forward(buffer, from: runStart, to: index)
+        } else if server != nil {
+            finishDispatch()
+        }
         buffer.moveReaderIndex(to: index)
         runStart = index
         inbound = buffer.readableBytes > 0 ? buffer : nil
@@ -348,8 +374,10 @@ final class ClientSession: @unchecked Sendable {
         let wantsFingerprint = context.settings.wantsFingerprints
         switch type {
         case FrontendType.query:
-            if wantsFingerprint, let sql = buffer.getString(at: index + 5, length: max(0, length - 6)) {
-                batchFingerprint = context.fingerprints.fingerprint(sql)
+            if wantsFingerprint || (mode != .session && !warnedAboutSessionState),
+               let sql = buffer.getString(at: index + 5, length: max(0, length - 6)) {
+                if wantsFingerprint { batchFingerprint = context.fingerprints.fingerprint(sql) }
+                if mode != .session, !warnedAboutSessionState { warnIfSessionState(sql) }
             }
         case FrontendType.parse:
             counters.clientParses &+= 1
@@ -382,6 +410,27 @@ final class ClientSession: @unchecked Sendable {
         }
     }
 
+    /// LISTEN, session advisory locks and WITH HOLD cursors outlive a transaction, which transaction
+    /// pooling cannot honour: say so once per client.
+    private func warnIfSessionState(_ sql: String) {
+        let classification = context.classifications.classify(sql)
+        guard classification.isListen || classification.setsSessionState else { return }
+        let upper = sql.uppercased()
+        let what: String
+        if classification.isListen {
+            what = "LISTEN"
+        } else if upper.contains("PG_ADVISORY_LOCK") || upper.contains("PG_TRY_ADVISORY_LOCK") {
+            what = "a session-level advisory lock"
+        } else if upper.contains("WITH HOLD") {
+            what = "a WITH HOLD cursor"
+        } else {
+            return
+        }
+        warnedAboutSessionState = true
+        logger.warning("client uses \(what) in \(mode.rawValue) pooling mode: it will not survive the end of the transaction",
+                       metadata: ["user": "\(user)", "database": "\(database)", "application_name": "\(applicationName)"])
+    }
+
     private func forward(_ buffer: ByteBuffer, from start: Int, to end: Int) {
         guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return }
         if let server {
@@ -400,6 +449,58 @@ final class ClientSession: @unchecked Sendable {
     private func terminate() {
         close()
         clientClosed()
+    }
+
+    // MARK: relay with prepared statements (transaction/statement pooling)
+
+    /// Sends one client frame to the held server, rewritten for that server's prepared statements.
+    private func dispatch(_ frame: Frame) throws {
+        guard let server, rewriter != nil else {
+            pendingFrames.append(frame)
+            return
+        }
+        var discardAll = false
+        if frame.type == FrontendType.query, let first = frame.bytes.getInteger(at: frame.bytes.readerIndex + 5, as: UInt8.self),
+           first | 0x20 == UInt8(ascii: "d") || first == UInt8(ascii: " ") || first == UInt8(ascii: "\n") || first == UInt8(ascii: "/") {
+            if let sql = frame.bytes.getString(at: frame.bytes.readerIndex + 5, length: max(0, frame.bytes.readableBytes - 6)) {
+                let classification = context.classifications.classify(sql)
+                if classification.statementCount == 1, rewriter!.deallocate(classification.deallocate, pipeline: &pipeline) {
+                    return
+                }
+                discardAll = classification.isDiscardAll
+            }
+        }
+        let outcome = try rewriter!.handle(frame, cache: &server.statementCache, pipeline: &pipeline) { [runtime] query, types in
+            runtime.statementNames.name(for: query, types: types)
+        }
+        switch outcome {
+        case .passThrough: server.write(frame.bytes)
+        case .rewritten(let bytes): if bytes.readableBytes > 0 { server.write(bytes) }
+        }
+        if discardAll {
+            rewriter!.forgetAll()
+            server.statementCache.removeAll()
+        }
+    }
+
+    /// After a batch of client frames: answers the proxy owes now (nothing before them is
+    /// outstanding) go out, and a made-up ReadyForQuery may free the server.
+    private func finishDispatch() {
+        var out = allocator.buffer(capacity: 0)
+        pipeline.drainFakes(into: &out)
+        if out.readableBytes > 0 {
+            counters.bytesSent &+= UInt64(out.readableBytes)
+            channel.writeAndFlush(out, promise: nil)
+        }
+        completeFakeReadies()
+        maybeReleaseServer()
+    }
+
+    private func completeFakeReadies() {
+        for _ in 0..<pipeline.takeFakeReadies() {
+            tracker.serverReady(pipeline.status)
+            requestFinished(status: pipeline.status)
+        }
     }
 
     private func requestServer() {
@@ -438,9 +539,23 @@ final class ClientSession: @unchecked Sendable {
             server.write(ServerConnection.queryBuffer(TrackedParameters.setStatement(differences)))
             swallowReady += 1
         }
+        // Latency counts from the moment a request reaches a server; the wait is reported apart.
+        let now = NIODeadline.now()
+        for i in requests.indices { requests[i].started = now }
         if let pending = pendingToServer {
             pendingToServer = nil
             server.write(pending)
+        }
+        if rewriter != nil {
+            do {
+                while let frame = pendingFrames.popFirst() { try dispatch(frame) }
+            } catch {
+                fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "\(error)"))
+                return
+            }
+            server.flush()
+            finishDispatch()
+            return
         }
         server.flush()
     }
@@ -480,6 +595,7 @@ final class ClientSession: @unchecked Sendable {
         tracker.reset()
         swallowReady = 0
         serverInbound = nil
+        pipeline.reset()
         server.unlink(clean: true)
     }
 
@@ -487,6 +603,7 @@ final class ClientSession: @unchecked Sendable {
 
     func serverRead(_ buffer: ByteBuffer, from source: ServerConnection) {
         guard source === server else { return }
+        lastActivity = .now()
         var input: ByteBuffer
         if var pending = serverInbound, pending.readableBytes > 0 {
             var copy = buffer
@@ -501,38 +618,53 @@ final class ClientSession: @unchecked Sendable {
         do {
             while let length = try FrameReader.frameLength(in: input, at: index, maxLength: maxLength) {
                 let type = input.getInteger(at: index, as: UInt8.self)!
-                let swallowing = swallowReady > 0
+                if swallowReady > 0 {
+                    // Answers to the proxy's own SET: the client never sees them.
+                    flushRun(input, from: runStart, to: index)
+                    runStart = index + length
+                    switch type {
+                    case BackendType.readyForQuery: swallowReady -= 1
+                    case BackendType.parameterStatus: noteParameterStatus(input, at: index, length: length, server: source)
+                    case BackendType.errorResponse:
+                        logger.warning("restoring session parameters on the server failed", metadata: ["server": "\(source.id)"])
+                    default: break
+                    }
+                    index += length
+                    continue
+                }
+                var status: TransactionStatus?
                 switch type {
                 case BackendType.readyForQuery:
                     let statusByte = input.getInteger(at: index + 5, as: UInt8.self) ?? TransactionStatus.idle.rawValue
-                    let status = TransactionStatus(rawValue: statusByte) ?? .idle
-                    if swallowing {
+                    status = TransactionStatus(rawValue: statusByte) ?? .idle
+                case BackendType.parameterStatus:
+                    noteParameterStatus(input, at: index, length: length, server: source)
+                case BackendType.errorResponse:
+                    requestFailed = true
+                default:
+                    break
+                }
+                if rewriter != nil {
+                    var fakes = allocator.buffer(capacity: 0)
+                    let disposition = pipeline.serverMessage(type, status: status, fakesAfter: &fakes)
+                    for name in pipeline.takeFailedStatements() { source.statementCache.remove(name) }
+                    if disposition == .drop {
                         flushRun(input, from: runStart, to: index)
-                        swallowReady -= 1
                         runStart = index + length
-                    } else {
+                    } else if let status {
                         tracker.serverReady(status)
                         requestFinished(status: status)
                     }
-                case BackendType.parameterStatus:
-                    if let frame = input.getSlice(at: index, length: length),
-                       case .parameterStatus(let name, let value)? = try? BackendMessage.decode(Frame(type: type, bytes: frame)) {
-                        source.parameters[name] = value
-                        parameters.set(name, value)
-                    }
-                    if swallowing {
-                        flushRun(input, from: runStart, to: index)
+                    if fakes.readableBytes > 0 {
+                        flushRun(input, from: runStart, to: index + length)
                         runStart = index + length
+                        counters.bytesSent &+= UInt64(fakes.readableBytes)
+                        channel.write(fakes, promise: nil)
+                        completeFakeReadies()
                     }
-                default:
-                    if type == BackendType.errorResponse { requestFailed = true }
-                    if swallowing {
-                        if type == BackendType.errorResponse {
-                            logger.warning("restoring session parameters on the server failed", metadata: ["server": "\(source.id)"])
-                        }
-                        flushRun(input, from: runStart, to: index)
-                        runStart = index + length
-                    }
+                } else if let status {
+                    tracker.serverReady(status)
+                    requestFinished(status: status)
                 }
                 index += length
             }
@@ -549,6 +681,14 @@ final class ClientSession: @unchecked Sendable {
         serverInbound = input.readableBytes > 0 ? input : nil
         if let current = serverInbound { serverInbound = current.readableBytes > 0 ? current : nil }
         maybeReleaseServer()
+    }
+
+    private func noteParameterStatus(_ input: ByteBuffer, at index: Int, length: Int, server: ServerConnection) {
+        guard let frame = input.getSlice(at: index, length: length),
+              case .parameterStatus(let name, let value)? = try? BackendMessage.decode(Frame(type: BackendType.parameterStatus, bytes: frame))
+        else { return }
+        server.parameters[name] = value
+        parameters.set(name, value)
     }
 
     func serverReadComplete() {
@@ -588,7 +728,7 @@ final class ClientSession: @unchecked Sendable {
     }
 
     private func maybeReleaseServer() {
-        guard server != nil, serverInbound == nil, swallowReady == 0 else { return }
+        guard server != nil, serverInbound == nil, swallowReady == 0, pipeline.isEmpty else { return }
         switch mode {
         case .session:
             return
@@ -604,7 +744,7 @@ final class ClientSession: @unchecked Sendable {
                 releaseServer()
             }
         }
-        if server == nil, pendingToServer != nil { requestServer() }
+        if server == nil, pendingToServer != nil || !pendingFrames.isEmpty { requestServer() }
     }
 
     // MARK: cancel
@@ -651,6 +791,30 @@ final class ClientSession: @unchecked Sendable {
     func sendToClient(_ buffer: ByteBuffer, flush: Bool = true) {
         onLoop { [self] in
             if flush { channel.writeAndFlush(buffer, promise: nil) } else { channel.write(buffer, promise: nil) }
+        }
+    }
+
+    // MARK: timeouts
+
+    /// Called about once a second by the maintenance timer, on this loop.
+    func checkTimeouts(now: NIODeadline, limits: ClientTimeouts) {
+        guard case .ready = phase else { return }
+        let quietFor = now - lastActivity
+        if limits.queryTimeout > .zero, server != nil, let oldest = requests.first, now - oldest.started > limits.queryTimeout {
+            logger.warning("query_timeout: cancelling the query and closing the client")
+            cancelRunningQuery()
+            fatal(ErrorFields(severity: "FATAL", sqlState: "57014", message: "query_timeout"))
+            return
+        }
+        if limits.idleTransactionTimeout > .zero, server != nil, tracker.isQuiet, tracker.status != .idle,
+           quietFor > limits.idleTransactionTimeout {
+            logger.info("idle_transaction_timeout: closing the client")
+            fatal(ErrorFields(severity: "FATAL", sqlState: "25P03", message: "idle transaction timeout"))
+            return
+        }
+        if limits.clientIdleTimeout > .zero, server == nil || (mode == .session && tracker.isIdle), !waitingForServer,
+           quietFor > limits.clientIdleTimeout {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "client_idle_timeout"))
         }
     }
 

@@ -43,6 +43,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     public let stats: QueryStatsRegistry
     /// Pool counters at the last `stats_period` boundaries, for the averages of SHOW STATS.
     let statsPeriods = StatsPeriodTracker()
+    let statementNames = StatementNames()
     private let loopContexts: [ObjectIdentifier: LoopContext]
 
     public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {
@@ -238,3 +239,30 @@ public struct PoolKey: Hashable, Sendable {
 }
 
 
+
+/// Server-side names for prepared statements, shared by every client preparing the same text and
+/// parameter types. Names are never reused within a process, so a server never runs another
+/// statement under a name it knows.
+final class StatementNames: @unchecked Sendable {
+    private struct Key: Hashable {
+        var query: String
+        var types: [UInt32]
+    }
+
+    private let lock = NIOLock()
+    private var names: [Key: String] = [:]
+    private var next: UInt64 = 0
+    private let limit = 100_000
+
+    func name(for query: String, types: [UInt32]) -> String {
+        lock.withLock {
+            let key = Key(query: query, types: types)
+            if let name = names[key] { return name }
+            if names.count >= limit { names.removeAll() }
+            next += 1
+            let name = "pgrelay_\(next)"
+            names[key] = name
+            return name
+        }
+    }
+}

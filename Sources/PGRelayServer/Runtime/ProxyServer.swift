@@ -55,6 +55,10 @@ public final class ProxyServer: @unchecked Sendable {
             let now = NIODeadline.now()
             for pool in runtime.allPools() { pool.maintain(now: now) }
             runtime.rollStatsPeriod(now: now)
+            let limits = ClientTimeouts(config: runtime.config)
+            if limits.any {
+                for client in runtime.allClients() { client.onLoop { client.checkTimeouts(now: now, limits: limits) } }
+            }
         }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
         try startAdminHTTP(config: config)
