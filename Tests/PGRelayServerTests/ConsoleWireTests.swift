@@ -80,11 +80,11 @@ final class ConsoleWireTests: XCTestCase {
         var text = ByteBuffer()
         ConsoleWire.writeDataRow(["7", nil, "9"], columns: columns, formats: [], into: &text)
         XCTAssertEqual(text.readBytes(length: text.readableBytes),
-                       [0x44, 0, 0, 0, 18, 0, 3, 0, 0, 0, 1, 0x37, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0x39])
+                       [0x44, 0, 0, 0, 20, 0, 3, 0, 0, 0, 1, 0x37, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0x39])
         var binary = ByteBuffer()
         ConsoleWire.writeDataRow(["7", "x", "9"], columns: columns, formats: [1], into: &binary)
         XCTAssertEqual(binary.readBytes(length: binary.readableBytes),
-                       [0x44, 0, 0, 0, 29, 0, 3, 0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 1, 0x78, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 9])
+                       [0x44, 0, 0, 0, 31, 0, 3, 0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 1, 0x78, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 9])
     }
 
     func testAdminRowsTypeNumbers() {

@@ -190,7 +190,7 @@ public final class ProxyServer: @unchecked Sendable {
             }
             loop.scheduleTask(in: .milliseconds(50)) { poll() }
         }
-        func finish() {
+        @Sendable func finish() {
             loop.scheduleTask(in: .milliseconds(50)) { [self] in
                 for pool in runtime.allPools() { pool.retire() }
                 maintenance?.cancel()
