@@ -7,7 +7,7 @@ enum AdminMetrics {
     static func samples(_ runtime: ProxyRuntime) -> [PrometheusSample] {
         var samples: [PrometheusSample] = []
         var clientStates: [String: Int] = ["active": 0, "idle": 0, "waiting": 0, "login": 0]
-        for client in runtime.allClients() { clientStates[client.stateDescription, default: 0] += 1 }
+        for client in runtime.allClients() { clientStates[client.adminState, default: 0] += 1 }
         for state in clientStates.keys.sorted() {
             samples.append(PrometheusSample(name: "pgrelay_clients", help: "Client connections by state.", type: .gauge,
                                             labels: [("state", state)], value: Double(clientStates[state] ?? 0)))

@@ -75,7 +75,7 @@ extension ConsoleTables {
             let local = client.channel.localAddress
             let isUnix = client.isUnixSocket
             table.add([
-                "C", client.userName, client.databaseName, "none", client.stateDescription,
+                "C", client.userName, client.databaseName, "none", client.adminState,
                 isUnix ? "unix" : remote?.ipAddress ?? "", "\(isUnix ? listenPort : remote?.port ?? 0)",
                 isUnix ? "unix" : local?.ipAddress ?? "", "\(isUnix ? listenPort : local?.port ?? 0)",
                 Self.timestamp(client.connectedAtWall), timestamp(client.lastRequestAt, now: now, wallNow: wallNow),
@@ -106,5 +106,12 @@ extension ConsoleTables {
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) UTC"
+    }
+}
+
+extension ClientSession {
+    /// The state the admin views show: PgBouncer lists console clients as active.
+    var adminState: String {
+        console != nil ? "active" : stateDescription
     }
 }

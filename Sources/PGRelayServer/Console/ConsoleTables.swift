@@ -106,7 +106,7 @@ enum ConsoleTables {
         let items: [(String, Int)] = [
             ("databases", databases.count), ("users", runtime.knownUserNames.count), ("peers", 0), ("pools", pools.count),
             ("peer_pools", 0), ("free_clients", 0), ("used_clients", clients.count),
-            ("login_clients", clients.filter { $0.stateDescription == "login" }.count), ("free_servers", 0),
+            ("login_clients", clients.filter { $0.adminState == "login" }.count), ("free_servers", 0),
             ("used_servers", servers), ("dns_names", 0), ("dns_zones", 0), ("dns_queries", 0), ("dns_pending", 0),
         ]
         for (name, count) in items { table.add([name, "\(count)"]) }

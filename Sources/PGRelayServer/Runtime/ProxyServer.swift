@@ -37,6 +37,19 @@ public final class ProxyServer: @unchecked Sendable {
     public private(set) var boundPort: Int?
 
     public func start() throws {
+        do {
+            try startListening()
+        } catch {
+            // Nothing will run: release what was bound so the process can exit cleanly.
+            for listener in listeners { try? listener.close().wait() }
+            listeners = []
+            maintenance?.cancel()
+            shutdownPromise.succeed(())
+            throw error
+        }
+    }
+
+    private func startListening() throws {
         let config = runtime.config
         let tcp = try bootstrap(unix: false)
             .bind(host: config.listenAddr, port: config.listenPort).wait()
