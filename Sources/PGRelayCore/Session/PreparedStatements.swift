@@ -179,6 +179,20 @@ public struct PreparedStatementRewriter {
         return true
     }
 
+    /// Records a named Parse without any server: the proxy answers ParseComplete itself and the
+    /// statement is prepared on a server at its first Bind or Describe. Used for Parse+Sync batches
+    /// sent outside a transaction (libpq's PQprepare), so that preparing never waits for a server.
+    /// Returns false for an unnamed Parse (it must reach a server).
+    public mutating func registerWithoutServer(_ frame: Frame, nameFor: (String, [UInt32]) -> String) throws -> Bool {
+        guard case .parse(let parse)? = try FrontendMessage.decode(frame), !parse.name.isEmpty else { return false }
+        let serverName = nameFor(parse.query, parse.parameterTypes)
+        var serverParse = allocator.buffer(capacity: parse.query.utf8.count + serverName.utf8.count + 16)
+        serverParse.writeFrontendMessage(.parse(.init(name: serverName, query: parse.query, parameterTypes: parse.parameterTypes)))
+        statements[parse.name] = ClientStatement(query: parse.query, parameterTypes: parse.parameterTypes,
+                                                 serverName: serverName, serverParse: serverParse)
+        return true
+    }
+
     /// DISCARD ALL reached the client's statements too.
     public mutating func forgetAll() {
         statements.removeAll()

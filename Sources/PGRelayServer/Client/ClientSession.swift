@@ -51,12 +51,30 @@ final class ClientSession: @unchecked Sendable {
     private var phase: Phase = .startup
     private var inbound: ByteBuffer?
     private var serverInbound: ByteBuffer?
-    private var pendingToServer: ByteBuffer?
     /// Transaction/statement pooling with prepared statements: client frames are rewritten per
     /// server, and the server's answers are matched against what was sent.
     private var rewriter: PreparedStatementRewriter?
     private var pipeline = ResponsePipeline()
     private var pendingFrames = CircularBuffer<Frame>()
+
+    // Read/write splitting.
+    /// Reads may go to replicas (the database has replicas and read_write_split is on).
+    private var splitReads = false
+    /// Where the held (or awaited) server is.
+    private(set) var route: QueryRoute = .primary
+    private var currentPool: ServerPool?
+    private var currentReplica: BackendID?
+    /// Session pooling: after the first write or session-state change, only the primary.
+    private var pinnedToPrimary = false
+    private var readAfterWriteUntil: NIODeadline?
+    private var wroteSinceIdle = false
+    /// Whether each named prepared statement (and the last unnamed one) only reads.
+    private var statementIsRead: [String: Bool] = [:]
+    private var unnamedIsRead = false
+    /// Frames sent to a replica since it was idle, and whether any answer reached the client: a
+    /// read whose replica dies before answering is sent again elsewhere.
+    private var inFlightOnReplica: [Frame] = []
+    private var answeredSinceDispatch = false
     private var waitingForServer = false
     private var waitStarted: NIODeadline?
     private var parameters: TrackedParameters
@@ -74,6 +92,8 @@ final class ClientSession: @unchecked Sendable {
     private var statementFingerprints: [String: String] = [:]
     private var unnamedFingerprint: String?
     private var batchFingerprint: String?
+    /// Fingerprints of received requests not yet sent to a server, in order.
+    private var pendingFingerprints = CircularBuffer<String?>()
 
     /// A request (Query, Sync or FunctionCall) forwarded and not yet answered by ReadyForQuery.
     struct PendingRequest {
@@ -298,9 +318,11 @@ final class ClientSession: @unchecked Sendable {
         }
         self.pool = pool
         self.mode = pool.settings.mode
-        if mode != .session, runtime.config.maxPreparedStatements > 0 {
+        let config = runtime.config
+        if mode != .session, config.maxPreparedStatements > 0 {
             rewriter = PreparedStatementRewriter()
         }
+        splitReads = config.readWriteSplit && !pool.entry.replicas.isEmpty
         if let welcome = pool.welcome {
             finishLogin(prelude: prelude, welcome: welcome)
         } else {
@@ -344,27 +366,93 @@ final class ClientSession: @unchecked Sendable {
                 return
             }
             noteClientMessage(type, buffer, at: index, length: length)
-            if rewriter != nil {
-                let frame = Frame(type: type, bytes: buffer.getSlice(at: index, length: length)!)
-                if server != nil, pendingFrames.isEmpty {
+            let frame = Frame(type: type, bytes: buffer.getSlice(at: index, length: length)!)
+            if server != nil, pendingFrames.isEmpty, fitsRoute(frame) {
+                if rewriter != nil {
                     try dispatch(frame)
+                    runStart = index + length
                 } else {
-                    pendingFrames.append(frame)
-                    requestServer()
+                    startRequest(frame)
                 }
+            } else {
+                forward(buffer, from: runStart, to: index)
                 runStart = index + length
+                pendingFrames.append(frame)
             }
             index += length
         }
-        if rewriter == nil {
-            forward(buffer, from: runStart, to: index)
-        } else if server != nil {
+        forward(buffer, from: runStart, to: index)
+        if server != nil {
             finishDispatch()
+        } else if !pendingFrames.isEmpty, !(try answerPreparesLocally()) {
+            requestServer()
         }
         buffer.moveReaderIndex(to: index)
-        runStart = index
         inbound = buffer.readableBytes > 0 ? buffer : nil
         lastRequestAt = .now()
+    }
+
+    /// Tracker, timing and routing bookkeeping for a frame that goes to the held server now.
+    private func startRequest(_ frame: Frame) {
+        if splitReads {
+            let read = isRead(frame)
+            if route == .primary, read == false {
+                wroteSinceIdle = true
+                if mode == .session { pinnedToPrimary = true }
+            }
+            if route == .replica, tracker.status == .idle { inFlightOnReplica.append(frame) }
+        }
+        let startsTransaction = tracker.outstanding == 0 && tracker.status == .idle && transactionStarted == nil
+        if tracker.clientSent(frame.type) {
+            let now = NIODeadline.now()
+            if startsTransaction { transactionStarted = now }
+            requests.append(PendingRequest(started: now, fingerprint: pendingFingerprints.popFirst() ?? nil))
+            if splitReads, let backend = currentBackendID {
+                runtime.routing.recordQuery(route: route == .replica ? .replica : .primary, backend: backend)
+            }
+        }
+    }
+
+    /// Whether a frame may go to the held server: anything may go to the primary, and inside a
+    /// transaction or an unfinished batch everything stays where it is; otherwise a replica only
+    /// gets statements that read.
+    private func fitsRoute(_ frame: Frame) -> Bool {
+        route == .primary || tracker.status != .idle || tracker.batchOpen || isRead(frame) != false
+    }
+
+    /// Whether the statement a frame carries only reads: nil for frames that carry none.
+    private func isRead(_ frame: Frame) -> Bool? {
+        switch frame.type {
+        case FrontendType.query:
+            guard let sql = frame.bytes.getString(at: frame.bytes.readerIndex + 5, length: max(0, frame.bytes.readableBytes - 6)) else {
+                return false
+            }
+            return Self.routesAsRead(context.classifications.classify(sql))
+        case FrontendType.parse:
+            guard case .parse(let parse)? = try? FrontendMessage.decode(frame) else { return false }
+            return parse.name.isEmpty ? unnamedIsRead : (statementIsRead[parse.name] ?? false)
+        case FrontendType.bind:
+            guard case .bind(let bind)? = try? FrontendMessage.decode(frame) else { return false }
+            return bind.statement.isEmpty ? unnamedIsRead : (statementIsRead[bind.statement] ?? false)
+        case FrontendType.functionCall:
+            return false
+        default:
+            return nil
+        }
+    }
+
+    static func routesAsRead(_ classification: SQLClassification) -> Bool {
+        if let hint = classification.hint { return hint == .replica }
+        if classification.beginsTransaction {
+            return classification.readOnlyTransaction && (classification.statementCount == 1 || classification.isRead)
+        }
+        return classification.isRead
+    }
+
+    private var currentBackendID: BackendID? {
+        if route == .replica { return currentReplica }
+        guard let address = currentPool?.key.address ?? pool?.key.address else { return nil }
+        return BackendID(database: pool?.entry.name ?? database, address: address, role: .primary)
     }
 
     /// Bookkeeping for one client message about to be forwarded: the transaction tracker, request
@@ -381,6 +469,11 @@ final class ClientSession: @unchecked Sendable {
             }
         case FrontendType.parse:
             counters.clientParses &+= 1
+            if splitReads, let frame = buffer.getSlice(at: index, length: length),
+               case .parse(let parse)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
+                let read = Self.routesAsRead(context.classifications.classify(parse.query))
+                if parse.name.isEmpty { unnamedIsRead = read } else { statementIsRead[parse.name] = read }
+            }
             if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
                case .parse(let parse)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
                 let fingerprint = context.fingerprints.fingerprint(parse.query)
@@ -401,11 +494,8 @@ final class ClientSession: @unchecked Sendable {
         default:
             break
         }
-        let startsTransaction = tracker.outstanding == 0 && tracker.status == .idle && transactionStarted == nil
-        if tracker.clientSent(type) {
-            let now = NIODeadline.now()
-            if startsTransaction { transactionStarted = now }
-            requests.append(PendingRequest(started: now, fingerprint: batchFingerprint))
+        if type == FrontendType.sync || type == FrontendType.query || type == FrontendType.functionCall {
+            pendingFingerprints.append(batchFingerprint)
             batchFingerprint = nil
         }
     }
@@ -431,19 +521,10 @@ final class ClientSession: @unchecked Sendable {
                        metadata: ["user": "\(user)", "database": "\(database)", "application_name": "\(applicationName)"])
     }
 
+    /// Writes a run of frames already accounted for (startRequest) to the held server.
     private func forward(_ buffer: ByteBuffer, from start: Int, to end: Int) {
-        guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return }
-        if let server {
-            server.write(slice)
-        } else {
-            if pendingToServer == nil {
-                pendingToServer = slice
-            } else {
-                var copy = slice
-                pendingToServer!.writeBuffer(&copy)
-            }
-            requestServer()
-        }
+        guard end > start, let slice = buffer.getSlice(at: start, length: end - start), let server else { return }
+        server.write(slice)
     }
 
     private func terminate() {
@@ -464,12 +545,15 @@ final class ClientSession: @unchecked Sendable {
            first | 0x20 == UInt8(ascii: "d") || first == UInt8(ascii: " ") || first == UInt8(ascii: "\n") || first == UInt8(ascii: "/") {
             if let sql = frame.bytes.getString(at: frame.bytes.readerIndex + 5, length: max(0, frame.bytes.readableBytes - 6)) {
                 let classification = context.classifications.classify(sql)
+                // DEALLOCATE of a name the proxy does not know goes on to the server, which answers with its error.
                 if classification.statementCount == 1, rewriter!.deallocate(classification.deallocate, pipeline: &pipeline) {
+                    startRequest(frame)
                     return
                 }
                 discardAll = classification.isDiscardAll
             }
         }
+        startRequest(frame)
         let outcome = try rewriter!.handle(frame, cache: &server.statementCache, pipeline: &pipeline) { [runtime] query, types in
             runtime.statementNames.name(for: query, types: types)
         }
@@ -483,9 +567,41 @@ final class ClientSession: @unchecked Sendable {
         }
     }
 
+    /// A client without a server and outside a transaction that only prepares statements (named
+    /// Parse messages, then Sync) is answered by the proxy: the statements reach a server at their
+    /// first use. libpq's PQprepare blocks its thread until answered, and a thread of pgbench
+    /// blocked on a free server while its other clients hold every server inside their
+    /// transactions would wait forever.
+    private func answerPreparesLocally() throws -> Bool {
+        guard server == nil, !waitingForServer, tracker.isIdle,
+              let last = pendingFrames.last, last.type == FrontendType.sync, pendingFrames.count >= 2,
+              pendingFrames.dropLast().allSatisfy({ $0.type == FrontendType.parse })
+        else { return false }
+        for frame in pendingFrames.dropLast() {
+            guard case .parse(let parse)? = try FrontendMessage.decode(frame), !parse.name.isEmpty else { return false }
+        }
+        var out = allocator.buffer(capacity: 6 * pendingFrames.count + 6)
+        for frame in pendingFrames.dropLast() {
+            _ = try rewriter!.registerWithoutServer(frame) { [runtime] query, types in
+                runtime.statementNames.name(for: query, types: types)
+            }
+            out.writeEmptyBackendMessage(BackendType.parseComplete)
+        }
+        out.writeReadyForQuery(.idle)
+        pendingFrames.removeAll()
+        _ = pendingFingerprints.popFirst()
+        counters.bytesSent &+= UInt64(out.readableBytes)
+        channel.writeAndFlush(out, promise: nil)
+        return true
+    }
+
     /// After a batch of client frames: answers the proxy owes now (nothing before them is
     /// outstanding) go out, and a made-up ReadyForQuery may free the server.
     private func finishDispatch() {
+        guard rewriter != nil else {
+            maybeReleaseServer()
+            return
+        }
         var out = allocator.buffer(capacity: 0)
         pipeline.drainFakes(into: &out)
         if out.readableBytes > 0 {
@@ -504,10 +620,39 @@ final class ClientSession: @unchecked Sendable {
     }
 
     private func requestServer() {
-        guard !waitingForServer, server == nil, let pool else { return }
+        guard !waitingForServer, server == nil, let primary = pool else { return }
+        var target = primary
+        route = .primary
+        currentReplica = nil
+        if splitReads, !pinnedToPrimary, pendingIsReadOnly(), readAfterWriteUntil.map({ NIODeadline.now() >= $0 }) ?? true,
+           let replica = runtime.routing.chooseReplica(database: primary.entry.name, outstanding: { [runtime, database, user] address in
+               runtime.existingPool(database: database, user: user, address: address)?.counts().active ?? 0
+           }),
+           let replicaPool = runtime.pool(database: database, user: user, address: replica.id.address) {
+            target = replicaPool
+            route = .replica
+            currentReplica = replica.id
+        }
+        if mode == .session, route == .primary, splitReads, pendingFrames.contains(where: { isRead($0) == false }) {
+            pinnedToPrimary = true
+        }
+        currentPool = target
         waitingForServer = true
         waitStarted = .now()
-        pool.acquire(for: self)
+        target.acquire(for: self)
+    }
+
+    /// Every statement waiting to be sent only reads (and there is at least one).
+    private func pendingIsReadOnly() -> Bool {
+        var sawRead = false
+        for frame in pendingFrames {
+            switch isRead(frame) {
+            case false?: return false
+            case true?: sawRead = true
+            case nil: break
+            }
+        }
+        return sawRead
     }
 
     // MARK: server assignment (called on this loop)
@@ -527,7 +672,7 @@ final class ClientSession: @unchecked Sendable {
             self.server = server
             let welcome = server.parameters.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
             finishLogin(prelude: prelude, welcome: welcome)
-            if pendingToServer == nil, mode != .session {
+            if pendingFrames.isEmpty, mode != .session || route == .replica {
                 releaseServer()
                 return
             }
@@ -539,25 +684,23 @@ final class ClientSession: @unchecked Sendable {
             server.write(ServerConnection.queryBuffer(TrackedParameters.setStatement(differences)))
             swallowReady += 1
         }
-        // Latency counts from the moment a request reaches a server; the wait is reported apart.
-        let now = NIODeadline.now()
-        for i in requests.indices { requests[i].started = now }
-        if let pending = pendingToServer {
-            pendingToServer = nil
-            server.write(pending)
-        }
-        if rewriter != nil {
-            do {
-                while let frame = pendingFrames.popFirst() { try dispatch(frame) }
-            } catch {
-                fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "\(error)"))
-                return
+        answeredSinceDispatch = false
+        do {
+            while let frame = pendingFrames.first, fitsRoute(frame) {
+                pendingFrames.removeFirst()
+                if rewriter != nil {
+                    try dispatch(frame)
+                } else {
+                    startRequest(frame)
+                    server.write(frame.bytes)
+                }
             }
-            server.flush()
-            finishDispatch()
+        } catch {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "\(error)"))
             return
         }
         server.flush()
+        finishDispatch()
     }
 
     /// The pool handed out a server that closed meanwhile: ask again.
@@ -571,6 +714,13 @@ final class ClientSession: @unchecked Sendable {
     func poolFailed(_ error: ErrorFields) {
         onLoop { [self] in
             waitingForServer = false
+            if route == .replica, let replica = currentReplica, case .ready = phase {
+                // The replica cannot be reached: keep reads away from it and try elsewhere.
+                logger.warning("replica unavailable, retrying the read elsewhere", metadata: ["backend": "\(replica.address)"])
+                banReplica(replica)
+                requestServer()
+                return
+            }
             var error = error
             if error.severity != "FATAL" {
                 error = ErrorFields(severity: "FATAL", sqlState: error.sqlState ?? "08006", message: error.message)
@@ -579,15 +729,34 @@ final class ClientSession: @unchecked Sendable {
         }
     }
 
+    private func banReplica(_ replica: BackendID) {
+        let interval = max(1, runtime.config.replicaCheckIntervalS)
+        runtime.routing.ban(replica, until: .now() + .nanoseconds(Int64(2 * interval * 1e9)))
+        runtime.routing.recordRetry(database: replica.database)
+    }
+
     /// The server's connection dropped while this client held it.
     func serverLost(_ lost: ServerConnection) {
         guard server === lost else { return }
         server = nil
         serverInbound = nil
+        if route == .replica, let replica = currentReplica, !answeredSinceDispatch, tracker.status == .idle,
+           !inFlightOnReplica.isEmpty, swallowReady == 0 {
+            // A read whose replica died before answering anything: send it again elsewhere.
+            logger.warning("replica connection lost before answering, retrying the read", metadata: ["backend": "\(replica.address)"])
+            banReplica(replica)
+            for frame in inFlightOnReplica.reversed() { pendingFrames.prepend(frame) }
+            inFlightOnReplica = []
+            tracker.reset()
+            pipeline.reset()
+            requests.removeAll()
+            requestServer()
+            return
+        }
         fatal(ErrorFields(severity: "FATAL", sqlState: "08006", message: "server conn crashed?"))
     }
 
-    private func releaseServer() {
+    private func releaseServer(reset: Bool = true) {
         guard let server else { return }
         // The server's read-complete will no longer reach us once it is unlinked.
         channel.flush()
@@ -596,7 +765,8 @@ final class ClientSession: @unchecked Sendable {
         swallowReady = 0
         serverInbound = nil
         pipeline.reset()
-        server.unlink(clean: true)
+        inFlightOnReplica = []
+        server.unlink(clean: true, reset: reset)
     }
 
     // MARK: relay: server to client
@@ -698,6 +868,7 @@ final class ClientSession: @unchecked Sendable {
     private func flushRun(_ buffer: ByteBuffer, from start: Int, to end: Int) {
         guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return }
         counters.bytesSent &+= UInt64(end - start)
+        answeredSinceDispatch = true
         channel.write(slice, promise: nil)
     }
 
@@ -709,7 +880,6 @@ final class ClientSession: @unchecked Sendable {
         let nanos = UInt64(max(0, (now - request.started).nanoseconds))
         counters.queries &+= 1
         counters.queryMicros &+= nanos / 1000
-        let route: QueryRoute = .primary
         if context.stats.isEnabled {
             context.stats.record(QuerySample(durationNanos: nanos, waitNanos: lastWaitNanos, database: database, user: user,
                                              route: route, fingerprint: request.fingerprint, isError: requestFailed))
@@ -718,6 +888,14 @@ final class ClientSession: @unchecked Sendable {
                          route: route, backend: server?.address)
         requestFailed = false
         lastWaitNanos = 0
+        if status == .idle {
+            inFlightOnReplica = []
+            if wroteSinceIdle {
+                wroteSinceIdle = false
+                let window = runtime.config.readAfterWriteMs
+                if window > 0 { readAfterWriteUntil = now + .nanoseconds(Int64(window * 1e6)) }
+            }
+        }
         if status == .idle, let started = transactionStarted {
             counters.transactions &+= 1
             counters.transactionMicros &+= UInt64(max(0, (now - started).nanoseconds)) / 1000
@@ -731,7 +909,9 @@ final class ClientSession: @unchecked Sendable {
         guard server != nil, serverInbound == nil, swallowReady == 0, pipeline.isEmpty else { return }
         switch mode {
         case .session:
-            return
+            // Until its first write a session only reads, so its reads may go to any replica, one
+            // request at a time; reads change no session state, so no reset is needed.
+            if route == .replica, tracker.isIdle { releaseServer(reset: false) }
         case .transaction:
             if tracker.isIdle { releaseServer() }
         case .statement:
@@ -744,7 +924,7 @@ final class ClientSession: @unchecked Sendable {
                 releaseServer()
             }
         }
-        if server == nil, pendingToServer != nil || !pendingFrames.isEmpty { requestServer() }
+        if server == nil, !pendingFrames.isEmpty { requestServer() }
     }
 
     // MARK: cancel

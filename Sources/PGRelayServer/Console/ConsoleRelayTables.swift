@@ -37,9 +37,11 @@ extension ConsoleTables {
             ("database", .text), ("host", .text), ("port", .int4), ("role", .text), ("up", .text), ("sv_active", .int4),
             ("sv_idle", .int4), ("sv_used", .int4), ("sv_login", .int4), ("server_assignment_count", .numeric),
             ("xact_count", .numeric), ("query_count", .numeric), ("query_time", .numeric), ("timed_queries", .numeric),
-            ("slow_queries", .numeric), ("query_errors", .numeric),
+            ("slow_queries", .numeric), ("query_errors", .numeric), ("status", .text), ("lag_ms", .float8),
+            ("routed_queries", .numeric), ("bans", .numeric),
         ])
         let routeTotals = runtime.stats.snapshot().routeTotals
+        let routing = runtime.routing.counters
         for route in runtime.backendRoutes() {
             var active = 0, idle = 0, used = 0, login = 0
             var counters = PoolCounters()
@@ -51,11 +53,14 @@ extension ConsoleTables {
                 login += counts.connecting
                 counters = counters + pool.counters
             }
-            let timed = routeTotals.first { $0.database == route.database && $0.route == route.role }
+            // The timed totals are per (database, route): a route's figures show on each backend of that role.
+            let timed = routeTotals.first { $0.database == route.database && $0.route.rawValue == route.role.rawValue }
             table.add([
                 route.database, route.address.host, "\(route.address.port)", route.role.rawValue, route.isUp ? "yes" : "no",
                 "\(active)", "\(idle)", "\(used)", "\(login)", "\(counters.serverAssignments)", "\(counters.transactions)",
                 "\(counters.queries)", "\(counters.queryMicros)", "\(timed?.count ?? 0)", "\(timed?.slow ?? 0)", "\(timed?.errors ?? 0)",
+                route.checked?.status.rawValue ?? "unchecked", route.lagMs.map { milliseconds($0) },
+                "\(routing.queriesPerBackend[route.id] ?? 0)", "\(routing.bans[route.id] ?? 0)",
             ])
         }
         return table

@@ -119,13 +119,13 @@ final class ServerPool: @unchecked Sendable {
 
     /// A server comes back from a client. `clean` means no transaction or request is open on it;
     /// otherwise it is closed, never lent again. In session mode the reset query runs first.
-    func release(_ server: ServerConnection, clean: Bool) {
+    func release(_ server: ServerConnection, clean: Bool, reset: Bool = true) {
         let settings = self.settings
         guard clean, server.isUsable, !server.expired(lifetime: settings.lifetime), !isMarkedForClose(server) else {
             discard(server)
             return
         }
-        let needsReset = !settings.resetQuery.isEmpty && (settings.mode == .session || settings.resetQueryAlways)
+        let needsReset = reset && !settings.resetQuery.isEmpty && (settings.mode == .session || settings.resetQueryAlways)
         if needsReset {
             lock.withLock {
                 lent.remove(ObjectIdentifier(server))

@@ -44,6 +44,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Pool counters at the last `stats_period` boundaries, for the averages of SHOW STATS.
     let statsPeriods = StatsPeriodTracker()
     let statementNames = StatementNames()
+    /// Health of primaries and replicas, and the routing counters.
+    public let routing = BackendRegistry()
     private let loopContexts: [ObjectIdentifier: LoopContext]
 
     public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {
@@ -59,6 +61,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                                                            settings: HotSettings(config: config))
         }
         self.loopContexts = contexts
+        routing.configure(BackendTopology.of(config), maxLagMs: config.replicaMaxLagMs)
     }
 
     /// The context of `loop` (every loop of the group has one).
@@ -75,6 +78,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func nextID() -> UInt64 {
         ids.withLockedValue { $0 += 1; return $0 }
     }
+
+    var secrets: [String: StoredSecret] { state.withLockedValue { $0.secrets } }
 
     public func secret(for user: String) -> StoredSecret? {
         state.withLockedValue { $0.secrets[user] }
@@ -126,8 +131,14 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// The pool for a client's (database, user), created on first use. Nil when the database is
     /// not configured.
     func pool(database: String, user: String) -> ServerPool? {
+        pool(database: database, user: user, address: nil)
+    }
+
+    /// The pool of a replica (or, with `address` nil, of the primary) of a client's database.
+    func pool(database: String, user: String, address: BackendAddress?) -> ServerPool? {
         let config = self.config
-        guard let entry = config.database(named: database), let address = entry.hosts.first else { return nil }
+        guard let entry = config.database(named: database), let primary = entry.hosts.first else { return nil }
+        let address = address ?? primary
         let serverUser = entry.user ?? user
         let key = PoolKey(database: database, user: serverUser, address: address)
         return state.withLockedValue { state in
@@ -136,6 +147,12 @@ public final class ProxyRuntime: @unchecked Sendable {
             state.pools[key] = pool
             return pool
         }
+    }
+
+    /// A pool that already exists (no creation), for load figures.
+    func existingPool(database: String, user: String, address: BackendAddress) -> ServerPool? {
+        let serverUser = config.database(named: database)?.user ?? user
+        return state.withLockedValue { $0.pools[PoolKey(database: database, user: serverUser, address: address)] }
     }
 
     func allPools() -> [ServerPool] {
@@ -208,6 +225,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Replaces the configuration and user list, then lets every pool pick up its new settings.
     public func apply(config newConfig: Config, secrets: [String: StoredSecret]) {
         stats.reconfigure(StatsSettings(config: newConfig))
+        routing.configure(BackendTopology.of(newConfig), maxLagMs: newConfig.replicaMaxLagMs)
         let hot = HotSettings(config: newConfig)
         let classifier = SQLClassifier(writeFunctions: newConfig.writeFunctions)
         for (loop, context) in zip(group.makeIterator().map { $0 }, group.makeIterator().map { self.context(of: $0) }) {

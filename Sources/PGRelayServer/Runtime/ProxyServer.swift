@@ -15,6 +15,7 @@ public final class ProxyServer: @unchecked Sendable {
     let sink: LogSink
     private var listeners: [Channel] = []
     private var maintenance: RepeatedTask?
+    private var healthChecker: ReplicaHealthChecker?
     private let shutdownPromise: EventLoopPromise<Void>
     private let stopping = NIOLockedValueBox(false)
     /// The HTTP admin API, on its own thread so that it answers while the proxy loops are busy.
@@ -23,7 +24,7 @@ public final class ProxyServer: @unchecked Sendable {
 
     public var logger: Logger { runtime.logger }
 
-    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int = System.coreCount) {
+    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int = Int(ProcessInfo.processInfo.environment["PGRELAY_THREADS"] ?? "") ?? System.coreCount) {
         self.configPath = configPath
         self.sink = sink
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
@@ -44,6 +45,7 @@ public final class ProxyServer: @unchecked Sendable {
             for listener in listeners { try? listener.close().wait() }
             listeners = []
             maintenance?.cancel()
+            healthChecker?.stop()
             shutdownPromise.succeed(())
             throw error
         }
@@ -73,6 +75,13 @@ public final class ProxyServer: @unchecked Sendable {
                 for client in runtime.allClients() { client.onLoop { client.checkTimeouts(now: now, limits: limits) } }
             }
         }
+        let runtime = self.runtime
+        let checker = ReplicaHealthChecker(group: group, registry: runtime.routing,
+                                           configuration: { runtime.config },
+                                           credentials: { entry in HealthCheckLogin.credentials(for: entry, secrets: runtime.secrets) },
+                                           logger: logger)
+        healthChecker = checker
+        if config.databases.contains(where: { !$0.replicas.isEmpty }) { checker.start() }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
         try startAdminHTTP(config: config)
     }
@@ -134,6 +143,7 @@ public final class ProxyServer: @unchecked Sendable {
             }
             logger.info("configuration reloaded", metadata: ["file": "\(configPath)"])
             for pool in runtime.allPools() { pool.resumeWaiters() }
+            if loaded.config.databases.contains(where: { !$0.replicas.isEmpty }) { healthChecker?.start() }
             return .success(loaded.warnings.map(\.description))
         } catch {
             logger.error("reload failed, keeping the running configuration", metadata: ["error": "\(error)"])
@@ -207,6 +217,7 @@ public final class ProxyServer: @unchecked Sendable {
             loop.scheduleTask(in: .milliseconds(50)) { [self] in
                 for pool in runtime.allPools() { pool.retire() }
                 maintenance?.cancel()
+                healthChecker?.stop()
                 let admin = adminHTTP
                 adminHTTP = nil
                 if let admin {

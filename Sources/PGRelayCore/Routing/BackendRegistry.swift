@@ -1,0 +1,131 @@
+import Foundation
+import NIOCore
+
+/// The router's shared view of backend health, plus its counters. Thread-safe.
+///
+/// The health checker writes whole snapshots; the hot path (``chooseReplica(database:now:outstanding:)``)
+/// takes the current snapshot and a round-robin ticket in one short critical section and chooses
+/// outside the lock. Bans belong to the router: a health update keeps a backend's ban.
+public final class BackendRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: RoutingSnapshot
+    private var tickets: [String: UInt64] = [:]
+    private var counts = RoutingCounters()
+
+    /// An empty registry: no database has replicas until ``configure(_:maxLagMs:)``.
+    public init(maxLagMs: Double = 0) {
+        current = RoutingSnapshot(maxLagMs: maxLagMs)
+    }
+
+    /// The current snapshot: one reference copied under the lock.
+    public var snapshot: RoutingSnapshot { locked { current } }
+
+    /// Counters since start.
+    public var counters: RoutingCounters { locked { counts } }
+
+    /// Sets the databases and backends to track (at start and on reload). Backends already known
+    /// keep their health; new ones start `unknown` (no reads until their first check passes);
+    /// backends no longer configured are dropped.
+    public func configure(_ topology: [BackendTopology], maxLagMs: Double) {
+        locked {
+            var databases: [String: DatabaseBackends] = [:]
+            for entry in topology {
+                let old = current.databases[entry.database]
+                func carried(_ address: BackendAddress, _ role: BackendRole) -> BackendStatus {
+                    let id = BackendID(database: entry.database, address: address, role: role)
+                    return (old?.all.first { $0.id == id }) ?? BackendStatus(id: id)
+                }
+                databases[entry.database] = DatabaseBackends(
+                    primary: carried(entry.primary, .primary),
+                    replicas: entry.replicas.map { carried($0, .replica) })
+            }
+            current = RoutingSnapshot(databases: databases, maxLagMs: maxLagMs)
+            tickets = tickets.filter { databases[$0.key] != nil }
+        }
+    }
+
+    /// Records the outcome of checks. Health of backends the registry does not track (removed by
+    /// a reload while the check ran) is ignored; a backend's ban is kept.
+    public func update(_ results: [BackendStatus]) {
+        guard !results.isEmpty else { return }
+        locked {
+            var databases = current.databases
+            for result in results {
+                guard var backends = databases[result.id.database] else { continue }
+                switch result.id.role {
+                case .primary:
+                    guard backends.primary.id == result.id else { continue }
+                    var merged = result
+                    merged.bannedUntil = backends.primary.bannedUntil
+                    backends.primary = merged
+                case .replica:
+                    guard let index = backends.replicas.firstIndex(where: { $0.id == result.id }) else { continue }
+                    var merged = result
+                    merged.bannedUntil = backends.replicas[index].bannedUntil
+                    backends.replicas[index] = merged
+                }
+                databases[result.id.database] = backends
+            }
+            current = RoutingSnapshot(databases: databases, maxLagMs: current.maxLagMs)
+        }
+    }
+
+    /// The replica for a read of `database` (or of the `*` entry when it has none of its own),
+    /// or nil when no replica is healthy: the read then goes to the primary, counted as a
+    /// fallback when the database has replicas. `outstanding` gives a replica's in-flight query
+    /// count; it is called outside the registry's lock.
+    public func chooseReplica(database: String, now: NIODeadline = .now(),
+                              outstanding: (BackendAddress) -> Int) -> BackendStatus? {
+        let (snapshot, ticket): (RoutingSnapshot, UInt64) = locked {
+            let ticket = tickets[database, default: 0]
+            tickets[database] = ticket &+ 1
+            return (current, ticket)
+        }
+        guard let backends = snapshot.backends(for: database), !backends.replicas.isEmpty else { return nil }
+        let candidates = backends.replicas.map { ReplicaCandidate(health: $0, outstanding: outstanding($0.id.address)) }
+        let selector = ReplicaSelector(maxLagMs: snapshot.maxLagMs)
+        if let index = selector.choose(from: candidates, ticket: ticket, now: now) {
+            return candidates[index].health
+        }
+        locked { counts.fallbacks[database, default: 0] += 1 }
+        return nil
+    }
+
+    /// Keeps reads away from `backend` until `until` (after a read failed there). Counted.
+    public func ban(_ backend: BackendID, until: NIODeadline) {
+        locked {
+            guard var backends = current.databases[backend.database] else { return }
+            if backends.primary.id == backend {
+                backends.primary.bannedUntil = until
+            } else if let index = backends.replicas.firstIndex(where: { $0.id == backend }) {
+                backends.replicas[index].bannedUntil = until
+            } else {
+                return
+            }
+            var databases = current.databases
+            databases[backend.database] = backends
+            current = RoutingSnapshot(databases: databases, maxLagMs: current.maxLagMs)
+            counts.bans[backend, default: 0] += 1
+        }
+    }
+
+    /// Counts a statement sent on `route` to `backend`.
+    public func recordQuery(route: Route, backend: BackendID) {
+        locked {
+            counts.queriesPerRoute[route, default: 0] += 1
+            counts.queriesPerBackend[backend, default: 0] += 1
+        }
+    }
+
+    /// Counts a read retried on another backend.
+    public func recordRetry(database: String) {
+        locked { counts.retries[database, default: 0] += 1 }
+    }
+
+    /// NSLock's own `withLock` needs macOS 14; the package supports macOS 13.
+    private func locked<Result>(_ body: () throws -> Result) rethrows -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+}
