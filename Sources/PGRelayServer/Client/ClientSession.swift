@@ -939,7 +939,11 @@ final class ClientSession: @unchecked Sendable {
 
     private func startConsole(prelude: ByteBuffer?) {
         loginTimeout?.cancel()
-        let console = AdminConsoleSession(runtime: runtime, client: self)
+        guard let access = AdminConsoleSession.access(user: user, isUnixSocket: isUnixSocket, config: runtime.config) else {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "not allowed"))
+            return
+        }
+        let console = AdminConsoleSession(runtime: runtime, client: self, access: access)
         self.console = console
         phase = .console
         var buffer = allocator.buffer(capacity: 256)
@@ -959,10 +963,8 @@ final class ClientSession: @unchecked Sendable {
                 terminate()
                 return
             }
-            let reply = console.handle(frame)
-            if reply.readableBytes > 0 { channel.write(reply, promise: nil) }
+            console.receive(frame)
         }
-        channel.flush()
         inbound = buffer.readableBytes > 0 ? buffer : nil
     }
 
