@@ -17,8 +17,8 @@ final class RoutingRegistryTests: XCTestCase {
         BackendID(database: database, address: address, role: role)
     }
 
-    private func up(_ address: BackendAddress, lagMs: Double = 0) -> BackendStatus {
-        BackendStatus(id: id(address), status: .up, inRecovery: true, lagMs: lagMs)
+    private func up(_ address: BackendAddress, lagMs: Double = 0) -> BackendState {
+        BackendState(id: id(address), status: .up, inRecovery: true, lagMs: lagMs)
     }
 
     func testNewBackendsStartUnknownAndGetNoReads() {
@@ -83,8 +83,8 @@ final class RoutingRegistryTests: XCTestCase {
 
     func testUpdateForOtherRoleOrDatabaseIsIgnored() {
         let registry = registry()
-        registry.update([BackendStatus(id: id(replica1, .primary), status: .up, inRecovery: false),
-                         BackendStatus(id: id(replica1, database: "other"), status: .up, inRecovery: true)])
+        registry.update([BackendState(id: id(replica1, .primary), status: .up, inRecovery: false),
+                         BackendState(id: id(replica1, database: "other"), status: .up, inRecovery: true)])
         XCTAssertEqual(registry.snapshot.databases["app"]?.all.map(\.status), [.unknown, .unknown, .unknown])
         XCTAssertNil(registry.snapshot.databases["other"])
     }
@@ -107,9 +107,9 @@ final class RoutingRegistryTests: XCTestCase {
     func testFallbackDatabaseEntryServesOtherNames() {
         let registry = BackendRegistry()
         registry.configure([BackendTopology(database: "*", primary: primary, replicas: [replica1])], maxLagMs: 0)
-        registry.update([BackendStatus(id: id(replica1, database: "*"), status: .up, inRecovery: true)])
+        registry.update([BackendState(id: id(replica1, database: "*"), status: .up, inRecovery: true)])
         XCTAssertEqual(registry.chooseReplica(database: "anything") { _ in 0 }?.id.address, replica1)
-        registry.update([BackendStatus(id: id(replica1, database: "*"), status: .down)])
+        registry.update([BackendState(id: id(replica1, database: "*"), status: .down)])
         for index in 0..<50 { XCTAssertNil(registry.chooseReplica(database: "name\(index)") { _ in 0 }) }
         XCTAssertEqual(registry.counters.fallbacks, ["*": 50], "counted per entry, whatever names clients ask for")
     }
@@ -160,7 +160,7 @@ final class RoutingRegistryTests: XCTestCase {
 extension RoutingRegistryTests {
     func testHealthEntriesForTheAdminAPI() {
         let registry = registry(maxLagMs: 100)
-        registry.update([BackendStatus(id: id(primary, .primary), status: .up, inRecovery: false),
+        registry.update([BackendState(id: id(primary, .primary), status: .up, inRecovery: false),
                          up(replica1, lagMs: 20), up(replica2, lagMs: 500)])
         XCTAssertEqual(registry.snapshot.healthEntries(), [
             BackendHealth(database: "app", host: "127.0.0.1", port: 5432, role: "primary", up: true, lagMs: nil),

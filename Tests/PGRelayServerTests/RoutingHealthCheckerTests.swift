@@ -26,7 +26,7 @@ final class RoutingHealthCheckerTests: XCTestCase {
                              credentials: { HealthCheckLogin.credentials(for: $0, secrets: secrets) }, logger: logs.logger())
     }
 
-    private func statuses(_ registry: BackendRegistry, _ database: String) -> [BackendStatus.Status] {
+    private func statuses(_ registry: BackendRegistry, _ database: String) -> [BackendState.Status] {
         registry.snapshot.databases[database]?.all.map(\.status) ?? []
     }
 
@@ -176,7 +176,7 @@ final class RoutingHealthCheckerTests: XCTestCase {
     }
 
     private func waitFor(_ registry: BackendRegistry, within limit: TimeAmount, file: StaticString = #filePath, line: UInt = #line,
-                         _ condition: ([BackendStatus.Status]) -> Bool) throws {
+                         _ condition: ([BackendState.Status]) -> Bool) throws {
         let deadline = NIODeadline.now() + limit
         while NIODeadline.now() < deadline {
             if condition(statuses(registry, "appdb")) { return }

@@ -23,16 +23,16 @@ public struct BackendTopology: Sendable, Equatable {
 
 /// Health of the backends of one database entry.
 public struct DatabaseBackends: Sendable, Equatable {
-    public var primary: BackendStatus
-    public var replicas: [BackendStatus]
+    public var primary: BackendState
+    public var replicas: [BackendState]
 
-    public init(primary: BackendStatus, replicas: [BackendStatus]) {
+    public init(primary: BackendState, replicas: [BackendState]) {
         self.primary = primary
         self.replicas = replicas
     }
 
     /// Every backend, primary first.
-    public var all: [BackendStatus] { [primary] + replicas }
+    public var all: [BackendState] { [primary] + replicas }
 }
 
 /// An immutable picture of all backends' health, replaced as a whole on every update.
@@ -53,7 +53,7 @@ public struct RoutingSnapshot: Sendable, Equatable {
     }
 
     /// The health of one backend, if the snapshot knows it.
-    public func health(of id: BackendID) -> BackendStatus? {
+    public func health(of id: BackendID) -> BackendState? {
         guard let backends = databases[id.database] else { return nil }
         switch id.role {
         case .primary: return backends.primary.id == id ? backends.primary : nil

@@ -262,12 +262,12 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     /// The client is done with this server; `clean` says whether it may be lent again.
-    func unlink(clean: Bool) {
+    func unlink(clean: Bool, reset: Bool = true) {
         onLoop { [self] in
             linkedClient = nil
             linkedClientID = nil
             lastCheckedOrUsed = .now()
-            pool.release(self, clean: clean && !gone)
+            pool.release(self, clean: clean && !gone, reset: reset)
         }
     }
 

@@ -633,7 +633,9 @@ final class ClientSession: @unchecked Sendable {
             route = .replica
             currentReplica = replica.id
         }
-        if mode == .session, route == .primary, splitReads, !pendingIsReadOnly() { pinnedToPrimary = true }
+        if mode == .session, route == .primary, splitReads, pendingFrames.contains(where: { isRead($0) == false }) {
+            pinnedToPrimary = true
+        }
         currentPool = target
         waitingForServer = true
         waitStarted = .now()
@@ -754,7 +756,7 @@ final class ClientSession: @unchecked Sendable {
         fatal(ErrorFields(severity: "FATAL", sqlState: "08006", message: "server conn crashed?"))
     }
 
-    private func releaseServer() {
+    private func releaseServer(reset: Bool = true) {
         guard let server else { return }
         // The server's read-complete will no longer reach us once it is unlinked.
         channel.flush()
@@ -764,7 +766,7 @@ final class ClientSession: @unchecked Sendable {
         serverInbound = nil
         pipeline.reset()
         inFlightOnReplica = []
-        server.unlink(clean: true)
+        server.unlink(clean: true, reset: reset)
     }
 
     // MARK: relay: server to client
@@ -907,8 +909,9 @@ final class ClientSession: @unchecked Sendable {
         guard server != nil, serverInbound == nil, swallowReady == 0, pipeline.isEmpty else { return }
         switch mode {
         case .session:
-            // A session reading from a replica moves to the primary for its first write.
-            if route == .replica, tracker.isIdle, !pendingFrames.isEmpty { releaseServer() }
+            // Until its first write a session only reads, so its reads may go to any replica, one
+            // request at a time; reads change no session state, so no reset is needed.
+            if route == .replica, tracker.isIdle { releaseServer(reset: false) }
         case .transaction:
             if tracker.isIdle { releaseServer() }
         case .statement:
@@ -936,7 +939,11 @@ final class ClientSession: @unchecked Sendable {
 
     private func startConsole(prelude: ByteBuffer?) {
         loginTimeout?.cancel()
-        let console = AdminConsoleSession(runtime: runtime, client: self)
+        guard let access = AdminConsoleSession.access(user: user, isUnixSocket: isUnixSocket, config: runtime.config) else {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "not allowed"))
+            return
+        }
+        let console = AdminConsoleSession(runtime: runtime, client: self, access: access)
         self.console = console
         phase = .console
         var buffer = allocator.buffer(capacity: 256)
@@ -956,10 +963,8 @@ final class ClientSession: @unchecked Sendable {
                 terminate()
                 return
             }
-            let reply = console.handle(frame)
-            if reply.readableBytes > 0 { channel.write(reply, promise: nil) }
+            console.receive(frame)
         }
-        channel.flush()
         inbound = buffer.readableBytes > 0 ? buffer : nil
     }
 

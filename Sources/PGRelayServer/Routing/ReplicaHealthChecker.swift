@@ -138,14 +138,14 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
             .recover { error in .failure(HealthCheck.ProbeError("\(error)")) }
     }
 
-    private func record(_ results: [BackendStatus], previous: RoutingSnapshot) {
+    private func record(_ results: [BackendState], previous: RoutingSnapshot) {
         registry.update(results)
         for health in results {
             logTransition(from: previous.health(of: health.id)?.status ?? .unknown, to: health)
         }
     }
 
-    private func logTransition(from old: BackendStatus.Status, to health: BackendStatus) {
+    private func logTransition(from old: BackendState.Status, to health: BackendState) {
         guard old != health.status else { return }
         var metadata: Logger.Metadata = [
             "database": "\(health.id.database)", "backend": "\(health.id.address)", "role": "\(health.id.role.rawValue)",

@@ -41,6 +41,8 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Query latency statistics, one shard per event loop.
     public let stats: QueryStatsRegistry
+    /// Pool counters at the last `stats_period` boundaries, for the averages of SHOW STATS.
+    let statsPeriods = StatsPeriodTracker()
     let statementNames = StatementNames()
     /// Health of primaries and replicas, and the routing counters.
     public let routing = BackendRegistry()
@@ -183,6 +185,39 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     func isDisabled(database: String) -> Bool {
         state.withLockedValue { $0.disabledDatabases.contains(database) }
+    }
+
+    /// Whether PAUSE without a database is in effect.
+    var isPausedAll: Bool { state.withLockedValue { $0.pausedAll } }
+
+    /// PAUSE (`database` nil: all) sets, RESUME clears the flag pools consult before lending.
+    func setPaused(_ paused: Bool, database: String?) {
+        state.withLockedValue { state in
+            if let database {
+                if paused { state.pausedDatabases.insert(database) } else { state.pausedDatabases.remove(database) }
+            } else {
+                state.pausedAll = paused
+                if !paused { state.pausedDatabases.removeAll() }
+            }
+        }
+    }
+
+    /// DISABLE / ENABLE: a disabled database refuses new client logins.
+    func setDisabled(_ disabled: Bool, database: String) {
+        state.withLockedValue { state in
+            if disabled { state.disabledDatabases.insert(database) } else { state.disabledDatabases.remove(database) }
+        }
+    }
+
+    /// Every user name the proxy knows (auth_file and `[users]`), sorted, for SHOW USERS.
+    var knownUserNames: [String] {
+        let (secrets, config) = state.withLockedValue { ($0.secrets, $0.config) }
+        return Array(Set(secrets.keys).union(config.users.map(\.name))).sorted()
+    }
+
+    /// Replaces the configuration and keeps the user list (console SET).
+    func apply(config newConfig: Config) {
+        apply(config: newConfig, secrets: state.withLockedValue { $0.secrets })
     }
 
     // MARK: reload

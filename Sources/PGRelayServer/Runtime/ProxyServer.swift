@@ -12,12 +12,15 @@ public final class ProxyServer: @unchecked Sendable {
     public let runtime: ProxyRuntime
     public let configPath: String
     private let group: MultiThreadedEventLoopGroup
-    private let sink: LogSink
+    let sink: LogSink
     private var listeners: [Channel] = []
     private var maintenance: RepeatedTask?
     private var healthChecker: ReplicaHealthChecker?
     private let shutdownPromise: EventLoopPromise<Void>
     private let stopping = NIOLockedValueBox(false)
+    /// The HTTP admin API, on its own thread so that it answers while the proxy loops are busy.
+    private var adminHTTP: AdminHTTPServer?
+    private var adminGroup: MultiThreadedEventLoopGroup?
 
     public var logger: Logger { runtime.logger }
 
@@ -35,6 +38,20 @@ public final class ProxyServer: @unchecked Sendable {
     public private(set) var boundPort: Int?
 
     public func start() throws {
+        do {
+            try startListening()
+        } catch {
+            // Nothing will run: release what was bound so the process can exit cleanly.
+            for listener in listeners { try? listener.close().wait() }
+            listeners = []
+            maintenance?.cancel()
+            healthChecker?.stop()
+            shutdownPromise.succeed(())
+            throw error
+        }
+    }
+
+    private func startListening() throws {
         let config = runtime.config
         let tcp = try bootstrap(unix: false)
             .bind(host: config.listenAddr, port: config.listenPort).wait()
@@ -52,6 +69,7 @@ public final class ProxyServer: @unchecked Sendable {
         maintenance = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [runtime] _ in
             let now = NIODeadline.now()
             for pool in runtime.allPools() { pool.maintain(now: now) }
+            runtime.rollStatsPeriod(now: now)
             let limits = ClientTimeouts(config: runtime.config)
             if limits.any {
                 for client in runtime.allClients() { client.onLoop { client.checkTimeouts(now: now, limits: limits) } }
@@ -65,6 +83,28 @@ public final class ProxyServer: @unchecked Sendable {
         healthChecker = checker
         if config.databases.contains(where: { !$0.replicas.isEmpty }) { checker.start() }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
+        try startAdminHTTP(config: config)
+    }
+
+    /// The port the HTTP admin API is bound to; nil when admin_port = 0 (off) or not started.
+    public var adminHTTPPort: Int? { adminHTTP?.localPort }
+
+    private func startAdminHTTP(config: Config) throws {
+        guard config.adminPort != 0 else {
+            logger.info("admin HTTP API off (admin_port = 0)")
+            return
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = AdminHTTPServer(group: group, host: config.adminAddr, port: config.adminPort, api: ProxyAdminAPI(server: self))
+        do {
+            try server.start().wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+        adminGroup = group
+        adminHTTP = server
+        logger.info("admin HTTP API listening", metadata: ["addr": "\(config.adminAddr)", "port": "\(server.localPort ?? config.adminPort)"])
     }
 
     private func bootstrap(unix: Bool) -> ServerBootstrap {
@@ -142,13 +182,15 @@ public final class ProxyServer: @unchecked Sendable {
 
     /// Stops accepting, lets running transactions finish for up to shutdown_timeout, then closes
     /// every client with 57P01 and completes `waitUntilStopped`.
-    public func shutdown(immediate: Bool = false) {
+    /// With `waitForClients` (SHUTDOWN WAIT_FOR_CLIENTS) nobody is closed: the proxy stops
+    /// accepting and exits once every client has left.
+    public func shutdown(immediate: Bool = false, waitForClients: Bool = false) {
         let first = stopping.withLockedValue { stopping -> Bool in
             defer { stopping = true }
             return !stopping
         }
         guard first else { return }
-        logger.info("shutting down", metadata: ["immediate": "\(immediate)"])
+        logger.info("shutting down", metadata: ["immediate": "\(immediate)", "wait_for_clients": "\(waitForClients)"])
         runtime.beginShutdown()
         for listener in listeners { listener.close(promise: nil) }
         let timeout = immediate ? 0 : runtime.config.shutdownTimeout
@@ -156,27 +198,41 @@ public final class ProxyServer: @unchecked Sendable {
         let loop = group.next()
         func poll() {
             let clients = runtime.allClients()
+            if waitForClients {
+                if clients.isEmpty { finish() } else { loop.scheduleTask(in: .milliseconds(50)) { poll() } }
+                return
+            }
             let busy = clients.filter { $0.holdsOpenWork }
             for client in clients where !client.holdsOpenWork {
                 client.onLoop { client.shutdownClose() }
             }
             if busy.isEmpty || NIODeadline.now() >= deadline {
                 for client in busy { client.onLoop { client.shutdownClose() } }
-                loop.scheduleTask(in: .milliseconds(50)) { [self] in
-                    for pool in runtime.allPools() { pool.retire() }
-                    maintenance?.cancel()
-                    healthChecker?.stop()
-                    shutdownPromise.succeed(())
-                }
+                finish()
                 return
             }
             loop.scheduleTask(in: .milliseconds(50)) { poll() }
+        }
+        @Sendable func finish() {
+            loop.scheduleTask(in: .milliseconds(50)) { [self] in
+                for pool in runtime.allPools() { pool.retire() }
+                maintenance?.cancel()
+                healthChecker?.stop()
+                let admin = adminHTTP
+                adminHTTP = nil
+                if let admin {
+                    admin.stop().whenComplete { [self] _ in shutdownPromise.succeed(()) }
+                } else {
+                    shutdownPromise.succeed(())
+                }
+            }
         }
         loop.execute { poll() }
     }
 
     public func waitUntilStopped() throws {
         try shutdownPromise.futureResult.wait()
+        try? adminGroup?.syncShutdownGracefully()
         try? group.syncShutdownGracefully()
     }
 }
