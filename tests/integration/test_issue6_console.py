@@ -239,13 +239,18 @@ def test_prometheus_pgbouncer_exporter_scrapes(proxy):
     p.query("SELECT 1")
     port = harness.freeport.free_port()
     env = dict(os.environ, PGPASSWORD="stats")
-    exporter = subprocess.Popen(
-        [EXPORTER, "--host", "127.0.0.1", "--port", str(port), "--pgbouncer-host", "127.0.0.1",
-         "--pgbouncer-port", str(p.port), "--pgbouncer-user", "stats"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log_path = os.path.join(p.dir, "exporter.log")
+    with open(log_path, "wb") as log:
+        exporter = subprocess.Popen(
+            [EXPORTER, "--host", "127.0.0.1", "--port", str(port), "--pgbouncer-host", "127.0.0.1",
+             "--pgbouncer-port", str(p.port), "--pgbouncer-user", "stats"],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
     try:
-        assert harness.wait_for_port(port, 15, exporter), exporter.stdout.read().decode()[-2000:]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=15) as resp:
+        if not harness.wait_for_port(port, 20, exporter):
+            with open(log_path, errors="replace") as f:
+                pytest.fail(f"exporter did not start:\n{f.read()[-3000:]}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=20) as resp:
             assert resp.status == 200
             text = resp.read().decode()
     finally:
