@@ -88,4 +88,20 @@ final class FrameReaderTests: XCTestCase {
         XCTAssertNil(try FrameReader.frameLength(in: input, at: sync.count + query.count - 2, maxLength: 64), "header cut at the end of the buffer")
         XCTAssertEqual(input.readableBytes, sync.count + query.count)
     }
+
+    func testDefaultLimitsAndErrorTexts() {
+        let limits = ProtocolLimits()
+        XCTAssertEqual(limits.maxMessageLength, 1 << 30)
+        XCTAssertEqual(limits.maxStartupPacketLength, 10_000)
+        let cases: [(WireError, String, String)] = [
+            (.messageTooLarge(type: 0x44, length: 9000, limit: 8192), "08P01", "message 'D' too large: 9000 bytes exceeds limit of 8192"),
+            (.invalidLength(type: 0x01, length: 2), "08P01", "invalid message length 2 for message 0x1"),
+            (.malformed(type: nil, reason: "bad"), "08P01", "malformed message startup packet: bad"),
+            (.unsupportedProtocol(major: 2, minor: 0), "0A000", "unsupported frontend protocol 2.0: server supports 3.0 to 3.0"),
+        ]
+        for (error, sqlState, text) in cases {
+            XCTAssertEqual(error.sqlState, sqlState)
+            XCTAssertEqual(error.description, text)
+        }
+    }
 }
