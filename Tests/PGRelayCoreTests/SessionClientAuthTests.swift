@@ -186,6 +186,17 @@ final class SessionClientAuthTests: XCTestCase {
                        sqlState: "08P01", "nonce of another exchange")
     }
 
+    func testAuthorizationIdentityIsRefusedAsUnsupported() throws {
+        var machine = ClientAuthMachine(method: .scramSHA256, user: "alice", secret: .scram(try pencilSecret()))
+        _ = machine.start()
+        let clientFirst = SessionWire.text("n,a=bob,n=,r=abcdefgh")
+        let outcome = machine.receive(password: ByteBuffer(bytes: SessionWire.text("SCRAM-SHA-256\0") + SessionWire.int32(clientFirst.count) + clientFirst))
+        assertRejected(outcome, sqlState: AuthError.unsupported(detail: "").sqlState, "authzid")
+        guard case .reject(let fields) = outcome else { return }
+        XCTAssertNotEqual(fields.message, Self.wrongPasswordMessage)
+        XCTAssertEqual(fields["D"], "client uses authorization identity, but it is not supported")
+    }
+
     func testPasswordBeforeStartIsAProtocolViolation() {
         var machine = ClientAuthMachine(method: .plain, user: "alice", secret: .plain("secret"))
         assertRejected(machine.receive(password: password("secret")), sqlState: "08P01", "before start")

@@ -130,15 +130,13 @@ public struct ClientAuthMachine {
         return buffer
     }
 
-    /// A malformed SCRAM message is a protocol violation (08P01) in PostgreSQL, not a wrong
-    /// password; only a proof that does not match (or an unknown user) says 28P01.
+    /// Only a proof that does not match (or an unknown user) is a wrong password (28P01); a
+    /// malformed SCRAM message is a protocol violation (08P01) in PostgreSQL, and an unsupported
+    /// request (an authorization identity) is refused as such.
     private func rejection(for error: Error) -> ErrorFields {
-        switch error as? AuthError {
-        case let authError? where authError.sqlState == "08P01":
-            return ErrorFields(severity: "FATAL", sqlState: authError.sqlState, message: authError.message, detail: authError.detail)
-        default:
-            return Self.passwordFailed(user: user)
-        }
+        guard let authError = error as? AuthError else { return Self.passwordFailed(user: user) }
+        if case .wrongPassword = authError { return Self.passwordFailed(user: user) }
+        return ErrorFields(severity: "FATAL", sqlState: authError.sqlState, message: authError.message, detail: authError.detail)
     }
 
     private func protocolViolation() -> Outcome {
