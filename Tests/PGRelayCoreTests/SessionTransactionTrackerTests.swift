@@ -58,6 +58,9 @@ final class SessionTransactionTrackerTests: XCTestCase {
             (.sent("H", expectsReady: false), open), (.ready(.idle), open),
             (.sent("S", expectsReady: true), busy), (.ready(.idle), idle),
         ])
+        run("a Query ends an unsynced batch, as in PostgreSQL", [
+            (.sent("P", expectsReady: false), open), (.sent("Q", expectsReady: true), busy), (.ready(.idle), idle),
+        ])
         run("Close alone opens a batch", [(.sent("C", expectsReady: false), open), (.sent("S", expectsReady: true), busy), (.ready(.idle), idle)])
     }
 
