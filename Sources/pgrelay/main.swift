@@ -9,7 +9,10 @@ struct PGRelayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pgrelay",
         abstract: "PostgreSQL connection pooler and proxy with read/write splitting and query latency percentiles.",
-        discussion: "Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop gracefully.",
+        discussion: """
+        Signals: SIGHUP reloads the configuration; SIGTERM stops gracefully (running transactions may finish \
+        for up to shutdown_timeout); SIGINT stops at once; SIGUSR1 pauses and SIGUSR2 resumes every database.
+        """,
         helpNames: [.short, .long]
     )
 
@@ -94,7 +97,8 @@ struct PGRelayCommand: ParsableCommand {
     }
 }
 
-/// SIGHUP reloads; SIGTERM and SIGINT shut down gracefully.
+/// SIGHUP reloads; SIGTERM shuts down gracefully, SIGINT at once; SIGUSR1 pauses, SIGUSR2 resumes
+/// (as PgBouncer 1.23+, except that SIGTERM waits for transactions, not for clients to leave).
 final class SignalHandlers {
     private let server: ProxyServer
     private var sources: [DispatchSourceSignal] = []
@@ -107,7 +111,9 @@ final class SignalHandlers {
     func install() {
         for (signo, action) in [(SIGHUP, { [server] in _ = server.reload() }),
                                 (SIGTERM, { [server] in server.shutdown() }),
-                                (SIGINT, { [server] in server.shutdown() })] as [(Int32, () -> Void)] {
+                                (SIGINT, { [server] in server.shutdown(immediate: true) }),
+                                (SIGUSR1, { [server] in server.pauseAll() }),
+                                (SIGUSR2, { [server] in server.resumeAll() })] as [(Int32, () -> Void)] {
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo, queue: queue)
             source.setEventHandler(handler: action)

@@ -23,6 +23,8 @@ final class ServerConnection: @unchecked Sendable {
     private(set) var lastCheckedOrUsed = NIODeadline.now()
     private(set) var linkedClientID: UInt64?
     private(set) var tlsDescription = ""
+    /// Statements prepared on this server under shared server names (transaction pooling).
+    var statementCache: ServerStatementCache
 
     private enum Phase {
         case connecting
@@ -51,6 +53,7 @@ final class ServerConnection: @unchecked Sendable {
         self.address = address
         self.settings = settings
         self.maxMessageLength = maxMessageLength
+        self.statementCache = ServerStatementCache(capacity: max(1, pool.runtime.config.maxPreparedStatements))
     }
 
     // MARK: opening
@@ -259,12 +262,12 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     /// The client is done with this server; `clean` says whether it may be lent again.
-    func unlink(clean: Bool) {
+    func unlink(clean: Bool, reset: Bool = true) {
         onLoop { [self] in
             linkedClient = nil
             linkedClientID = nil
             lastCheckedOrUsed = .now()
-            pool.release(self, clean: clean && !gone)
+            pool.release(self, clean: clean && !gone, reset: reset)
         }
     }
 
@@ -276,6 +279,8 @@ final class ServerConnection: @unchecked Sendable {
                 return
             }
             phase = .internalQuery(completion: completion, failed: false)
+            let upper = sql.uppercased()
+            if upper.contains("DISCARD") || upper.contains("DEALLOCATE") { statementCache.removeAll() }
             channel.writeAndFlush(Self.queryBuffer(sql), promise: nil)
         }
     }

@@ -35,6 +35,9 @@ final class ClientSession: @unchecked Sendable {
     }
     var linkedServerID: UInt64? { server?.id }
     private(set) var lastRequestAt = NIODeadline.now()
+    /// Last time anything moved between this client and its server (for the idle timeouts).
+    private var lastActivity = NIODeadline.now()
+    private var warnedAboutSessionState = false
 
     private enum Phase {
         case startup
@@ -48,7 +51,30 @@ final class ClientSession: @unchecked Sendable {
     private var phase: Phase = .startup
     private var inbound: ByteBuffer?
     private var serverInbound: ByteBuffer?
-    private var pendingToServer: ByteBuffer?
+    /// Transaction/statement pooling with prepared statements: client frames are rewritten per
+    /// server, and the server's answers are matched against what was sent.
+    private var rewriter: PreparedStatementRewriter?
+    private var pipeline = ResponsePipeline()
+    private var pendingFrames = CircularBuffer<Frame>()
+
+    // Read/write splitting.
+    /// Reads may go to replicas (the database has replicas and read_write_split is on).
+    private var splitReads = false
+    /// Where the held (or awaited) server is.
+    private(set) var route: QueryRoute = .primary
+    private var currentPool: ServerPool?
+    private var currentReplica: BackendID?
+    /// Session pooling: after the first write or session-state change, only the primary.
+    private var pinnedToPrimary = false
+    private var readAfterWriteUntil: NIODeadline?
+    private var wroteSinceIdle = false
+    /// Whether each named prepared statement (and the last unnamed one) only reads.
+    private var statementIsRead: [String: Bool] = [:]
+    private var unnamedIsRead = false
+    /// Frames sent to a replica since it was idle, and whether any answer reached the client: a
+    /// read whose replica dies before answering is sent again elsewhere.
+    private var inFlightOnReplica: [Frame] = []
+    private var answeredSinceDispatch = false
     private var waitingForServer = false
     private var waitStarted: NIODeadline?
     private var parameters: TrackedParameters
@@ -66,6 +92,8 @@ final class ClientSession: @unchecked Sendable {
     private var statementFingerprints: [String: String] = [:]
     private var unnamedFingerprint: String?
     private var batchFingerprint: String?
+    /// Fingerprints of received requests not yet sent to a server, in order.
+    private var pendingFingerprints = CircularBuffer<String?>()
 
     /// A request (Query, Sync or FunctionCall) forwarded and not yet answered by ReadyForQuery.
     struct PendingRequest {
@@ -123,7 +151,7 @@ final class ClientSession: @unchecked Sendable {
         if waitingForServer, let pool { pool.cancelWait(for: self) }
         if let server {
             self.server = nil
-            let clean = tracker.isIdle && swallowReady == 0 && (serverInbound?.readableBytes ?? 0) == 0
+            let clean = tracker.isIdle && swallowReady == 0 && pipeline.isEmpty && (serverInbound?.readableBytes ?? 0) == 0
             if !clean {
                 logger.info("client left with a transaction or request open: closing its server", metadata: ["server": "\(server.id)"])
             }
@@ -147,6 +175,7 @@ final class ClientSession: @unchecked Sendable {
     // MARK: client bytes
 
     func clientRead(_ buffer: ByteBuffer) {
+        lastActivity = .now()
         if inbound == nil || inbound!.readableBytes == 0 {
             inbound = buffer
         } else {
@@ -289,6 +318,11 @@ final class ClientSession: @unchecked Sendable {
         }
         self.pool = pool
         self.mode = pool.settings.mode
+        let config = runtime.config
+        if mode != .session, config.maxPreparedStatements > 0 {
+            rewriter = PreparedStatementRewriter()
+        }
+        splitReads = config.readWriteSplit && !pool.entry.replicas.isEmpty
         if let welcome = pool.welcome {
             finishLogin(prelude: prelude, welcome: welcome)
         } else {
@@ -332,13 +366,93 @@ final class ClientSession: @unchecked Sendable {
                 return
             }
             noteClientMessage(type, buffer, at: index, length: length)
+            let frame = Frame(type: type, bytes: buffer.getSlice(at: index, length: length)!)
+            if server != nil, pendingFrames.isEmpty, fitsRoute(frame) {
+                if rewriter != nil {
+                    try dispatch(frame)
+                    runStart = index + length
+                } else {
+                    startRequest(frame)
+                }
+            } else {
+                forward(buffer, from: runStart, to: index)
+                runStart = index + length
+                pendingFrames.append(frame)
+            }
             index += length
         }
         forward(buffer, from: runStart, to: index)
+        if server != nil {
+            finishDispatch()
+        } else if !pendingFrames.isEmpty, !(try answerPreparesLocally()) {
+            requestServer()
+        }
         buffer.moveReaderIndex(to: index)
-        runStart = index
         inbound = buffer.readableBytes > 0 ? buffer : nil
         lastRequestAt = .now()
+    }
+
+    /// Tracker, timing and routing bookkeeping for a frame that goes to the held server now.
+    private func startRequest(_ frame: Frame) {
+        if splitReads {
+            let read = isRead(frame)
+            if route == .primary, read == false {
+                wroteSinceIdle = true
+                if mode == .session { pinnedToPrimary = true }
+            }
+            if route == .replica, tracker.status == .idle { inFlightOnReplica.append(frame) }
+        }
+        let startsTransaction = tracker.outstanding == 0 && tracker.status == .idle && transactionStarted == nil
+        if tracker.clientSent(frame.type) {
+            let now = NIODeadline.now()
+            if startsTransaction { transactionStarted = now }
+            requests.append(PendingRequest(started: now, fingerprint: pendingFingerprints.popFirst() ?? nil))
+            if splitReads, let backend = currentBackendID {
+                runtime.routing.recordQuery(route: route == .replica ? .replica : .primary, backend: backend)
+            }
+        }
+    }
+
+    /// Whether a frame may go to the held server: anything may go to the primary, and inside a
+    /// transaction or an unfinished batch everything stays where it is; otherwise a replica only
+    /// gets statements that read.
+    private func fitsRoute(_ frame: Frame) -> Bool {
+        route == .primary || tracker.status != .idle || tracker.batchOpen || isRead(frame) != false
+    }
+
+    /// Whether the statement a frame carries only reads: nil for frames that carry none.
+    private func isRead(_ frame: Frame) -> Bool? {
+        switch frame.type {
+        case FrontendType.query:
+            guard let sql = frame.bytes.getString(at: frame.bytes.readerIndex + 5, length: max(0, frame.bytes.readableBytes - 6)) else {
+                return false
+            }
+            return Self.routesAsRead(context.classifications.classify(sql))
+        case FrontendType.parse:
+            guard case .parse(let parse)? = try? FrontendMessage.decode(frame) else { return false }
+            return parse.name.isEmpty ? unnamedIsRead : (statementIsRead[parse.name] ?? false)
+        case FrontendType.bind:
+            guard case .bind(let bind)? = try? FrontendMessage.decode(frame) else { return false }
+            return bind.statement.isEmpty ? unnamedIsRead : (statementIsRead[bind.statement] ?? false)
+        case FrontendType.functionCall:
+            return false
+        default:
+            return nil
+        }
+    }
+
+    static func routesAsRead(_ classification: SQLClassification) -> Bool {
+        if let hint = classification.hint { return hint == .replica }
+        if classification.beginsTransaction {
+            return classification.readOnlyTransaction && (classification.statementCount == 1 || classification.isRead)
+        }
+        return classification.isRead
+    }
+
+    private var currentBackendID: BackendID? {
+        if route == .replica { return currentReplica }
+        guard let address = currentPool?.key.address ?? pool?.key.address else { return nil }
+        return BackendID(database: pool?.entry.name ?? database, address: address, role: .primary)
     }
 
     /// Bookkeeping for one client message about to be forwarded: the transaction tracker, request
@@ -348,11 +462,18 @@ final class ClientSession: @unchecked Sendable {
         let wantsFingerprint = context.settings.wantsFingerprints
         switch type {
         case FrontendType.query:
-            if wantsFingerprint, let sql = buffer.getString(at: index + 5, length: max(0, length - 6)) {
-                batchFingerprint = context.fingerprints.fingerprint(sql)
+            if wantsFingerprint || (mode != .session && !warnedAboutSessionState),
+               let sql = buffer.getString(at: index + 5, length: max(0, length - 6)) {
+                if wantsFingerprint { batchFingerprint = context.fingerprints.fingerprint(sql) }
+                if mode != .session, !warnedAboutSessionState { warnIfSessionState(sql) }
             }
         case FrontendType.parse:
             counters.clientParses &+= 1
+            if splitReads, let frame = buffer.getSlice(at: index, length: length),
+               case .parse(let parse)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
+                let read = Self.routesAsRead(context.classifications.classify(parse.query))
+                if parse.name.isEmpty { unnamedIsRead = read } else { statementIsRead[parse.name] = read }
+            }
             if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
                case .parse(let parse)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
                 let fingerprint = context.fingerprints.fingerprint(parse.query)
@@ -373,28 +494,37 @@ final class ClientSession: @unchecked Sendable {
         default:
             break
         }
-        let startsTransaction = tracker.outstanding == 0 && tracker.status == .idle && transactionStarted == nil
-        if tracker.clientSent(type) {
-            let now = NIODeadline.now()
-            if startsTransaction { transactionStarted = now }
-            requests.append(PendingRequest(started: now, fingerprint: batchFingerprint))
+        if type == FrontendType.sync || type == FrontendType.query || type == FrontendType.functionCall {
+            pendingFingerprints.append(batchFingerprint)
             batchFingerprint = nil
         }
     }
 
-    private func forward(_ buffer: ByteBuffer, from start: Int, to end: Int) {
-        guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return }
-        if let server {
-            server.write(slice)
+    /// LISTEN, session advisory locks and WITH HOLD cursors outlive a transaction, which transaction
+    /// pooling cannot honour: say so once per client.
+    private func warnIfSessionState(_ sql: String) {
+        let classification = context.classifications.classify(sql)
+        guard classification.isListen || classification.setsSessionState else { return }
+        let upper = sql.uppercased()
+        let what: String
+        if classification.isListen {
+            what = "LISTEN"
+        } else if upper.contains("PG_ADVISORY_LOCK") || upper.contains("PG_TRY_ADVISORY_LOCK") {
+            what = "a session-level advisory lock"
+        } else if upper.contains("WITH HOLD") {
+            what = "a WITH HOLD cursor"
         } else {
-            if pendingToServer == nil {
-                pendingToServer = slice
-            } else {
-                var copy = slice
-                pendingToServer!.writeBuffer(&copy)
-            }
-            requestServer()
+            return
         }
+        warnedAboutSessionState = true
+        logger.warning("client uses \(what) in \(mode.rawValue) pooling mode: it will not survive the end of the transaction",
+                       metadata: ["user": "\(user)", "database": "\(database)", "application_name": "\(applicationName)"])
+    }
+
+    /// Writes a run of frames already accounted for (startRequest) to the held server.
+    private func forward(_ buffer: ByteBuffer, from start: Int, to end: Int) {
+        guard end > start, let slice = buffer.getSlice(at: start, length: end - start), let server else { return }
+        server.write(slice)
     }
 
     private func terminate() {
@@ -402,11 +532,127 @@ final class ClientSession: @unchecked Sendable {
         clientClosed()
     }
 
+    // MARK: relay with prepared statements (transaction/statement pooling)
+
+    /// Sends one client frame to the held server, rewritten for that server's prepared statements.
+    private func dispatch(_ frame: Frame) throws {
+        guard let server, rewriter != nil else {
+            pendingFrames.append(frame)
+            return
+        }
+        var discardAll = false
+        if frame.type == FrontendType.query, let first = frame.bytes.getInteger(at: frame.bytes.readerIndex + 5, as: UInt8.self),
+           first | 0x20 == UInt8(ascii: "d") || first == UInt8(ascii: " ") || first == UInt8(ascii: "\n") || first == UInt8(ascii: "/") {
+            if let sql = frame.bytes.getString(at: frame.bytes.readerIndex + 5, length: max(0, frame.bytes.readableBytes - 6)) {
+                let classification = context.classifications.classify(sql)
+                // DEALLOCATE of a name the proxy does not know goes on to the server, which answers with its error.
+                if classification.statementCount == 1, rewriter!.deallocate(classification.deallocate, pipeline: &pipeline) {
+                    startRequest(frame)
+                    return
+                }
+                discardAll = classification.isDiscardAll
+            }
+        }
+        startRequest(frame)
+        let outcome = try rewriter!.handle(frame, cache: &server.statementCache, pipeline: &pipeline) { [runtime] query, types in
+            runtime.statementNames.name(for: query, types: types)
+        }
+        switch outcome {
+        case .passThrough: server.write(frame.bytes)
+        case .rewritten(let bytes): if bytes.readableBytes > 0 { server.write(bytes) }
+        }
+        if discardAll {
+            rewriter!.forgetAll()
+            server.statementCache.removeAll()
+        }
+    }
+
+    /// A client without a server and outside a transaction that only prepares statements (named
+    /// Parse messages, then Sync) is answered by the proxy: the statements reach a server at their
+    /// first use. libpq's PQprepare blocks its thread until answered, and a thread of pgbench
+    /// blocked on a free server while its other clients hold every server inside their
+    /// transactions would wait forever.
+    private func answerPreparesLocally() throws -> Bool {
+        guard server == nil, !waitingForServer, tracker.isIdle,
+              let last = pendingFrames.last, last.type == FrontendType.sync, pendingFrames.count >= 2,
+              pendingFrames.dropLast().allSatisfy({ $0.type == FrontendType.parse })
+        else { return false }
+        for frame in pendingFrames.dropLast() {
+            guard case .parse(let parse)? = try FrontendMessage.decode(frame), !parse.name.isEmpty else { return false }
+        }
+        var out = allocator.buffer(capacity: 6 * pendingFrames.count + 6)
+        for frame in pendingFrames.dropLast() {
+            _ = try rewriter!.registerWithoutServer(frame) { [runtime] query, types in
+                runtime.statementNames.name(for: query, types: types)
+            }
+            out.writeEmptyBackendMessage(BackendType.parseComplete)
+        }
+        out.writeReadyForQuery(.idle)
+        pendingFrames.removeAll()
+        _ = pendingFingerprints.popFirst()
+        counters.bytesSent &+= UInt64(out.readableBytes)
+        channel.writeAndFlush(out, promise: nil)
+        return true
+    }
+
+    /// After a batch of client frames: answers the proxy owes now (nothing before them is
+    /// outstanding) go out, and a made-up ReadyForQuery may free the server.
+    private func finishDispatch() {
+        guard rewriter != nil else {
+            maybeReleaseServer()
+            return
+        }
+        var out = allocator.buffer(capacity: 0)
+        pipeline.drainFakes(into: &out)
+        if out.readableBytes > 0 {
+            counters.bytesSent &+= UInt64(out.readableBytes)
+            channel.writeAndFlush(out, promise: nil)
+        }
+        completeFakeReadies()
+        maybeReleaseServer()
+    }
+
+    private func completeFakeReadies() {
+        for _ in 0..<pipeline.takeFakeReadies() {
+            tracker.serverReady(pipeline.status)
+            requestFinished(status: pipeline.status)
+        }
+    }
+
     private func requestServer() {
-        guard !waitingForServer, server == nil, let pool else { return }
+        guard !waitingForServer, server == nil, let primary = pool else { return }
+        var target = primary
+        route = .primary
+        currentReplica = nil
+        if splitReads, !pinnedToPrimary, pendingIsReadOnly(), readAfterWriteUntil.map({ NIODeadline.now() >= $0 }) ?? true,
+           let replica = runtime.routing.chooseReplica(database: primary.entry.name, outstanding: { [runtime, database, user] address in
+               runtime.existingPool(database: database, user: user, address: address)?.counts().active ?? 0
+           }),
+           let replicaPool = runtime.pool(database: database, user: user, address: replica.id.address) {
+            target = replicaPool
+            route = .replica
+            currentReplica = replica.id
+        }
+        if mode == .session, route == .primary, splitReads, pendingFrames.contains(where: { isRead($0) == false }) {
+            pinnedToPrimary = true
+        }
+        currentPool = target
         waitingForServer = true
         waitStarted = .now()
-        pool.acquire(for: self)
+        target.acquire(for: self)
+    }
+
+    /// Every statement waiting to be sent only reads (and there is at least one).
+    private func pendingIsReadOnly() -> Bool {
+        var sawRead = false
+        for frame in pendingFrames {
+            switch isRead(frame) {
+            case false?: return false
+            case true?: sawRead = true
+            case nil: break
+            }
+        }
+        return sawRead
     }
 
     // MARK: server assignment (called on this loop)
@@ -426,7 +672,7 @@ final class ClientSession: @unchecked Sendable {
             self.server = server
             let welcome = server.parameters.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
             finishLogin(prelude: prelude, welcome: welcome)
-            if pendingToServer == nil, mode != .session {
+            if pendingFrames.isEmpty, mode != .session || route == .replica {
                 releaseServer()
                 return
             }
@@ -438,11 +684,23 @@ final class ClientSession: @unchecked Sendable {
             server.write(ServerConnection.queryBuffer(TrackedParameters.setStatement(differences)))
             swallowReady += 1
         }
-        if let pending = pendingToServer {
-            pendingToServer = nil
-            server.write(pending)
+        answeredSinceDispatch = false
+        do {
+            while let frame = pendingFrames.first, fitsRoute(frame) {
+                pendingFrames.removeFirst()
+                if rewriter != nil {
+                    try dispatch(frame)
+                } else {
+                    startRequest(frame)
+                    server.write(frame.bytes)
+                }
+            }
+        } catch {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "\(error)"))
+            return
         }
         server.flush()
+        finishDispatch()
     }
 
     /// The pool handed out a server that closed meanwhile: ask again.
@@ -456,6 +714,13 @@ final class ClientSession: @unchecked Sendable {
     func poolFailed(_ error: ErrorFields) {
         onLoop { [self] in
             waitingForServer = false
+            if route == .replica, let replica = currentReplica, case .ready = phase {
+                // The replica cannot be reached: keep reads away from it and try elsewhere.
+                logger.warning("replica unavailable, retrying the read elsewhere", metadata: ["backend": "\(replica.address)"])
+                banReplica(replica)
+                requestServer()
+                return
+            }
             var error = error
             if error.severity != "FATAL" {
                 error = ErrorFields(severity: "FATAL", sqlState: error.sqlState ?? "08006", message: error.message)
@@ -464,15 +729,34 @@ final class ClientSession: @unchecked Sendable {
         }
     }
 
+    private func banReplica(_ replica: BackendID) {
+        let interval = max(1, runtime.config.replicaCheckIntervalS)
+        runtime.routing.ban(replica, until: .now() + .nanoseconds(Int64(2 * interval * 1e9)))
+        runtime.routing.recordRetry(database: replica.database)
+    }
+
     /// The server's connection dropped while this client held it.
     func serverLost(_ lost: ServerConnection) {
         guard server === lost else { return }
         server = nil
         serverInbound = nil
+        if route == .replica, let replica = currentReplica, !answeredSinceDispatch, tracker.status == .idle,
+           !inFlightOnReplica.isEmpty, swallowReady == 0 {
+            // A read whose replica died before answering anything: send it again elsewhere.
+            logger.warning("replica connection lost before answering, retrying the read", metadata: ["backend": "\(replica.address)"])
+            banReplica(replica)
+            for frame in inFlightOnReplica.reversed() { pendingFrames.prepend(frame) }
+            inFlightOnReplica = []
+            tracker.reset()
+            pipeline.reset()
+            requests.removeAll()
+            requestServer()
+            return
+        }
         fatal(ErrorFields(severity: "FATAL", sqlState: "08006", message: "server conn crashed?"))
     }
 
-    private func releaseServer() {
+    private func releaseServer(reset: Bool = true) {
         guard let server else { return }
         // The server's read-complete will no longer reach us once it is unlinked.
         channel.flush()
@@ -480,13 +764,16 @@ final class ClientSession: @unchecked Sendable {
         tracker.reset()
         swallowReady = 0
         serverInbound = nil
-        server.unlink(clean: true)
+        pipeline.reset()
+        inFlightOnReplica = []
+        server.unlink(clean: true, reset: reset)
     }
 
     // MARK: relay: server to client
 
     func serverRead(_ buffer: ByteBuffer, from source: ServerConnection) {
         guard source === server else { return }
+        lastActivity = .now()
         var input: ByteBuffer
         if var pending = serverInbound, pending.readableBytes > 0 {
             var copy = buffer
@@ -501,38 +788,53 @@ final class ClientSession: @unchecked Sendable {
         do {
             while let length = try FrameReader.frameLength(in: input, at: index, maxLength: maxLength) {
                 let type = input.getInteger(at: index, as: UInt8.self)!
-                let swallowing = swallowReady > 0
+                if swallowReady > 0 {
+                    // Answers to the proxy's own SET: the client never sees them.
+                    flushRun(input, from: runStart, to: index)
+                    runStart = index + length
+                    switch type {
+                    case BackendType.readyForQuery: swallowReady -= 1
+                    case BackendType.parameterStatus: noteParameterStatus(input, at: index, length: length, server: source)
+                    case BackendType.errorResponse:
+                        logger.warning("restoring session parameters on the server failed", metadata: ["server": "\(source.id)"])
+                    default: break
+                    }
+                    index += length
+                    continue
+                }
+                var status: TransactionStatus?
                 switch type {
                 case BackendType.readyForQuery:
                     let statusByte = input.getInteger(at: index + 5, as: UInt8.self) ?? TransactionStatus.idle.rawValue
-                    let status = TransactionStatus(rawValue: statusByte) ?? .idle
-                    if swallowing {
+                    status = TransactionStatus(rawValue: statusByte) ?? .idle
+                case BackendType.parameterStatus:
+                    noteParameterStatus(input, at: index, length: length, server: source)
+                case BackendType.errorResponse:
+                    requestFailed = true
+                default:
+                    break
+                }
+                if rewriter != nil {
+                    var fakes = allocator.buffer(capacity: 0)
+                    let disposition = pipeline.serverMessage(type, status: status, fakesAfter: &fakes)
+                    for name in pipeline.takeFailedStatements() { source.statementCache.remove(name) }
+                    if disposition == .drop {
                         flushRun(input, from: runStart, to: index)
-                        swallowReady -= 1
                         runStart = index + length
-                    } else {
+                    } else if let status {
                         tracker.serverReady(status)
                         requestFinished(status: status)
                     }
-                case BackendType.parameterStatus:
-                    if let frame = input.getSlice(at: index, length: length),
-                       case .parameterStatus(let name, let value)? = try? BackendMessage.decode(Frame(type: type, bytes: frame)) {
-                        source.parameters[name] = value
-                        parameters.set(name, value)
-                    }
-                    if swallowing {
-                        flushRun(input, from: runStart, to: index)
+                    if fakes.readableBytes > 0 {
+                        flushRun(input, from: runStart, to: index + length)
                         runStart = index + length
+                        counters.bytesSent &+= UInt64(fakes.readableBytes)
+                        channel.write(fakes, promise: nil)
+                        completeFakeReadies()
                     }
-                default:
-                    if type == BackendType.errorResponse { requestFailed = true }
-                    if swallowing {
-                        if type == BackendType.errorResponse {
-                            logger.warning("restoring session parameters on the server failed", metadata: ["server": "\(source.id)"])
-                        }
-                        flushRun(input, from: runStart, to: index)
-                        runStart = index + length
-                    }
+                } else if let status {
+                    tracker.serverReady(status)
+                    requestFinished(status: status)
                 }
                 index += length
             }
@@ -551,6 +853,14 @@ final class ClientSession: @unchecked Sendable {
         maybeReleaseServer()
     }
 
+    private func noteParameterStatus(_ input: ByteBuffer, at index: Int, length: Int, server: ServerConnection) {
+        guard let frame = input.getSlice(at: index, length: length),
+              case .parameterStatus(let name, let value)? = try? BackendMessage.decode(Frame(type: BackendType.parameterStatus, bytes: frame))
+        else { return }
+        server.parameters[name] = value
+        parameters.set(name, value)
+    }
+
     func serverReadComplete() {
         channel.flush()
     }
@@ -558,6 +868,7 @@ final class ClientSession: @unchecked Sendable {
     private func flushRun(_ buffer: ByteBuffer, from start: Int, to end: Int) {
         guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return }
         counters.bytesSent &+= UInt64(end - start)
+        answeredSinceDispatch = true
         channel.write(slice, promise: nil)
     }
 
@@ -569,7 +880,6 @@ final class ClientSession: @unchecked Sendable {
         let nanos = UInt64(max(0, (now - request.started).nanoseconds))
         counters.queries &+= 1
         counters.queryMicros &+= nanos / 1000
-        let route: QueryRoute = .primary
         if context.stats.isEnabled {
             context.stats.record(QuerySample(durationNanos: nanos, waitNanos: lastWaitNanos, database: database, user: user,
                                              route: route, fingerprint: request.fingerprint, isError: requestFailed))
@@ -578,6 +888,14 @@ final class ClientSession: @unchecked Sendable {
                          route: route, backend: server?.address)
         requestFailed = false
         lastWaitNanos = 0
+        if status == .idle {
+            inFlightOnReplica = []
+            if wroteSinceIdle {
+                wroteSinceIdle = false
+                let window = context.settings.readAfterWrite
+                if window > .zero { readAfterWriteUntil = now + window }
+            }
+        }
         if status == .idle, let started = transactionStarted {
             counters.transactions &+= 1
             counters.transactionMicros &+= UInt64(max(0, (now - started).nanoseconds)) / 1000
@@ -588,10 +906,12 @@ final class ClientSession: @unchecked Sendable {
     }
 
     private func maybeReleaseServer() {
-        guard server != nil, serverInbound == nil, swallowReady == 0 else { return }
+        guard server != nil, serverInbound == nil, swallowReady == 0, pipeline.isEmpty else { return }
         switch mode {
         case .session:
-            return
+            // Until its first write a session only reads, so its reads may go to any replica, one
+            // request at a time; reads change no session state, so no reset is needed.
+            if route == .replica, tracker.isIdle { releaseServer(reset: false) }
         case .transaction:
             if tracker.isIdle { releaseServer() }
         case .statement:
@@ -604,7 +924,7 @@ final class ClientSession: @unchecked Sendable {
                 releaseServer()
             }
         }
-        if server == nil, pendingToServer != nil { requestServer() }
+        if server == nil, !pendingFrames.isEmpty { requestServer() }
     }
 
     // MARK: cancel
@@ -619,7 +939,11 @@ final class ClientSession: @unchecked Sendable {
 
     private func startConsole(prelude: ByteBuffer?) {
         loginTimeout?.cancel()
-        let console = AdminConsoleSession(runtime: runtime, client: self)
+        guard let access = AdminConsoleSession.access(user: user, isUnixSocket: isUnixSocket, config: runtime.config) else {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "not allowed"))
+            return
+        }
+        let console = AdminConsoleSession(runtime: runtime, client: self, access: access)
         self.console = console
         phase = .console
         var buffer = allocator.buffer(capacity: 256)
@@ -639,16 +963,38 @@ final class ClientSession: @unchecked Sendable {
                 terminate()
                 return
             }
-            let reply = console.handle(frame)
-            if reply.readableBytes > 0 { channel.write(reply, promise: nil) }
+            console.receive(frame)
         }
-        channel.flush()
         inbound = buffer.readableBytes > 0 ? buffer : nil
     }
 
     func sendToClient(_ buffer: ByteBuffer, flush: Bool = true) {
         onLoop { [self] in
             if flush { channel.writeAndFlush(buffer, promise: nil) } else { channel.write(buffer, promise: nil) }
+        }
+    }
+
+    // MARK: timeouts
+
+    /// Called about once a second by the maintenance timer, on this loop.
+    func checkTimeouts(now: NIODeadline, limits: ClientTimeouts) {
+        guard case .ready = phase else { return }
+        let quietFor = now - lastActivity
+        if limits.queryTimeout > .zero, server != nil, let oldest = requests.first, now - oldest.started > limits.queryTimeout {
+            logger.warning("query_timeout: cancelling the query and closing the client")
+            cancelRunningQuery()
+            fatal(ErrorFields(severity: "FATAL", sqlState: "57014", message: "query_timeout"))
+            return
+        }
+        if limits.idleTransactionTimeout > .zero, server != nil, tracker.isQuiet, tracker.status != .idle,
+           quietFor > limits.idleTransactionTimeout {
+            logger.info("idle_transaction_timeout: closing the client")
+            fatal(ErrorFields(severity: "FATAL", sqlState: "25P03", message: "idle transaction timeout"))
+            return
+        }
+        if limits.clientIdleTimeout > .zero, server == nil || (mode == .session && tracker.isIdle), !waitingForServer,
+           quietFor > limits.clientIdleTimeout {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "client_idle_timeout"))
         }
     }
 

@@ -4,24 +4,66 @@ import PGRelayCore
 import PGWire
 
 /// The admin console: a client connected to the virtual database "pgrelay" (or "pgbouncer").
-/// It answers SHOW commands and runs admin commands, like PgBouncer's console.
+/// It answers SHOW commands and runs admin commands, like PgBouncer's console, over the simple
+/// protocol (psql) and the extended one (drivers: Parse/Bind/Describe/Execute/Sync).
+///
+/// Messages are handled one at a time, in order, on the client's event loop; a command that
+/// waits (PAUSE, WAIT_CLOSE) holds the messages behind it until it completes.
 final class AdminConsoleSession {
     static let databaseNames: Set<String> = ["pgrelay", "pgbouncer"]
+    /// Messages queued behind a waiting command before the client is cut off.
+    static let maxQueuedMessages = 1024
+    /// Named prepared statements or portals a console client may keep.
+    static let maxNamedObjects = 256
+
+    /// What a console user may do.
+    enum Access: Equatable {
+        /// admin_users (and the OS user over the Unix socket): every command.
+        case admin
+        /// stats_users: SHOW only.
+        case stats
+    }
 
     let runtime: ProxyRuntime
     unowned let client: ClientSession
+    let access: Access
     private let allocator = ByteBufferAllocator()
 
-    init(runtime: ProxyRuntime, client: ClientSession) {
+    private var queue = CircularBuffer<Frame>()
+    private var running = false
+    private var draining = false
+    private var skippingUntilSync = false
+    private var statements: [String: String] = [:]
+    private var portals: [String: Portal] = [:]
+
+    /// A bound statement: its text, the result formats the client asked for, and its result once
+    /// Describe or Execute produced it (a SHOW runs once per portal).
+    private struct Portal {
+        var sql: String
+        var formats: [Int16]
+        var table: ConsoleTable?
+    }
+
+    init(runtime: ProxyRuntime, client: ClientSession, access: Access) {
         self.runtime = runtime
         self.client = client
+        self.access = access
+    }
+
+    /// Who may open the console, as PgBouncer decides it: admin_users, stats_users, and over the
+    /// Unix socket the OS user running the proxy. Nil: refused at login.
+    static func access(user: String, isUnixSocket: Bool, config: Config) -> Access? {
+        if config.adminUsers.contains(user) || (isUnixSocket && isLocalOwner(user: user)) { return .admin }
+        if config.statsUsers.contains(user) { return .stats }
+        return nil
     }
 
     /// The OS user running pgrelay may open the console over the Unix socket without a password,
     /// as PgBouncer allows, under its own name or as pgbouncer/pgrelay.
     static func isLocalOwner(user: String) -> Bool {
-        let owner = String(cString: getpwuid(geteuid())?.pointee.pw_name ?? strdup("")!)
-        return user == owner || user == "pgbouncer" || user == "pgrelay"
+        if user == "pgbouncer" || user == "pgrelay" { return true }
+        guard let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name else { return false }
+        return user == String(cString: name)
     }
 
     var welcomeParameters: [(String, String)] {
@@ -30,69 +72,223 @@ final class AdminConsoleSession {
          ("integer_datetimes", "on"), ("IntervalStyle", "postgres")]
     }
 
-    /// Handles one frontend message and returns the bytes to send back.
-    func handle(_ frame: Frame) -> ByteBuffer {
-        var out = allocator.buffer(capacity: 256)
-        switch frame.type {
-        case FrontendType.query:
-            guard case .query(let sql)? = try? FrontendMessage.decode(frame) else {
-                out.writeErrorResponse(ErrorFields(sqlState: "08P01", message: "invalid query message"))
-                out.writeReadyForQuery(.idle)
-                return out
-            }
-            run(sql, into: &out)
-            out.writeReadyForQuery(.idle)
-        default:
-            out.writeErrorResponse(ErrorFields(sqlState: "0A000", message: "the admin console supports only the simple query protocol"))
-            if frame.type == FrontendType.sync { out.writeReadyForQuery(.idle) }
-        }
-        return out
-    }
+    // MARK: message queue
 
-    private func run(_ sql: String, into out: inout ByteBuffer) {
-        let statements = sql.split(separator: ";").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-        if statements.isEmpty {
-            out.writeEmptyBackendMessage(BackendType.emptyQueryResponse)
+    /// Takes one frontend message (on the client's loop); replies are written in order.
+    func receive(_ frame: Frame) {
+        guard queue.count < Self.maxQueuedMessages else {
+            client.fatal(ErrorFields(severity: "FATAL", sqlState: "54000", message: "too many console messages queued"))
             return
         }
-        for statement in statements {
-            do {
-                try execute(statement, into: &out)
-            } catch let error as ConsoleError {
-                out.writeErrorResponse(ErrorFields(sqlState: error.sqlState, message: error.message))
-                return
-            } catch {
-                out.writeErrorResponse(ErrorFields(sqlState: "XX000", message: "\(error)"))
-                return
+        queue.append(frame)
+        drain()
+    }
+
+    private func drain() {
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        while !running, let frame = queue.popFirst() {
+            running = true
+            process(frame).whenComplete { [self] _ in
+                running = false
+                if !draining {
+                    drain()
+                }
             }
         }
+        client.channel.flush()
     }
 
-    struct ConsoleError: Error {
-        var sqlState: String
-        var message: String
+    private func send(_ build: (inout ByteBuffer) -> Void) {
+        var out = allocator.buffer(capacity: 256)
+        build(&out)
+        client.channel.write(out, promise: nil)
     }
 
-    private func execute(_ statement: String, into out: inout ByteBuffer) throws {
-        let words = statement.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
-        guard let verb = words.first?.uppercased() else { return }
-        switch verb {
-        case "SHOW":
-            guard words.count >= 2 else { throw ConsoleError(sqlState: "42601", message: "SHOW needs an argument") }
-            let table = try ConsoleTables.table(named: words[1].uppercased(), runtime: runtime)
-            table.write(into: &out, tag: "SHOW")
+    private func sendError(_ error: Error) {
+        let fields: ErrorFields
+        switch error {
+        case let error as ConsoleError: fields = ErrorFields(sqlState: error.sqlState, message: error.message)
+        case let error as ConfigError: fields = ErrorFields(sqlState: "22023", message: "\(error)")
+        default: fields = ErrorFields(sqlState: "XX000", message: "\(error)")
+        }
+        send { $0.writeErrorResponse(fields) }
+    }
+
+    private var loop: EventLoop { client.loop }
+
+    private func process(_ frame: Frame) -> EventLoopFuture<Void> {
+        let message: FrontendMessage?
+        do {
+            message = try FrontendMessage.decode(frame)
+        } catch {
+            client.fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "invalid message on the admin console"))
+            return loop.makeSucceededVoidFuture()
+        }
+        switch message {
+        case .query(let sql)?:
+            skippingUntilSync = false
+            return runSimpleQuery(sql)
+        case .sync?:
+            skippingUntilSync = false
+            send { $0.writeReadyForQuery(.idle) }
+        case .flush?:
+            client.channel.flush()
         default:
-            guard client.isAdmin else {
-                throw ConsoleError(sqlState: "42501", message: "admin access needed")
+            guard !skippingUntilSync else { return loop.makeSucceededVoidFuture() }
+            do {
+                return try runExtended(message)
+            } catch {
+                sendError(error)
+                skippingUntilSync = true
             }
-            try ConsoleCommands.run(verb: verb, arguments: Array(words.dropFirst()), runtime: runtime, into: &out)
+        }
+        return loop.makeSucceededVoidFuture()
+    }
+
+    // MARK: simple protocol
+
+    private func runSimpleQuery(_ sql: String) -> EventLoopFuture<Void> {
+        let texts = ConsoleCommandParser.statements(sql)
+        guard !texts.isEmpty else {
+            send {
+                $0.writeEmptyBackendMessage(BackendType.emptyQueryResponse)
+                $0.writeReadyForQuery(.idle)
+            }
+            return loop.makeSucceededVoidFuture()
+        }
+        return runStatements(texts[...]).always { [self] _ in
+            send { $0.writeReadyForQuery(.idle) }
         }
     }
-}
 
-/// Version strings shared by `--version`, SHOW VERSION and the console's server_version.
-public enum PGRelayVersion {
-    public static let version = "0.1.0"
-    public static let line = "pgrelay \(version)"
-    static let serverVersion = "1.25.2/pgrelay \(version)"
+    /// Runs statements in order; the first error ends the batch (as PostgreSQL does).
+    private func runStatements(_ texts: ArraySlice<String>) -> EventLoopFuture<Void> {
+        guard let text = texts.first else { return loop.makeSucceededVoidFuture() }
+        return run(text).flatMap { [self] reply in
+            switch reply {
+            case .table(let table): send { table.write(into: &$0, tag: "SHOW") }
+            case .done(let tag): send { $0.writeCommandComplete(tag) }
+            }
+            return runStatements(texts.dropFirst())
+        }.flatMapError { [self] error in
+            sendError(error)
+            return loop.makeFailedFuture(error)
+        }
+    }
+
+    /// Parses, checks access and runs one statement.
+    private func run(_ text: String) -> EventLoopFuture<ConsoleReply> {
+        do {
+            let command = try authorized(ConsoleCommandParser.parse(text))
+            return ConsoleCommands.run(command, runtime: runtime, on: loop)
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+    }
+
+    private func authorized(_ command: ConsoleCommand) throws -> ConsoleCommand {
+        guard command.isReadOnly || access == .admin else {
+            throw ConsoleError(sqlState: "42501", message: "admin access needed")
+        }
+        return command
+    }
+
+    // MARK: extended protocol
+
+    private func runExtended(_ message: FrontendMessage?) throws -> EventLoopFuture<Void> {
+        switch message {
+        case .parse(let parse)?:
+            let count = ConsoleCommandParser.statements(parse.query).count
+            guard count <= 1 else {
+                throw ConsoleError.syntax("cannot insert multiple commands into a prepared statement")
+            }
+            try remember(&statements, parse.name, parse.query)
+            send { $0.writeEmptyBackendMessage(BackendType.parseComplete) }
+        case .bind(let bind)?:
+            guard let sql = statements[bind.statement] else {
+                throw ConsoleError(sqlState: "26000", message: "prepared statement \"\(bind.statement)\" does not exist")
+            }
+            let formats = try ConsoleWire.resultFormats(ofBindRemainder: bind.remainder)
+            try remember(&portals, bind.portal, Portal(sql: sql, formats: formats))
+            send { $0.writeEmptyBackendMessage(BackendType.bindComplete) }
+        case .describe(let target)?:
+            try describe(target)
+        case .execute(let name, _)?:
+            return try execute(portal: name)
+        case .close(let target)?:
+            if target.kind == .statement { statements[target.name] = nil } else { portals[target.name] = nil }
+            send { $0.writeEmptyBackendMessage(BackendType.closeComplete) }
+        default:
+            throw ConsoleError(sqlState: "0A000", message: "the admin console does not support this message")
+        }
+        return loop.makeSucceededVoidFuture()
+    }
+
+    private func remember<Value>(_ objects: inout [String: Value], _ name: String, _ value: Value) throws {
+        guard name.isEmpty || objects[name] != nil || objects.count < Self.maxNamedObjects else {
+            throw ConsoleError(sqlState: "53400", message: "too many prepared statements or portals on the admin console")
+        }
+        objects[name] = value
+    }
+
+    /// The table a SHOW statement produces now; nil for other commands and empty text.
+    private func showTable(_ sql: String) throws -> ConsoleTable? {
+        guard let text = ConsoleCommandParser.statements(sql).first else { return nil }
+        guard case .show(let subject) = try authorized(ConsoleCommandParser.parse(text)) else { return nil }
+        return try ConsoleTables.table(named: subject, runtime: runtime)
+    }
+
+    private func describe(_ target: FrontendMessage.DescribeTarget) throws {
+        switch target.kind {
+        case .statement:
+            guard let sql = statements[target.name] else {
+                throw ConsoleError(sqlState: "26000", message: "prepared statement \"\(target.name)\" does not exist")
+            }
+            let table = try showTable(sql)
+            send {
+                $0.writeMessage(BackendType.parameterDescription) { $0.writeInteger(Int16(0)) }
+                if let table { ConsoleWire.writeRowDescription(table.columns, formats: [], into: &$0) } else {
+                    $0.writeEmptyBackendMessage(BackendType.noData)
+                }
+            }
+        case .portal:
+            guard var portal = portals[target.name] else {
+                throw ConsoleError(sqlState: "34000", message: "portal \"\(target.name)\" does not exist")
+            }
+            portal.table = try showTable(portal.sql)
+            portals[target.name] = portal
+            send {
+                if let table = portal.table { ConsoleWire.writeRowDescription(table.columns, formats: portal.formats, into: &$0) } else {
+                    $0.writeEmptyBackendMessage(BackendType.noData)
+                }
+            }
+        }
+    }
+
+    private func execute(portal name: String) throws -> EventLoopFuture<Void> {
+        guard let portal = portals[name] else {
+            throw ConsoleError(sqlState: "34000", message: "portal \"\(name)\" does not exist")
+        }
+        guard let text = ConsoleCommandParser.statements(portal.sql).first else {
+            send { $0.writeEmptyBackendMessage(BackendType.emptyQueryResponse) }
+            return loop.makeSucceededVoidFuture()
+        }
+        let result: EventLoopFuture<ConsoleReply> = portal.table.map { loop.makeSucceededFuture(.table($0)) } ?? run(text)
+        return result.map { [self] reply in
+            switch reply {
+            case .table(let table):
+                send {
+                    for row in table.rows { ConsoleWire.writeDataRow(row, columns: table.columns, formats: portal.formats, into: &$0) }
+                    $0.writeCommandComplete("SHOW")
+                }
+            case .done(let tag):
+                send { $0.writeCommandComplete(tag) }
+            }
+        }.flatMapErrorThrowing { [self] error in
+            sendError(error)
+            skippingUntilSync = true
+        }
+    }
 }

@@ -2,14 +2,31 @@ import Foundation
 import NIOCore
 import PGRelayCore
 
-/// The SHOW tables of the console, with PgBouncer 1.25's column names, order and types.
+/// The SHOW tables of the console, with PgBouncer 1.25.2's column names, order and types (its
+/// src/admin.c and src/stats.c); columns of ours come after PgBouncer's.
 enum ConsoleTables {
     static func table(named name: String, runtime: ProxyRuntime) throws -> ConsoleTable {
         switch name {
         case "VERSION": return version()
         case "POOLS": return pools(runtime)
+        case "SERVERS": return servers(runtime)
+        case "CLIENTS": return clients(runtime)
+        case "DATABASES": return databases(runtime)
+        case "USERS": return users(runtime)
+        case "CONFIG": return config(runtime.config)
+        case "LISTS": return lists(runtime)
+        case "MEM": return mem()
+        case "STATE": return state(runtime)
+        case "FDS": return fds()
+        case "STATS": return stats(runtime)
+        case "STATS_TOTALS": return statsTotals(runtime)
+        case "STATS_AVERAGES": return statsAverages(runtime)
+        case "TOTALS": return totals(runtime)
+        case "QUERIES": return queries(runtime.stats.snapshot())
+        case "HEALTH": return health(runtime.stats.snapshot(), backends: runtime.backendHealth())
+        case "ROUTES": return routes(runtime)
         default:
-            throw AdminConsoleSession.ConsoleError(sqlState: "42601", message: "unknown SHOW command: \(name)")
+            throw ConsoleError.syntax("unknown SHOW command: \(name)")
         }
     }
 
@@ -19,49 +36,110 @@ enum ConsoleTables {
         return table
     }
 
-    static func pools(_ runtime: ProxyRuntime) -> ConsoleTable {
+    static func databases(_ runtime: ProxyRuntime) -> ConsoleTable {
         var table = ConsoleTable([
-            ("database", .text), ("user", .text), ("cl_active", .int4), ("cl_waiting", .int4),
-            ("cl_active_cancel_req", .int4), ("cl_waiting_cancel_req", .int4), ("sv_active", .int4),
-            ("sv_active_cancel", .int4), ("sv_being_canceled", .int4), ("sv_idle", .int4), ("sv_used", .int4),
-            ("sv_tested", .int4), ("sv_login", .int4), ("maxwait", .int4), ("maxwait_us", .int4),
-            ("pool_mode", .text), ("load_balance_hosts", .text),
+            ("name", .text), ("host", .text), ("port", .int4), ("database", .text), ("force_user", .text),
+            ("pool_size", .int4), ("min_pool_size", .int4), ("reserve_pool_size", .int4), ("server_lifetime", .int4),
+            ("pool_mode", .text), ("load_balance_hosts", .text), ("max_connections", .int4), ("current_connections", .int4),
+            ("max_client_connections", .int4), ("current_client_connections", .int4), ("paused", .int4), ("disabled", .int4),
+            ("reserve_pool", .int4),
         ])
-        let clients = runtime.allClients()
-        for pool in runtime.allPools() {
-            let counts = pool.counts()
-            let mine = clients.filter { $0.pool === pool }
-            let active = mine.filter { $0.stateDescription == "active" || $0.stateDescription == "idle" }.count
-            let waiting = mine.filter { $0.stateDescription == "waiting" }.count
+        let config = runtime.config
+        let serverCounts = runtime.slots.withLockedValue { $0.perDatabase }
+        var clientCounts: [String: Int] = [:]
+        for client in runtime.allClients() { clientCounts[client.databaseName, default: 0] += 1 }
+        var names = config.databases.filter { !$0.isFallback }.map(\.name)
+        // Databases served through the `*` fallback appear once they have a pool, as in PgBouncer.
+        for pool in runtime.allPools() where !names.contains(pool.key.database) { names.append(pool.key.database) }
+        for name in names {
+            guard let entry = config.database(named: name) else { continue }
+            let reserve = entry.reservePoolSize ?? config.reservePoolSize
             table.add([
-                pool.key.database, pool.key.user, "\(active)", "\(waiting)", "0", "0", "\(counts.active)", "0", "0",
-                "\(counts.idle)", "0", "\(counts.busy)", "\(counts.connecting)",
-                "\(counts.maxWaitNanos / 1_000_000_000)", "\((counts.maxWaitNanos / 1000) % 1_000_000)",
-                pool.settings.mode.rawValue, "",
+                name, entry.hosts.map(\.host).joined(separator: ","), "\(entry.port)", entry.serverDatabaseName(forRequested: name),
+                entry.user, "\(entry.poolSize ?? config.defaultPoolSize)", "\(entry.minPoolSize ?? config.minPoolSize)", "\(reserve)",
+                "\(Int(entry.serverLifetime ?? config.serverLifetime))", entry.poolMode?.rawValue,
+                entry.hosts.count > 1 ? entry.loadBalanceHosts.rawValue : nil,
+                "\(entry.maxDBConnections ?? config.maxDBConnections)", "\(serverCounts[name] ?? 0)",
+                "\(entry.maxDBClientConnections ?? config.maxDBClientConnections)", "\(clientCounts[name] ?? 0)",
+                runtime.isPaused(database: name) ? "1" : "0", runtime.isDisabled(database: name) ? "1" : "0", "\(reserve)",
             ])
         }
         return table
     }
+
+    static func users(_ runtime: ProxyRuntime) -> ConsoleTable {
+        var table = ConsoleTable([
+            ("name", .text), ("pool_size", .text), ("reserve_pool_size", .text), ("pool_mode", .text),
+            ("max_user_connections", .int4), ("current_connections", .int4), ("max_user_client_connections", .int4),
+            ("current_client_connections", .int4),
+        ])
+        let config = runtime.config
+        let serverCounts = runtime.slots.withLockedValue { $0.perUser }
+        var clientCounts: [String: Int] = [:]
+        for client in runtime.allClients() { clientCounts[client.userName, default: 0] += 1 }
+        for name in runtime.knownUserNames {
+            let user = config.user(named: name)
+            table.add([
+                name, user?.poolSize.map { "\($0)" } ?? "", user?.reservePoolSize.map { "\($0)" } ?? "", user?.poolMode?.rawValue,
+                "\(user?.maxUserConnections ?? config.maxUserConnections)", "\(serverCounts[name] ?? 0)",
+                "\(user?.maxUserClientConnections ?? config.maxUserClientConnections)", "\(clientCounts[name] ?? 0)",
+            ])
+        }
+        return table
+    }
+
+    /// Every setting with secrets masked (the same rows as GET /config).
+    static func config(_ config: Config) -> ConsoleTable {
+        var table = ConsoleTable([("key", .text), ("value", .text), ("default", .text), ("changeable", .text)])
+        for row in config.settingRows() {
+            table.add([row.key, row.value, row.defaultValue, row.changeable ? "yes" : "no"])
+        }
+        return table
+    }
+
+    static func lists(_ runtime: ProxyRuntime) -> ConsoleTable {
+        var table = ConsoleTable([("list", .text), ("items", .int4)])
+        let clients = runtime.allClients()
+        let pools = runtime.allPools()
+        let databases = Set(runtime.config.databases.filter { !$0.isFallback }.map(\.name)).union(pools.map(\.key.database))
+        let servers = pools.reduce(0) { $0 + $1.serverStates().count }
+        let items: [(String, Int)] = [
+            ("databases", databases.count), ("users", runtime.knownUserNames.count), ("peers", 0), ("pools", pools.count),
+            ("peer_pools", 0), ("free_clients", 0), ("used_clients", clients.count),
+            ("login_clients", clients.filter { $0.adminState == "login" }.count), ("free_servers", 0),
+            ("used_servers", servers), ("dns_names", 0), ("dns_zones", 0), ("dns_queries", 0), ("dns_pending", 0),
+        ]
+        for (name, count) in items { table.add([name, "\(count)"]) }
+        return table
+    }
+
+    /// PgBouncer lists its slab allocators here; pgrelay has none, so the table is empty.
+    static func mem() -> ConsoleTable {
+        ConsoleTable([("name", .text), ("size", .int4), ("used", .int4), ("free", .int4), ("memtotal", .int4)])
+    }
+
+    static func state(_ runtime: ProxyRuntime) -> ConsoleTable {
+        var table = ConsoleTable([("key", .text), ("value", .text)])
+        let paused = runtime.isPausedAll
+        table.add(["active", paused ? "no" : "yes"])
+        table.add(["paused", paused ? "yes" : "no"])
+        table.add(["suspended", "no"])
+        return table
+    }
+
+    /// Only meaningful for PgBouncer's online restart (passing sockets on); empty here.
+    static func fds() -> ConsoleTable {
+        ConsoleTable([
+            ("fd", .int4), ("task", .text), ("user", .text), ("database", .text), ("addr", .text), ("port", .int4),
+            ("cancel", .int8), ("link", .int4), ("client_encoding", .text), ("std_strings", .text), ("datestyle", .text),
+            ("timezone", .text), ("password", .text), ("scram_client_key", .bytea), ("scram_server_key", .bytea),
+        ])
+    }
 }
 
-/// Admin commands (admin users only).
-enum ConsoleCommands {
-    static func run(verb: String, arguments: [String], runtime: ProxyRuntime, into out: inout ByteBuffer) throws {
-        guard let controller = runtime.controller else {
-            throw AdminConsoleSession.ConsoleError(sqlState: "XX000", message: "no controller")
-        }
-        switch verb {
-        case "RELOAD":
-            switch controller.reload() {
-            case .success: out.writeCommandComplete("RELOAD")
-            case .failure(let error):
-                throw AdminConsoleSession.ConsoleError(sqlState: "F0000", message: "reload failed: \(error)")
-            }
-        case "SHUTDOWN":
-            out.writeCommandComplete("SHUTDOWN")
-            controller.shutdown(immediate: false)
-        default:
-            throw AdminConsoleSession.ConsoleError(sqlState: "42601", message: "unknown command: \(verb)")
-        }
-    }
+/// Version strings shared by `--version`, SHOW VERSION and the console's server_version.
+public enum PGRelayVersion {
+    public static let version = "0.1.0"
+    public static let line = "pgrelay \(version)"
+    static let serverVersion = "1.25.2/pgrelay \(version)"
 }

@@ -24,6 +24,10 @@ final class ServerPool: @unchecked Sendable {
     private var _welcome: [(name: String, value: String)]?
     private var retired = false
     private var lastLoginError: ErrorFields?
+    /// Open servers by identity, for SHOW SERVERS (admin only; the hot path never reads it).
+    private var members: [ObjectIdentifier: ServerConnection] = [:]
+    /// RECONNECT / KILL: servers opened before this close instead of going back to the pool.
+    private var closeOpenedBefore: NIODeadline?
 
     // Counters for SHOW STATS / SHOW POOLS, guarded by `lock`.
     private(set) var totalServerAssignments: UInt64 = 0
@@ -115,13 +119,13 @@ final class ServerPool: @unchecked Sendable {
 
     /// A server comes back from a client. `clean` means no transaction or request is open on it;
     /// otherwise it is closed, never lent again. In session mode the reset query runs first.
-    func release(_ server: ServerConnection, clean: Bool) {
+    func release(_ server: ServerConnection, clean: Bool, reset: Bool = true) {
         let settings = self.settings
-        guard clean, server.isUsable, !server.expired(lifetime: settings.lifetime) else {
+        guard clean, server.isUsable, !server.expired(lifetime: settings.lifetime), !isMarkedForClose(server) else {
             discard(server)
             return
         }
-        let needsReset = !settings.resetQuery.isEmpty && (settings.mode == .session || settings.resetQueryAlways)
+        let needsReset = reset && !settings.resetQuery.isEmpty && (settings.mode == .session || settings.resetQueryAlways)
         if needsReset {
             lock.withLock {
                 lent.remove(ObjectIdentifier(server))
@@ -187,6 +191,7 @@ final class ServerPool: @unchecked Sendable {
     func serverClosed(_ server: ServerConnection) {
         lock.withLock {
             let id = ObjectIdentifier(server)
+            members[id] = nil
             lent.remove(id)
             busy.remove(id)
             idle.removeAll { $0 === server }
@@ -214,6 +219,7 @@ final class ServerPool: @unchecked Sendable {
         lock.withLock {
             connecting -= 1
             lastLoginError = nil
+            members[ObjectIdentifier(server)] = server
             if _welcome == nil {
                 _welcome = server.parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             }
@@ -368,4 +374,42 @@ final class ServerPool: @unchecked Sendable {
     }
 
     var isRetired: Bool { lock.withLock { retired } }
+
+    // MARK: admin views and commands
+
+    /// Every open server with its state ("active" lent, "idle", "used" resetting or checking),
+    /// oldest first, for SHOW SERVERS and /servers.
+    func serverStates() -> [(server: ServerConnection, state: String)] {
+        lock.withLock {
+            members.values.map { server -> (server: ServerConnection, state: String) in
+                let id = ObjectIdentifier(server)
+                let state = lent.contains(id) ? "active" : busy.contains(id) ? "used" : "idle"
+                return (server, state)
+            }
+        }.sorted { $0.server.id < $1.server.id }
+    }
+
+    /// Whether the last attempt to log in to the backend failed (for /health's `up`).
+    var lastLoginFailed: Bool { lock.withLock { lastLoginError != nil } }
+
+    /// RECONNECT: every server open now closes, idle ones at once, lent ones when released.
+    func closeAllWhenReleased() {
+        lock.withLock { closeOpenedBefore = .now() }
+        closeIdle()
+    }
+
+    /// Servers still open that RECONNECT or KILL marked for closing (WAIT_CLOSE waits for none).
+    var serversMarkedForClose: Int {
+        lock.withLock { members.values.filter { isMarkedForCloseLocked($0) }.count }
+    }
+
+    /// Whether RECONNECT or KILL marked this server for closing (SHOW SERVERS' close_needed).
+    func isMarkedForClose(_ server: ServerConnection) -> Bool {
+        lock.withLock { isMarkedForCloseLocked(server) }
+    }
+
+    private func isMarkedForCloseLocked(_ server: ServerConnection) -> Bool {
+        guard let mark = closeOpenedBefore else { return false }
+        return server.createdAt < mark
+    }
 }

@@ -41,6 +41,11 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Query latency statistics, one shard per event loop.
     public let stats: QueryStatsRegistry
+    /// Pool counters at the last `stats_period` boundaries, for the averages of SHOW STATS.
+    let statsPeriods = StatsPeriodTracker()
+    let statementNames = StatementNames()
+    /// Health of primaries and replicas, and the routing counters.
+    public let routing = BackendRegistry()
     private let loopContexts: [ObjectIdentifier: LoopContext]
 
     public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {
@@ -56,6 +61,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                                                            settings: HotSettings(config: config))
         }
         self.loopContexts = contexts
+        routing.configure(BackendTopology.of(config), maxLagMs: config.replicaMaxLagMs)
     }
 
     /// The context of `loop` (every loop of the group has one).
@@ -72,6 +78,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func nextID() -> UInt64 {
         ids.withLockedValue { $0 += 1; return $0 }
     }
+
+    var secrets: [String: StoredSecret] { state.withLockedValue { $0.secrets } }
 
     public func secret(for user: String) -> StoredSecret? {
         state.withLockedValue { $0.secrets[user] }
@@ -123,8 +131,14 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// The pool for a client's (database, user), created on first use. Nil when the database is
     /// not configured.
     func pool(database: String, user: String) -> ServerPool? {
+        pool(database: database, user: user, address: nil)
+    }
+
+    /// The pool of a replica (or, with `address` nil, of the primary) of a client's database.
+    func pool(database: String, user: String, address: BackendAddress?) -> ServerPool? {
         let config = self.config
-        guard let entry = config.database(named: database), let address = entry.hosts.first else { return nil }
+        guard let entry = config.database(named: database), let primary = entry.hosts.first else { return nil }
+        let address = address ?? primary
         let serverUser = entry.user ?? user
         let key = PoolKey(database: database, user: serverUser, address: address)
         return state.withLockedValue { state in
@@ -133,6 +147,12 @@ public final class ProxyRuntime: @unchecked Sendable {
             state.pools[key] = pool
             return pool
         }
+    }
+
+    /// A pool that already exists (no creation), for load figures.
+    func existingPool(database: String, user: String, address: BackendAddress) -> ServerPool? {
+        let serverUser = config.database(named: database)?.user ?? user
+        return state.withLockedValue { $0.pools[PoolKey(database: database, user: serverUser, address: address)] }
     }
 
     func allPools() -> [ServerPool] {
@@ -167,11 +187,45 @@ public final class ProxyRuntime: @unchecked Sendable {
         state.withLockedValue { $0.disabledDatabases.contains(database) }
     }
 
+    /// Whether PAUSE without a database is in effect.
+    var isPausedAll: Bool { state.withLockedValue { $0.pausedAll } }
+
+    /// PAUSE (`database` nil: all) sets, RESUME clears the flag pools consult before lending.
+    func setPaused(_ paused: Bool, database: String?) {
+        state.withLockedValue { state in
+            if let database {
+                if paused { state.pausedDatabases.insert(database) } else { state.pausedDatabases.remove(database) }
+            } else {
+                state.pausedAll = paused
+                if !paused { state.pausedDatabases.removeAll() }
+            }
+        }
+    }
+
+    /// DISABLE / ENABLE: a disabled database refuses new client logins.
+    func setDisabled(_ disabled: Bool, database: String) {
+        state.withLockedValue { state in
+            if disabled { state.disabledDatabases.insert(database) } else { state.disabledDatabases.remove(database) }
+        }
+    }
+
+    /// Every user name the proxy knows (auth_file and `[users]`), sorted, for SHOW USERS.
+    var knownUserNames: [String] {
+        let (secrets, config) = state.withLockedValue { ($0.secrets, $0.config) }
+        return Array(Set(secrets.keys).union(config.users.map(\.name))).sorted()
+    }
+
+    /// Replaces the configuration and keeps the user list (console SET).
+    func apply(config newConfig: Config) {
+        apply(config: newConfig, secrets: state.withLockedValue { $0.secrets })
+    }
+
     // MARK: reload
 
     /// Replaces the configuration and user list, then lets every pool pick up its new settings.
     public func apply(config newConfig: Config, secrets: [String: StoredSecret]) {
         stats.reconfigure(StatsSettings(config: newConfig))
+        routing.configure(BackendTopology.of(newConfig), maxLagMs: newConfig.replicaMaxLagMs)
         let hot = HotSettings(config: newConfig)
         let classifier = SQLClassifier(writeFunctions: newConfig.writeFunctions)
         for (loop, context) in zip(group.makeIterator().map { $0 }, group.makeIterator().map { self.context(of: $0) }) {
@@ -203,3 +257,30 @@ public struct PoolKey: Hashable, Sendable {
 }
 
 
+
+/// Server-side names for prepared statements, shared by every client preparing the same text and
+/// parameter types. Names are never reused within a process, so a server never runs another
+/// statement under a name it knows.
+final class StatementNames: @unchecked Sendable {
+    private struct Key: Hashable {
+        var query: String
+        var types: [UInt32]
+    }
+
+    private let lock = NIOLock()
+    private var names: [Key: String] = [:]
+    private var next: UInt64 = 0
+    private let limit = 100_000
+
+    func name(for query: String, types: [UInt32]) -> String {
+        lock.withLock {
+            let key = Key(query: query, types: types)
+            if let name = names[key] { return name }
+            if names.count >= limit { names.removeAll() }
+            next += 1
+            let name = "pgrelay_\(next)"
+            names[key] = name
+            return name
+        }
+    }
+}

@@ -12,15 +12,19 @@ public final class ProxyServer: @unchecked Sendable {
     public let runtime: ProxyRuntime
     public let configPath: String
     private let group: MultiThreadedEventLoopGroup
-    private let sink: LogSink
+    let sink: LogSink
     private var listeners: [Channel] = []
     private var maintenance: RepeatedTask?
+    private var healthChecker: ReplicaHealthChecker?
     private let shutdownPromise: EventLoopPromise<Void>
     private let stopping = NIOLockedValueBox(false)
+    /// The HTTP admin API, on its own thread so that it answers while the proxy loops are busy.
+    private var adminHTTP: AdminHTTPServer?
+    private var adminGroup: MultiThreadedEventLoopGroup?
 
     public var logger: Logger { runtime.logger }
 
-    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int = System.coreCount) {
+    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int = Int(ProcessInfo.processInfo.environment["PGRELAY_THREADS"] ?? "") ?? System.coreCount) {
         self.configPath = configPath
         self.sink = sink
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
@@ -34,6 +38,20 @@ public final class ProxyServer: @unchecked Sendable {
     public private(set) var boundPort: Int?
 
     public func start() throws {
+        do {
+            try startListening()
+        } catch {
+            // Nothing will run: release what was bound so the process can exit cleanly.
+            for listener in listeners { try? listener.close().wait() }
+            listeners = []
+            maintenance?.cancel()
+            healthChecker?.stop()
+            shutdownPromise.succeed(())
+            throw error
+        }
+    }
+
+    private func startListening() throws {
         let config = runtime.config
         let tcp = try bootstrap(unix: false)
             .bind(host: config.listenAddr, port: config.listenPort).wait()
@@ -51,8 +69,42 @@ public final class ProxyServer: @unchecked Sendable {
         maintenance = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [runtime] _ in
             let now = NIODeadline.now()
             for pool in runtime.allPools() { pool.maintain(now: now) }
+            runtime.rollStatsPeriod(now: now)
+            let limits = ClientTimeouts(config: runtime.config)
+            if limits.any {
+                for client in runtime.allClients() { client.onLoop { client.checkTimeouts(now: now, limits: limits) } }
+            }
         }
+        let runtime = self.runtime
+        let checker = ReplicaHealthChecker(group: group, registry: runtime.routing,
+                                           configuration: { runtime.config },
+                                           credentials: { entry in HealthCheckLogin.credentials(for: entry, secrets: runtime.secrets) },
+                                           logger: logger)
+        healthChecker = checker
+        if config.databases.contains(where: { !$0.replicas.isEmpty }) { checker.start() }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
+        try startAdminHTTP(config: config)
+    }
+
+    /// The port the HTTP admin API is bound to; nil when admin_port = 0 (off) or not started.
+    public var adminHTTPPort: Int? { adminHTTP?.localPort }
+
+    private func startAdminHTTP(config: Config) throws {
+        guard config.adminPort != 0 else {
+            logger.info("admin HTTP API off (admin_port = 0)")
+            return
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = AdminHTTPServer(group: group, host: config.adminAddr, port: config.adminPort, api: ProxyAdminAPI(server: self))
+        do {
+            try server.start().wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+        adminGroup = group
+        adminHTTP = server
+        logger.info("admin HTTP API listening", metadata: ["addr": "\(config.adminAddr)", "port": "\(server.localPort ?? config.adminPort)"])
     }
 
     private func bootstrap(unix: Bool) -> ServerBootstrap {
@@ -91,6 +143,7 @@ public final class ProxyServer: @unchecked Sendable {
             }
             logger.info("configuration reloaded", metadata: ["file": "\(configPath)"])
             for pool in runtime.allPools() { pool.resumeWaiters() }
+            if loaded.config.databases.contains(where: { !$0.replicas.isEmpty }) { healthChecker?.start() }
             return .success(loaded.warnings.map(\.description))
         } catch {
             logger.error("reload failed, keeping the running configuration", metadata: ["error": "\(error)"])
@@ -129,13 +182,15 @@ public final class ProxyServer: @unchecked Sendable {
 
     /// Stops accepting, lets running transactions finish for up to shutdown_timeout, then closes
     /// every client with 57P01 and completes `waitUntilStopped`.
-    public func shutdown(immediate: Bool = false) {
+    /// With `waitForClients` (SHUTDOWN WAIT_FOR_CLIENTS) nobody is closed: the proxy stops
+    /// accepting and exits once every client has left.
+    public func shutdown(immediate: Bool = false, waitForClients: Bool = false) {
         let first = stopping.withLockedValue { stopping -> Bool in
             defer { stopping = true }
             return !stopping
         }
         guard first else { return }
-        logger.info("shutting down", metadata: ["immediate": "\(immediate)"])
+        logger.info("shutting down", metadata: ["immediate": "\(immediate)", "wait_for_clients": "\(waitForClients)"])
         runtime.beginShutdown()
         for listener in listeners { listener.close(promise: nil) }
         let timeout = immediate ? 0 : runtime.config.shutdownTimeout
@@ -143,26 +198,41 @@ public final class ProxyServer: @unchecked Sendable {
         let loop = group.next()
         func poll() {
             let clients = runtime.allClients()
+            if waitForClients {
+                if clients.isEmpty { finish() } else { loop.scheduleTask(in: .milliseconds(50)) { poll() } }
+                return
+            }
             let busy = clients.filter { $0.holdsOpenWork }
             for client in clients where !client.holdsOpenWork {
                 client.onLoop { client.shutdownClose() }
             }
             if busy.isEmpty || NIODeadline.now() >= deadline {
                 for client in busy { client.onLoop { client.shutdownClose() } }
-                loop.scheduleTask(in: .milliseconds(50)) { [self] in
-                    for pool in runtime.allPools() { pool.retire() }
-                    maintenance?.cancel()
-                    shutdownPromise.succeed(())
-                }
+                finish()
                 return
             }
             loop.scheduleTask(in: .milliseconds(50)) { poll() }
+        }
+        @Sendable func finish() {
+            loop.scheduleTask(in: .milliseconds(50)) { [self] in
+                for pool in runtime.allPools() { pool.retire() }
+                maintenance?.cancel()
+                healthChecker?.stop()
+                let admin = adminHTTP
+                adminHTTP = nil
+                if let admin {
+                    admin.stop().whenComplete { [self] _ in shutdownPromise.succeed(()) }
+                } else {
+                    shutdownPromise.succeed(())
+                }
+            }
         }
         loop.execute { poll() }
     }
 
     public func waitUntilStopped() throws {
         try shutdownPromise.futureResult.wait()
+        try? adminGroup?.syncShutdownGracefully()
         try? group.syncShutdownGracefully()
     }
 }

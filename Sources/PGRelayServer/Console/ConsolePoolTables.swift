@@ -1,0 +1,117 @@
+import Foundation
+import NIOCore
+import PGRelayCore
+
+/// SHOW POOLS, SERVERS and CLIENTS: the live objects, PgBouncer's columns.
+extension ConsoleTables {
+    static func pools(_ runtime: ProxyRuntime) -> ConsoleTable {
+        var table = ConsoleTable([
+            ("database", .text), ("user", .text), ("cl_active", .int4), ("cl_waiting", .int4),
+            ("cl_active_cancel_req", .int4), ("cl_waiting_cancel_req", .int4), ("sv_active", .int4),
+            ("sv_active_cancel", .int4), ("sv_being_canceled", .int4), ("sv_idle", .int4), ("sv_used", .int4),
+            ("sv_tested", .int4), ("sv_login", .int4), ("maxwait", .int4), ("maxwait_us", .int4),
+            ("pool_mode", .text), ("load_balance_hosts", .text),
+        ])
+        let clients = runtime.allClients()
+        for pool in runtime.allPools() {
+            let counts = pool.counts()
+            var active = 0
+            var waiting = 0
+            for client in clients where client.pool === pool {
+                switch client.stateDescription {
+                case "active", "idle": active += 1
+                case "waiting": waiting += 1
+                default: break
+                }
+            }
+            let maxWaitMicros = counts.maxWaitNanos / 1000
+            table.add([
+                pool.key.database, pool.key.user, "\(active)", "\(waiting)", "0", "0", "\(counts.active)", "0", "0",
+                "\(counts.idle)", "\(counts.busy)", "0", "\(counts.connecting)",
+                "\(maxWaitMicros / 1_000_000)", "\(maxWaitMicros % 1_000_000)",
+                pool.settings.mode.rawValue, pool.entry.hosts.count > 1 ? pool.entry.loadBalanceHosts.rawValue : nil,
+            ])
+        }
+        return table
+    }
+
+    /// The 21 columns PgBouncer's SHOW SERVERS and SHOW CLIENTS share.
+    static let socketColumns: [(String, ConsoleTable.ColumnType)] = [
+        ("type", .text), ("user", .text), ("database", .text), ("replication", .text), ("state", .text),
+        ("addr", .text), ("port", .int4), ("local_addr", .text), ("local_port", .int4),
+        ("connect_time", .text), ("request_time", .text), ("wait", .int4), ("wait_us", .int4), ("close_needed", .int4),
+        ("ptr", .text), ("link", .text), ("remote_pid", .int4), ("tls", .text), ("application_name", .text),
+        ("prepared_statements", .int4), ("id", .int4),
+    ]
+
+    static func servers(_ runtime: ProxyRuntime) -> ConsoleTable {
+        var table = ConsoleTable(socketColumns)
+        let now = NIODeadline.now()
+        let wallNow = Date()
+        for pool in runtime.allPools() {
+            for (server, state) in pool.serverStates() {
+                let local = server.channel?.localAddress
+                let closeNeeded = pool.isMarkedForClose(server)
+                table.add([
+                    "S", pool.key.user, pool.key.database, "none", state,
+                    server.address.host, "\(server.address.port)", local?.ipAddress ?? "", "\(local?.port ?? 0)",
+                    timestamp(server.createdAt, now: now, wallNow: wallNow),
+                    timestamp(server.lastCheckedOrUsed, now: now, wallNow: wallNow), "0", "0", closeNeeded ? "1" : "0",
+                    pointer(server.id), server.linkedClientID.map(pointer) ?? "", "\(server.backendKey?.processID ?? 0)",
+                    server.tlsDescription, "", "0", "\(server.id)",
+                ])
+            }
+        }
+        return table
+    }
+
+    static func clients(_ runtime: ProxyRuntime) -> ConsoleTable {
+        var table = ConsoleTable(socketColumns)
+        let now = NIODeadline.now()
+        let wallNow = Date()
+        let listenPort = runtime.config.listenPort
+        for client in runtime.allClients() {
+            let remote = client.channel.remoteAddress
+            let local = client.channel.localAddress
+            let isUnix = client.isUnixSocket
+            table.add([
+                "C", client.userName, client.databaseName, "none", client.adminState,
+                isUnix ? "unix" : remote?.ipAddress ?? "", "\(isUnix ? listenPort : remote?.port ?? 0)",
+                isUnix ? "unix" : local?.ipAddress ?? "", "\(isUnix ? listenPort : local?.port ?? 0)",
+                Self.timestamp(client.connectedAtWall), timestamp(client.lastRequestAt, now: now, wallNow: wallNow),
+                "0", "0", "0", pointer(client.id), client.linkedServerID.map(pointer) ?? "", "0", "",
+                client.applicationName, "0", "\(client.id)",
+            ])
+        }
+        return table
+    }
+
+    /// PgBouncer shows object addresses in `ptr` and `link`; ids play that part here, so that a
+    /// client's `link` equals its server's `ptr`.
+    static func pointer(_ id: UInt64) -> String {
+        "0x" + String(id, radix: 16)
+    }
+
+    /// A monotonic instant as wall-clock text.
+    static func timestamp(_ instant: NIODeadline, now: NIODeadline, wallNow: Date) -> String {
+        let ago = Double((now - instant).nanoseconds) / 1e9
+        return timestamp(wallNow.addingTimeInterval(-ago))
+    }
+
+    /// PgBouncer's timestamp text (`%Y-%m-%d %H:%M:%S %Z`), in UTC.
+    static func timestamp(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) UTC"
+    }
+}
+
+extension ClientSession {
+    /// The state the admin views show: PgBouncer lists console clients as active.
+    var adminState: String {
+        console != nil ? "active" : stateDescription
+    }
+}

@@ -1,0 +1,169 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import PGRelayCore
+
+/// Checks, every `replica_check_interval_s`, the primary and the replicas of each database that
+/// has `replicas=`, and writes the outcome to a ``BackendRegistry``. Per database, the primary is
+/// asked first (its WAL position is the yardstick for the replicas' lag), then the replicas at
+/// once. Each check is bounded by the interval (at least 1 s), so a round never hangs.
+///
+/// State changes are logged once per transition: a warning when a backend goes down or lags, an
+/// error when its role is wrong (promoted replica, primary in recovery), info when it recovers.
+public final class ReplicaHealthChecker: @unchecked Sendable {
+    private let group: EventLoopGroup
+    private let loop: EventLoop
+    private let registry: BackendRegistry
+    private let configuration: @Sendable () -> Config
+    private let credentials: @Sendable (DatabaseConfig) -> ServerCredentials?
+    private let client: InternalQueryClient
+    private let logger: Logger
+    private let schedule = NIOLockedValueBox(Schedule())
+
+    private struct Schedule {
+        var running = false
+        /// Bumped by each start, so a round begun before a stop/start pair does not reschedule.
+        var generation = 0
+        var next: Scheduled<Void>?
+    }
+
+    /// - Parameters:
+    ///   - configuration: the current configuration, read at every round (reloads apply).
+    ///   - credentials: who logs in to check a database's backends (``HealthCheckLogin`` has the
+    ///     default rule); nil marks that database's backends down.
+    public init(group: EventLoopGroup, registry: BackendRegistry,
+                configuration: @escaping @Sendable () -> Config,
+                credentials: @escaping @Sendable (DatabaseConfig) -> ServerCredentials?,
+                logger: Logger) {
+        self.group = group
+        self.loop = group.next()
+        self.registry = registry
+        self.configuration = configuration
+        self.credentials = credentials
+        self.client = InternalQueryClient(group: group)
+        self.logger = logger
+    }
+
+    /// Starts periodic checks; the first round runs at once. Calling it twice does nothing.
+    public func start() {
+        let generation = schedule.withLockedValue { schedule -> Int? in
+            guard !schedule.running else { return nil }
+            schedule.running = true
+            schedule.generation += 1
+            return schedule.generation
+        }
+        if let generation { runRound(generation) }
+    }
+
+    /// Stops periodic checks. A round under way finishes and updates the registry.
+    public func stop() {
+        schedule.withLockedValue { schedule in
+            schedule.running = false
+            schedule.next?.cancel()
+            schedule.next = nil
+        }
+    }
+
+    private func runRound(_ generation: Int) {
+        checkNow().whenComplete { [self] _ in
+            let interval = Self.interval(configuration())
+            schedule.withLockedValue { schedule in
+                guard schedule.running, schedule.generation == generation else { return }
+                schedule.next = loop.scheduleTask(in: interval) { [self] in runRound(generation) }
+            }
+        }
+    }
+
+    /// `replica_check_interval_s`, at least 1 s: the period of rounds and the bound on one check.
+    static func interval(_ config: Config) -> TimeAmount {
+        .nanoseconds(Int64(max(config.replicaCheckIntervalS, 1) * 1e9))
+    }
+
+    /// Runs one round now: syncs the registry with the configuration, checks every backend, and
+    /// records the results. The future never fails; check failures are health, not errors.
+    public func checkNow() -> EventLoopFuture<Void> {
+        let config = configuration()
+        registry.configure(BackendTopology.of(config), maxLagMs: config.replicaMaxLagMs)
+        let timeout = Self.interval(config)
+        let rounds = config.databases.filter { !$0.replicas.isEmpty && !$0.hosts.isEmpty }.map { entry in
+            checkDatabase(entry, maxLagMs: config.replicaMaxLagMs, timeout: timeout)
+        }
+        return EventLoopFuture.andAllComplete(rounds, on: loop)
+    }
+
+    private func checkDatabase(_ entry: DatabaseConfig, maxLagMs: Double, timeout: TimeAmount) -> EventLoopFuture<Void> {
+        let snapshot = registry.snapshot
+        guard let backends = snapshot.databases[entry.name] else { return loop.makeSucceededVoidFuture() }
+        guard let login = credentials(entry) else {
+            let problem = HealthCheck.ProbeError("no credentials to log in for health checks (database entry user/password or a plain auth_file password needed)")
+            record(backends.all.map { previous in
+                HealthCheck.evaluate(previous: previous, outcome: .failure(problem), primaryPosition: nil, maxLagMs: maxLagMs, now: .now())
+            }, previous: snapshot)
+            return loop.makeSucceededVoidFuture()
+        }
+        // The `*` entry has no database name of its own: its servers are checked in `postgres`.
+        let database = entry.dbname ?? (entry.isFallback ? "postgres" : entry.name)
+        return probe(backends.primary.id.address, database: database, login: login, timeout: timeout)
+            .flatMap { [self] primaryOutcome -> EventLoopFuture<Void> in
+                let primary = HealthCheck.evaluate(previous: backends.primary, outcome: primaryOutcome, primaryPosition: nil,
+                                                   maxLagMs: maxLagMs, now: .now())
+                // Only a primary that really is one gives the yardstick.
+                let position = primary.status == .up ? (try? primaryOutcome.get())?.currentPosition : nil
+                let replicas = backends.replicas.map { previous in
+                    probe(previous.id.address, database: database, login: login, timeout: timeout).map { outcome in
+                        HealthCheck.evaluate(previous: previous, outcome: outcome, primaryPosition: position,
+                                             maxLagMs: maxLagMs, now: .now())
+                    }
+                }
+                return EventLoopFuture.whenAllSucceed(replicas, on: loop).map { [self] replicaHealth in
+                    record([primary] + replicaHealth, previous: snapshot)
+                }
+            }
+    }
+
+    /// Runs the health query on one backend; the outcome never fails the future.
+    private func probe(_ address: BackendAddress, database: String, login: ServerCredentials,
+                       timeout: TimeAmount) -> EventLoopFuture<Result<HealthCheck.Probe, HealthCheck.ProbeError>> {
+        client.query(HealthCheck.query, address: address, database: database, credentials: login, timeout: timeout, maxRows: 1)
+            .hop(to: loop)
+            .map { result in
+                do {
+                    return .success(try HealthCheck.Probe(result: result))
+                } catch let error as HealthCheck.ProbeError {
+                    return .failure(error)
+                } catch {
+                    return .failure(HealthCheck.ProbeError("\(error)"))
+                }
+            }
+            .recover { error in .failure(HealthCheck.ProbeError("\(error)")) }
+    }
+
+    private func record(_ results: [BackendState], previous: RoutingSnapshot) {
+        registry.update(results)
+        for health in results {
+            logTransition(from: previous.health(of: health.id)?.status ?? .unknown, to: health)
+        }
+    }
+
+    private func logTransition(from old: BackendState.Status, to health: BackendState) {
+        guard old != health.status else { return }
+        var metadata: Logger.Metadata = [
+            "database": "\(health.id.database)", "backend": "\(health.id.address)", "role": "\(health.id.role.rawValue)",
+            "status": "\(health.status.rawValue)", "previous_status": "\(old.rawValue)",
+        ]
+        if let error = health.lastError { metadata["reason"] = "\(error)" }
+        if health.id.role == .replica, health.lagMs.isFinite { metadata["lag_ms"] = "\(Int(health.lagMs))" }
+        switch health.status {
+        case .up:
+            logger.info("backend is healthy", metadata: metadata)
+        case .down:
+            logger.warning("backend failed its health check; no reads go there until it recovers", metadata: metadata)
+        case .lagging:
+            logger.warning("replica lags more than replica_max_lag_ms; no reads go there until it catches up", metadata: metadata)
+        case .wrongRole:
+            logger.error("backend's role differs from the configuration; routing around it", metadata: metadata)
+        case .unknown:
+            break
+        }
+    }
+}

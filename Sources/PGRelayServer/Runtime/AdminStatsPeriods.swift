@@ -1,0 +1,113 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// PgBouncer's SHOW STATS averages over one `stats_period`: counts and bytes per second, times
+/// per transaction, query and server assignment (microseconds), integer arithmetic as PgBouncer.
+struct PoolAverages: Equatable, Sendable {
+    var serverAssignments: UInt64 = 0
+    var transactions: UInt64 = 0
+    var queries: UInt64 = 0
+    var bytesReceived: UInt64 = 0
+    var bytesSent: UInt64 = 0
+    var transactionMicros: UInt64 = 0
+    var queryMicros: UInt64 = 0
+    var waitMicros: UInt64 = 0
+    var clientParses: UInt64 = 0
+    var serverParses: UInt64 = 0
+    var binds: UInt64 = 0
+
+    init() {}
+
+    /// Averages of what happened between `previous` and `current`, `micros` apart.
+    init(current: PoolCounters, previous: PoolCounters, micros: UInt64) {
+        guard micros > 0 else { return }
+        let delta = current - previous
+        func perSecond(_ count: UInt64) -> UInt64 {
+            let (product, overflow) = count.multipliedReportingOverflow(by: 1_000_000)
+            return overflow ? count / max(1, micros / 1_000_000) : product / micros
+        }
+        serverAssignments = perSecond(delta.serverAssignments)
+        transactions = perSecond(delta.transactions)
+        queries = perSecond(delta.queries)
+        bytesReceived = perSecond(delta.bytesReceived)
+        bytesSent = perSecond(delta.bytesSent)
+        clientParses = perSecond(delta.clientParses)
+        serverParses = perSecond(delta.serverParses)
+        binds = perSecond(delta.binds)
+        if delta.queries > 0 { queryMicros = delta.queryMicros / delta.queries }
+        if delta.transactions > 0 { transactionMicros = delta.transactionMicros / delta.transactions }
+        if delta.serverAssignments > 0 { waitMicros = delta.waitMicros / delta.serverAssignments }
+    }
+}
+
+extension PoolCounters {
+    static func + (lhs: PoolCounters, rhs: PoolCounters) -> PoolCounters {
+        PoolCounters(
+            serverAssignments: lhs.serverAssignments &+ rhs.serverAssignments, transactions: lhs.transactions &+ rhs.transactions,
+            queries: lhs.queries &+ rhs.queries, bytesReceived: lhs.bytesReceived &+ rhs.bytesReceived,
+            bytesSent: lhs.bytesSent &+ rhs.bytesSent, transactionMicros: lhs.transactionMicros &+ rhs.transactionMicros,
+            queryMicros: lhs.queryMicros &+ rhs.queryMicros, waitMicros: lhs.waitMicros &+ rhs.waitMicros,
+            clientParses: lhs.clientParses &+ rhs.clientParses, serverParses: lhs.serverParses &+ rhs.serverParses,
+            binds: lhs.binds &+ rhs.binds)
+    }
+}
+
+/// Keeps the per-database counters seen at the last two `stats_period` boundaries, so that SHOW
+/// STATS / STATS_AVERAGES / TOTALS report the averages of the last complete period, as PgBouncer.
+final class StatsPeriodTracker: @unchecked Sendable {
+    private struct Mark {
+        var at: NIODeadline
+        var totals: [String: PoolCounters]
+    }
+
+    private let lock = NIOLock()
+    private var older: Mark?
+    private var newer: Mark?
+
+    /// Rolls the marks when `period` seconds have passed since the newer one (called about once
+    /// a second; the first call only sets a mark).
+    func tick(totals: @autoclosure () -> [String: PoolCounters], period: Int, now: NIODeadline) {
+        lock.withLock {
+            if let newer, now - newer.at < .seconds(Int64(max(1, period))) { return }
+            older = newer
+            newer = Mark(at: now, totals: totals())
+        }
+    }
+
+    /// Averages of `database` over the last complete period (zeros before one has passed).
+    func averages(database: String) -> PoolAverages {
+        lock.withLock {
+            guard let older, let newer else { return PoolAverages() }
+            return PoolAverages(current: newer.totals[database] ?? PoolCounters(), previous: older.totals[database] ?? PoolCounters(),
+                                micros: Self.micros(from: older.at, to: newer.at))
+        }
+    }
+
+    /// Averages over every database, for SHOW TOTALS.
+    func overallAverages() -> PoolAverages {
+        lock.withLock {
+            guard let older, let newer else { return PoolAverages() }
+            let sum = { (totals: [String: PoolCounters]) in totals.values.reduce(PoolCounters(), +) }
+            return PoolAverages(current: sum(newer.totals), previous: sum(older.totals), micros: Self.micros(from: older.at, to: newer.at))
+        }
+    }
+
+    private static func micros(from start: NIODeadline, to end: NIODeadline) -> UInt64 {
+        UInt64(max(0, (end - start).nanoseconds / 1000))
+    }
+}
+
+extension ProxyRuntime {
+    /// Pool counters summed per database, databases in name order.
+    func countersByDatabase() -> [(database: String, counters: PoolCounters)] {
+        var sums: [String: PoolCounters] = [:]
+        for pool in allPools() { sums[pool.key.database, default: PoolCounters()] = sums[pool.key.database, default: PoolCounters()] + pool.counters }
+        return sums.keys.sorted().map { ($0, sums[$0] ?? PoolCounters()) }
+    }
+
+    /// Called once a second by the maintenance timer.
+    func rollStatsPeriod(now: NIODeadline = .now()) {
+        statsPeriods.tick(totals: Dictionary(uniqueKeysWithValues: countersByDatabase().map { ($0.database, $0.counters) }),
+                          period: config.statsPeriod, now: now)
+    }
+}

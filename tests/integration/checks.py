@@ -1,0 +1,89 @@
+"""Checks shared by several issues' tests: polling, server-side state, background load."""
+
+import subprocess
+import threading
+import time
+
+import harness
+
+
+def server_connections(cluster, user="app"):
+    return int(cluster.sql(
+        f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{user}' AND backend_type = 'client backend'"))
+
+
+def wait_until(predicate, timeout, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def assert_killed_client_leaves_nothing_open(p, cluster, table):
+    """Kill a client holding a lock mid-transaction; the server must end that transaction."""
+    p.query(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (x int)")
+    oid = cluster.sql(f"SELECT '{table}'::regclass::oid")
+    args = [harness.pg_tool("psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", p.dsn(), "-f", "-"]
+    client = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        client.stdin.write(f"BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\n")
+        client.stdin.flush()
+        held = f"SELECT count(*) FROM pg_locks WHERE relation = {oid} AND granted"
+        assert wait_until(lambda: cluster.sql(held) == "1", 10), "client never took the lock"
+        assert cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'appdb' "
+                           "AND state LIKE 'idle in transaction%'") != "0"
+    finally:
+        client.kill()
+        client.wait(10)
+    assert wait_until(lambda: cluster.sql(held) == "0", 5), "lock still held after the client died"
+    assert wait_until(lambda: cluster.sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = 'appdb' "
+        "AND state LIKE 'idle in transaction%'") == "0", 5), "transaction left open on the server"
+    # another client gets the lock at once through the proxy
+    p.query(f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE NOWAIT; COMMIT")
+    p.query(f"DROP TABLE {table}")
+
+
+class QueryLoop(threading.Thread):
+    """Runs SELECTs through the proxy until stopped; counts successes and errors."""
+
+    def __init__(self, p):
+        super().__init__(daemon=True)
+        self.p, self.ok, self.errors, self.stop = p, 0, [], threading.Event()
+
+    def run(self):
+        try:
+            with self.p.connect() as conn:
+                while not self.stop.is_set():
+                    if conn.execute("SELECT 7").fetchone() == (7,):
+                        self.ok += 1
+                    time.sleep(0.005)
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.errors.append(e)
+
+
+class PeakServerConnections:
+    """Context manager: the most server connections of `user` seen on the primary meanwhile,
+    above what was open when it started."""
+
+    def __init__(self, cluster, user="app"):
+        self.cluster, self.user, self.peak = cluster, user, 0
+        self.baseline = server_connections(cluster, user)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, server_connections(self.cluster, self.user) - self.baseline)
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
