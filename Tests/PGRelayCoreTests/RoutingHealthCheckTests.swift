@@ -76,19 +76,19 @@ final class RoutingHealthCheckTests: XCTestCase {
         }
     }
 
-    private func backend(_ role: BackendRole, status: BackendStatus.Status = .unknown, failures: Int = 0) -> BackendStatus {
-        BackendStatus(id: BackendID(database: "app", address: BackendAddress(host: "127.0.0.1", port: 5433), role: role),
+    private func backend(_ role: BackendRole, status: BackendState.Status = .unknown, failures: Int = 0) -> BackendState {
+        BackendState(id: BackendID(database: "app", address: BackendAddress(host: "127.0.0.1", port: 5433), role: role),
                       status: status, consecutiveFailures: failures, bannedUntil: now + .seconds(3))
     }
 
     func testEvaluation() {
         struct Case {
             let name: String
-            let previous: BackendStatus
+            let previous: BackendState
             let outcome: Result<HealthCheck.Probe, HealthCheck.ProbeError>
             let primaryPosition: WALPosition?
             let maxLagMs: Double
-            let status: BackendStatus.Status
+            let status: BackendState.Status
             let lagMs: Double
             let failures: Int
             let hasError: Bool

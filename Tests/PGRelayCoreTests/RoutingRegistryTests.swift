@@ -17,8 +17,8 @@ final class RoutingRegistryTests: XCTestCase {
         BackendID(database: database, address: address, role: role)
     }
 
-    private func up(_ address: BackendAddress, lagMs: Double = 0) -> BackendStatus {
-        BackendStatus(id: id(address), status: .up, inRecovery: true, lagMs: lagMs)
+    private func up(_ address: BackendAddress, lagMs: Double = 0) -> BackendState {
+        BackendState(id: id(address), status: .up, inRecovery: true, lagMs: lagMs)
     }
 
     func testNewBackendsStartUnknownAndGetNoReads() {
@@ -83,8 +83,8 @@ final class RoutingRegistryTests: XCTestCase {
 
     func testUpdateForOtherRoleOrDatabaseIsIgnored() {
         let registry = registry()
-        registry.update([BackendStatus(id: id(replica1, .primary), status: .up, inRecovery: false),
-                         BackendStatus(id: id(replica1, database: "other"), status: .up, inRecovery: true)])
+        registry.update([BackendState(id: id(replica1, .primary), status: .up, inRecovery: false),
+                         BackendState(id: id(replica1, database: "other"), status: .up, inRecovery: true)])
         XCTAssertEqual(registry.snapshot.databases["app"]?.all.map(\.status), [.unknown, .unknown, .unknown])
         XCTAssertNil(registry.snapshot.databases["other"])
     }
@@ -107,7 +107,7 @@ final class RoutingRegistryTests: XCTestCase {
     func testFallbackDatabaseEntryServesOtherNames() {
         let registry = BackendRegistry()
         registry.configure([BackendTopology(database: "*", primary: primary, replicas: [replica1])], maxLagMs: 0)
-        registry.update([BackendStatus(id: id(replica1, database: "*"), status: .up, inRecovery: true)])
+        registry.update([BackendState(id: id(replica1, database: "*"), status: .up, inRecovery: true)])
         XCTAssertEqual(registry.chooseReplica(database: "anything") { _ in 0 }?.id.address, replica1)
     }
 
@@ -150,6 +150,19 @@ final class RoutingRegistryTests: XCTestCase {
         XCTAssertEqual(BackendTopology.of(config), [
             BackendTopology(database: "split", primary: BackendAddress(host: "10.0.0.1", port: 6000),
                             replicas: [BackendAddress(host: "10.0.0.2", port: 6000), BackendAddress(host: "10.0.0.3", port: 6001)]),
+        ])
+    }
+}
+
+extension RoutingRegistryTests {
+    func testHealthEntriesForTheAdminAPI() {
+        let registry = registry(maxLagMs: 100)
+        registry.update([BackendState(id: id(primary, .primary), status: .up, inRecovery: false),
+                         up(replica1, lagMs: 20), up(replica2, lagMs: 500)])
+        XCTAssertEqual(registry.snapshot.healthEntries(), [
+            BackendHealth(database: "app", host: "127.0.0.1", port: 5432, role: "primary", up: true, lagMs: nil),
+            BackendHealth(database: "app", host: "127.0.0.1", port: 5433, role: "replica", up: true, lagMs: 20),
+            BackendHealth(database: "app", host: "127.0.0.1", port: 5434, role: "replica", up: false, lagMs: 500),
         ])
     }
 }

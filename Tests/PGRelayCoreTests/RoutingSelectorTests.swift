@@ -5,9 +5,9 @@ import XCTest
 final class RoutingSelectorTests: XCTestCase {
     private let now = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
 
-    private func replica(_ port: Int, status: BackendStatus.Status = .up, inRecovery: Bool? = true, lagMs: Double = 0,
-                         bannedFor seconds: Int64? = nil) -> BackendStatus {
-        BackendStatus(id: BackendID(database: "app", address: BackendAddress(host: "127.0.0.1", port: port), role: .replica),
+    private func replica(_ port: Int, status: BackendState.Status = .up, inRecovery: Bool? = true, lagMs: Double = 0,
+                         bannedFor seconds: Int64? = nil) -> BackendState {
+        BackendState(id: BackendID(database: "app", address: BackendAddress(host: "127.0.0.1", port: port), role: .replica),
                       status: status, inRecovery: inRecovery, lagMs: lagMs,
                       bannedUntil: seconds.map { now + .seconds($0) })
     }

@@ -26,7 +26,7 @@ final class RoutingHealthCheckerTests: XCTestCase {
                              credentials: { HealthCheckLogin.credentials(for: $0, secrets: secrets) }, logger: logs.logger())
     }
 
-    private func statuses(_ registry: BackendRegistry, _ database: String) -> [BackendStatus.Status] {
+    private func statuses(_ registry: BackendRegistry, _ database: String) -> [BackendState.Status] {
         registry.snapshot.databases[database]?.all.map(\.status) ?? []
     }
 
@@ -111,6 +111,45 @@ final class RoutingHealthCheckerTests: XCTestCase {
         XCTAssertEqual(logs.all.filter { $0.level == .error }.count, 2)
     }
 
+    func testReplicaWithPausedReplayLagsThenCatchesUp() throws {
+        let cluster = try RoutingTestCluster.fromEnvironment()
+        try cluster.requireReplicas(2)
+        let client = InternalQueryClient(group: group)
+        let admin = ServerCredentials(user: "admin", password: "admin")
+        let app = ServerCredentials(user: "app", password: "app")
+        let replica = BackendAddress(host: "127.0.0.1", port: cluster.replicaPorts[0])
+        let primary = BackendAddress(host: "127.0.0.1", port: cluster.primaryPort)
+        func run(_ sql: String, on address: BackendAddress, as login: ServerCredentials) throws {
+            _ = try client.query(sql, address: address, database: "appdb", credentials: login, timeout: .seconds(5)).wait()
+        }
+        let registry = BackendRegistry()
+        let checker = checker(try clusterConfig(cluster, maxLagMs: 100), registry: registry, logs: CapturedLogs())
+        try run("CREATE TABLE IF NOT EXISTS routing_lag_probe (x int)", on: primary, as: app)
+        try run("SELECT pg_wal_replay_pause()", on: replica, as: admin)
+        do {
+            try run("INSERT INTO routing_lag_probe VALUES (1)", on: primary, as: app)
+            usleep(300_000)
+            try checker.checkNow().wait()
+            let paused = try XCTUnwrap(registry.snapshot.databases["appdb"]?.replicas[0])
+            XCTAssertEqual(paused.status, .lagging)
+            XCTAssertGreaterThan(paused.lagMs, 100)
+            XCTAssertGreaterThan(paused.lagBytes ?? 0, 0)
+            XCTAssertEqual(registry.chooseReplica(database: "appdb") { _ in 0 }?.id.address.port, cluster.replicaPorts[1])
+        } catch {
+            try? run("SELECT pg_wal_replay_resume()", on: replica, as: admin)
+            throw error
+        }
+        try run("SELECT pg_wal_replay_resume()", on: replica, as: admin)
+        let deadline = NIODeadline.now() + .seconds(5)
+        repeat {
+            try checker.checkNow().wait()
+            if registry.snapshot.databases["appdb"]?.replicas[0].status == .up { break }
+            usleep(100_000)
+        } while NIODeadline.now() < deadline
+        XCTAssertEqual(registry.snapshot.databases["appdb"]?.replicas[0].status, .up)
+        XCTAssertEqual(registry.snapshot.databases["appdb"]?.replicas[0].lagMs, 0)
+    }
+
     func testStoppedReplicaIsMarkedDownAndComesBack() throws {
         let cluster = try RoutingTestCluster.fromEnvironment()
         try cluster.requireReplicas(2)
@@ -137,7 +176,7 @@ final class RoutingHealthCheckerTests: XCTestCase {
     }
 
     private func waitFor(_ registry: BackendRegistry, within limit: TimeAmount, file: StaticString = #filePath, line: UInt = #line,
-                         _ condition: ([BackendStatus.Status]) -> Bool) throws {
+                         _ condition: ([BackendState.Status]) -> Bool) throws {
         let deadline = NIODeadline.now() + limit
         while NIODeadline.now() < deadline {
             if condition(statuses(registry, "appdb")) { return }

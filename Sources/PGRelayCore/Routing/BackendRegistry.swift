@@ -31,9 +31,9 @@ public final class BackendRegistry: @unchecked Sendable {
             var databases: [String: DatabaseBackends] = [:]
             for entry in topology {
                 let old = current.databases[entry.database]
-                func carried(_ address: BackendAddress, _ role: BackendRole) -> BackendStatus {
+                func carried(_ address: BackendAddress, _ role: BackendRole) -> BackendState {
                     let id = BackendID(database: entry.database, address: address, role: role)
-                    return (old?.all.first { $0.id == id }) ?? BackendStatus(id: id)
+                    return (old?.all.first { $0.id == id }) ?? BackendState(id: id)
                 }
                 databases[entry.database] = DatabaseBackends(
                     primary: carried(entry.primary, .primary),
@@ -46,7 +46,7 @@ public final class BackendRegistry: @unchecked Sendable {
 
     /// Records the outcome of checks. Health of backends the registry does not track (removed by
     /// a reload while the check ran) is ignored; a backend's ban is kept.
-    public func update(_ results: [BackendStatus]) {
+    public func update(_ results: [BackendState]) {
         guard !results.isEmpty else { return }
         locked {
             var databases = current.databases
@@ -75,7 +75,7 @@ public final class BackendRegistry: @unchecked Sendable {
     /// fallback when the database has replicas. `outstanding` gives a replica's in-flight query
     /// count; it is called outside the registry's lock.
     public func chooseReplica(database: String, now: NIODeadline = .now(),
-                              outstanding: (BackendAddress) -> Int) -> BackendStatus? {
+                              outstanding: (BackendAddress) -> Int) -> BackendState? {
         let (snapshot, ticket): (RoutingSnapshot, UInt64) = locked {
             let ticket = tickets[database, default: 0]
             tickets[database] = ticket &+ 1

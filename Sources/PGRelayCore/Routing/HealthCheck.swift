@@ -74,8 +74,8 @@ public enum HealthCheck {
     ///   - outcome: the probe, or why the check failed (a description safe to log).
     ///   - primaryPosition: the primary's WAL position read just before (nil if unknown).
     ///   - maxLagMs: `replica_max_lag_ms`; 0 ignores lag.
-    public static func evaluate(previous: BackendStatus, outcome: Result<Probe, ProbeError>,
-                                primaryPosition: WALPosition?, maxLagMs: Double, now: NIODeadline) -> BackendStatus {
+    public static func evaluate(previous: BackendState, outcome: Result<Probe, ProbeError>,
+                                primaryPosition: WALPosition?, maxLagMs: Double, now: NIODeadline) -> BackendState {
         var health = previous
         health.checkedAt = now
         let probe: Probe

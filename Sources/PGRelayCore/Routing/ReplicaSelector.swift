@@ -2,17 +2,17 @@ import NIOCore
 
 /// A replica the router could send a read to: its health and how many queries it has in flight.
 public struct ReplicaCandidate: Sendable, Equatable {
-    public var health: BackendStatus
+    public var health: BackendState
     /// Queries sent to this replica and not finished yet (from the pools' bookkeeping).
     public var outstanding: Int
 
-    public init(health: BackendStatus, outstanding: Int) {
+    public init(health: BackendState, outstanding: Int) {
         self.health = health
         self.outstanding = outstanding
     }
 }
 
-/// Picks the replica for a read: only healthy replicas (``BackendStatus/canServeReads(maxLagMs:now:)``),
+/// Picks the replica for a read: only healthy replicas (``BackendState/canServeReads(maxLagMs:now:)``),
 /// the least busy first, ties broken round robin by a caller-supplied ticket so that equal replicas
 /// take turns. Pure: the same input gives the same answer.
 public struct ReplicaSelector: Sendable {

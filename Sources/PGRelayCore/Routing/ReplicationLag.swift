@@ -9,8 +9,9 @@ public struct WALPosition: Sendable, Hashable, Comparable, CustomStringConvertib
     /// Parses PostgreSQL's text form; nil for anything else (each half is 1–8 hex digits).
     public init?(parsing text: String) {
         let halves = text.split(separator: "/", omittingEmptySubsequences: false)
+        // UInt32(_:radix:) also takes a sign, which PostgreSQL never prints.
         guard halves.count == 2,
-              (1...8).contains(halves[0].utf8.count), (1...8).contains(halves[1].utf8.count),
+              halves.allSatisfy({ (1...8).contains($0.utf8.count) && $0.allSatisfy(\.isHexDigit) }),
               let high = UInt32(halves[0], radix: 16), let low = UInt32(halves[1], radix: 16)
         else { return nil }
         value = UInt64(high) << 32 | UInt64(low)

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The backends of one database entry: its primary (the first `host=`) and its `replicas=`.
 public struct BackendTopology: Sendable, Equatable {
     public var database: String
@@ -21,16 +23,16 @@ public struct BackendTopology: Sendable, Equatable {
 
 /// Health of the backends of one database entry.
 public struct DatabaseBackends: Sendable, Equatable {
-    public var primary: BackendStatus
-    public var replicas: [BackendStatus]
+    public var primary: BackendState
+    public var replicas: [BackendState]
 
-    public init(primary: BackendStatus, replicas: [BackendStatus]) {
+    public init(primary: BackendState, replicas: [BackendState]) {
         self.primary = primary
         self.replicas = replicas
     }
 
     /// Every backend, primary first.
-    public var all: [BackendStatus] { [primary] + replicas }
+    public var all: [BackendState] { [primary] + replicas }
 }
 
 /// An immutable picture of all backends' health, replaced as a whole on every update.
@@ -51,11 +53,31 @@ public struct RoutingSnapshot: Sendable, Equatable {
     }
 
     /// The health of one backend, if the snapshot knows it.
-    public func health(of id: BackendID) -> BackendStatus? {
+    public func health(of id: BackendID) -> BackendState? {
         guard let backends = databases[id.database] else { return nil }
         switch id.role {
         case .primary: return backends.primary.id == id ? backends.primary : nil
         case .replica: return backends.replicas.first { $0.id == id }
+        }
+    }
+}
+
+extension RoutingSnapshot {
+    /// Every backend as `/health` lists it (``BackendHealth``), databases by name, primary first.
+    /// Up means "takes traffic for its role": a lagging, promoted or banned replica is not up.
+    public func healthEntries(now: NIODeadline = .now()) -> [BackendHealth] {
+        databases.keys.sorted().flatMap { name -> [BackendHealth] in
+            guard let backends = databases[name] else { return [] }
+            return backends.all.map { state in
+                let up: Bool
+                switch state.id.role {
+                case .primary: up = state.status == .up
+                case .replica: up = state.canServeReads(maxLagMs: maxLagMs, now: now)
+                }
+                let lag: Double? = state.id.role == .replica && state.inRecovery == true && state.lagMs.isFinite ? state.lagMs : nil
+                return BackendHealth(database: name, host: state.id.address.host, port: state.id.address.port,
+                                     role: state.id.role.rawValue, up: up, lagMs: lag)
+            }
         }
     }
 }

@@ -22,6 +22,8 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
 
     private struct Schedule {
         var running = false
+        /// Bumped by each start, so a round begun before a stop/start pair does not reschedule.
+        var generation = 0
         var next: Scheduled<Void>?
     }
 
@@ -44,12 +46,13 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
 
     /// Starts periodic checks; the first round runs at once. Calling it twice does nothing.
     public func start() {
-        let start = schedule.withLockedValue { schedule -> Bool in
-            guard !schedule.running else { return false }
+        let generation = schedule.withLockedValue { schedule -> Int? in
+            guard !schedule.running else { return nil }
             schedule.running = true
-            return true
+            schedule.generation += 1
+            return schedule.generation
         }
-        if start { runRound() }
+        if let generation { runRound(generation) }
     }
 
     /// Stops periodic checks. A round under way finishes and updates the registry.
@@ -61,12 +64,12 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
         }
     }
 
-    private func runRound() {
+    private func runRound(_ generation: Int) {
         checkNow().whenComplete { [self] _ in
             let interval = Self.interval(configuration())
             schedule.withLockedValue { schedule in
-                guard schedule.running else { return }
-                schedule.next = loop.scheduleTask(in: interval) { [self] in runRound() }
+                guard schedule.running, schedule.generation == generation else { return }
+                schedule.next = loop.scheduleTask(in: interval) { [self] in runRound(generation) }
             }
         }
     }
@@ -135,14 +138,14 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
             .recover { error in .failure(HealthCheck.ProbeError("\(error)")) }
     }
 
-    private func record(_ results: [BackendStatus], previous: RoutingSnapshot) {
+    private func record(_ results: [BackendState], previous: RoutingSnapshot) {
         registry.update(results)
         for health in results {
             logTransition(from: previous.health(of: health.id)?.status ?? .unknown, to: health)
         }
     }
 
-    private func logTransition(from old: BackendStatus.Status, to health: BackendStatus) {
+    private func logTransition(from old: BackendState.Status, to health: BackendState) {
         guard old != health.status else { return }
         var metadata: Logger.Metadata = [
             "database": "\(health.id.database)", "backend": "\(health.id.address)", "role": "\(health.id.role.rawValue)",

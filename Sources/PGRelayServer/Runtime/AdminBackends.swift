@@ -9,7 +9,7 @@ struct BackendRoute {
     var role: BackendRole
     var pools: [ServerPool]
     /// The health checker's view; nil for backends it does not check (databases without replicas).
-    var checked: BackendStatus?
+    var checked: BackendState?
 
     var id: BackendID { BackendID(database: database, address: address, role: role) }
 

@@ -26,7 +26,7 @@ public struct BackendID: Sendable, Hashable, CustomStringConvertible {
 
 /// What the last health checks said about one backend. A value: the registry swaps whole
 /// snapshots, so a reader never sees half an update.
-public struct BackendStatus: Sendable, Equatable {
+public struct BackendState: Sendable, Equatable {
     /// Whether the backend can take reads as far as its checks know.
     public enum Status: String, Sendable, Equatable {
         /// Not checked yet (new in the configuration): no reads until the first check passes.
