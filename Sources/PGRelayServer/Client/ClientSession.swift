@@ -76,7 +76,7 @@ final class ClientSession: @unchecked Sendable {
     private var inFlightOnReplica: [Frame] = []
     private var answeredSinceDispatch = false
     private var waitingForServer = false
-    private var waitStarted: NIODeadline?
+    private(set) var waitStarted: NIODeadline?
     private var parameters: TrackedParameters
     private var tracker = TransactionTracker()
     /// ReadyForQuery messages that answer the proxy's own SET, not the client.
