@@ -1017,7 +1017,6 @@ final class ClientSession: @unchecked Sendable {
         server?.setReading(writable)
     }
 
-    var isAdmin: Bool { runtime.config.adminUsers.contains(user) || (isUnixSocket && AdminConsoleSession.isLocalOwner(user: user)) }
     var userName: String { user }
     var databaseName: String { database }
 }
