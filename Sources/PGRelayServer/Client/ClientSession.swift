@@ -76,7 +76,7 @@ final class ClientSession: @unchecked Sendable {
     private var inFlightOnReplica: [Frame] = []
     private var answeredSinceDispatch = false
     private var waitingForServer = false
-    private var waitStarted: NIODeadline?
+    private(set) var waitStarted: NIODeadline?
     private var parameters: TrackedParameters
     private var tracker = TransactionTracker()
     /// ReadyForQuery messages that answer the proxy's own SET, not the client.
@@ -1018,7 +1018,6 @@ final class ClientSession: @unchecked Sendable {
         server?.setReading(writable)
     }
 
-    var isAdmin: Bool { runtime.config.adminUsers.contains(user) || (isUnixSocket && AdminConsoleSession.isLocalOwner(user: user)) }
     var userName: String { user }
     var databaseName: String { database }
 }
