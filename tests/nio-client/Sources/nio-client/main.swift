@@ -137,7 +137,7 @@ func prepared(_ options: Options) async throws -> [String: Any] {
 func console(_ options: Options) async throws -> [String: Any] {
     try await withClient(options, connections: 1) { client in
         var tables: [String: Any] = [:]
-        for command in ["SHOW VERSION", "SHOW POOLS", "SHOW STATS", "SHOW DATABASES", "SHOW CLIENTS"] {
+        for command in ["SHOW VERSION", "SHOW CONFIG", "SHOW DATABASES", "SHOW CLIENTS", "SHOW POOLS", "SHOW STATS"] {
             let rows = try await client.query(PostgresQuery(unsafeSQL: command)).collect()
             tables[command] = ["rows": rows.count, "columns": rows.first.map { $0.map(\.columnName) } ?? []]
         }
