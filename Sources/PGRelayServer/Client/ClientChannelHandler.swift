@@ -1,4 +1,6 @@
 import NIOCore
+import NIOSSL
+import NIOTLS
 
 /// Thin NIO adapter: bytes and lifecycle events go to the `ClientSession`.
 final class ClientChannelHandler: ChannelInboundHandler {
@@ -38,7 +40,17 @@ final class ClientChannelHandler: ChannelInboundHandler {
         session = nil
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            session?.tlsHandshakeCompleted()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if error is NIOSSLError || error is BoringSSLError {
+            runtime.logger.info("client TLS failed", metadata: ["error": "\(error)"])
+        }
         context.close(promise: nil)
     }
 }

@@ -79,7 +79,7 @@ extension ConsoleTables {
                 isUnix ? "unix" : remote?.ipAddress ?? "", "\(isUnix ? listenPort : remote?.port ?? 0)",
                 isUnix ? "unix" : local?.ipAddress ?? "", "\(isUnix ? listenPort : local?.port ?? 0)",
                 Self.timestamp(client.connectedAtWall), timestamp(client.lastRequestAt, now: now, wallNow: wallNow),
-                "0", "0", "0", pointer(client.id), client.linkedServerID.map(pointer) ?? "", "0", "",
+                "0", "0", "0", pointer(client.id), client.linkedServerID.map(pointer) ?? "", "0", client.tlsInfo.description,
                 client.applicationName, "0", "\(client.id)",
             ])
         }
