@@ -102,8 +102,11 @@ def test_psql_and_pgbench_with_sslmode_require(proxy, certs, monkeypatch):
     # SCRAM over TLS: only SCRAM-SHA-256 is offered; libpq's default channel_binding=prefer copes.
     assert p.query("SELECT current_user", user="scramuser", sslmode="require") == "scramuser"
     assert any(v.startswith("TLSv1.") for v in tls_column(p, "SHOW CLIENTS", sslmode="require"))
+    script = os.path.join(certs.dir, "select1.sql")
+    with open(script, "w") as f:
+        f.write("SELECT 1;\n")
     monkeypatch.setenv("PGSSLMODE", "require")
-    res = p.pgbench(["-n", "-c", "2", "-t", "20", "-S"])
+    res = p.pgbench(["-n", "-c", "2", "-t", "20", "-f", script])
     assert res.returncode == 0, res.stderr
     assert harness.pgbench_counts(res.stdout)[0] == 40
 

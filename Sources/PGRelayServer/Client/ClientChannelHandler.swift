@@ -48,7 +48,10 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if error is NIOSSLError || error is BoringSSLError {
+        // A client that drops the connection without close_notify is common and harmless.
+        if case NIOSSLError.uncleanShutdown = error {
+            // ignored
+        } else if error is NIOSSLError || error is BoringSSLError {
             runtime.logger.info("client TLS failed", metadata: ["error": "\(error)"])
         }
         context.close(promise: nil)
