@@ -57,7 +57,7 @@ final class ClientSession: @unchecked Sendable {
     /// server, and the server's answers are matched against what was sent.
     private var rewriter: PreparedStatementRewriter?
     private var pipeline = ResponsePipeline()
-    private var pendingFrames = CircularBuffer<Frame>()
+    private var pendingFrames: [Frame] = []
 
     // Read/write splitting.
     /// Reads may go to replicas (the database has replicas and read_write_split is on).
@@ -78,12 +78,12 @@ final class ClientSession: @unchecked Sendable {
     private var inFlightOnReplica: [Frame] = []
     private var answeredSinceDispatch = false
     private var waitingForServer = false
-    private var waitStarted: NIODeadline?
+    private(set) var waitStarted: NIODeadline?
     private var parameters: TrackedParameters
     private var tracker = TransactionTracker()
     /// ReadyForQuery messages that answer the proxy's own SET, not the client.
     private var swallowReady = 0
-    private var requests = CircularBuffer<PendingRequest>(initialCapacity: 4)
+    private var requests: [PendingRequest] = []  // arrays: no allocation while empty (memory per idle client)
     private let context: LoopContext
     /// Counters not yet added to the pool's totals (added once per transaction).
     private var counters = PoolCounters()
@@ -95,7 +95,7 @@ final class ClientSession: @unchecked Sendable {
     private var unnamedFingerprint: String?
     private var batchFingerprint: String?
     /// Fingerprints of received requests not yet sent to a server, in order.
-    private var pendingFingerprints = CircularBuffer<String?>()
+    private var pendingFingerprints: [String?] = []
 
     /// A request (Query, Sync or FunctionCall) forwarded and not yet answered by ReadyForQuery.
     struct PendingRequest {
@@ -413,7 +413,7 @@ final class ClientSession: @unchecked Sendable {
         if tracker.clientSent(frame.type) {
             let now = NIODeadline.now()
             if startsTransaction { transactionStarted = now }
-            requests.append(PendingRequest(started: now, fingerprint: pendingFingerprints.popFirst() ?? nil))
+            requests.append(PendingRequest(started: now, fingerprint: (pendingFingerprints.isEmpty ? nil : pendingFingerprints.removeFirst())))
             if splitReads, let backend = currentBackendID {
                 runtime.routing.recordQuery(route: route == .replica ? .replica : .primary, backend: backend)
             }
@@ -596,7 +596,7 @@ final class ClientSession: @unchecked Sendable {
         }
         out.writeReadyForQuery(.idle)
         pendingFrames.removeAll()
-        _ = pendingFingerprints.popFirst()
+        if !pendingFingerprints.isEmpty { pendingFingerprints.removeFirst() }
         counters.bytesSent &+= UInt64(out.readableBytes)
         channel.writeAndFlush(out, promise: nil)
         return true
@@ -752,7 +752,7 @@ final class ClientSession: @unchecked Sendable {
             // A read whose replica died before answering anything: send it again elsewhere.
             logger.warning("replica connection lost before answering, retrying the read", metadata: ["backend": "\(replica.address)"])
             banReplica(replica)
-            for frame in inFlightOnReplica.reversed() { pendingFrames.prepend(frame) }
+            pendingFrames.insert(contentsOf: inFlightOnReplica, at: 0)
             inFlightOnReplica = []
             tracker.reset()
             pipeline.reset()
@@ -882,7 +882,8 @@ final class ClientSession: @unchecked Sendable {
     /// A ReadyForQuery answered the oldest outstanding request: time it, record it, and at the
     /// end of a transaction hand the counters to the pool.
     private func requestFinished(status: TransactionStatus) {
-        guard let request = requests.popFirst() else { return }
+        guard !requests.isEmpty else { return }
+        let request = requests.removeFirst()
         let now = NIODeadline.now()
         let nanos = UInt64(max(0, (now - request.started).nanoseconds))
         counters.queries &+= 1
@@ -899,8 +900,8 @@ final class ClientSession: @unchecked Sendable {
             inFlightOnReplica = []
             if wroteSinceIdle {
                 wroteSinceIdle = false
-                let window = runtime.config.readAfterWriteMs
-                if window > 0 { readAfterWriteUntil = now + .nanoseconds(Int64(window * 1e6)) }
+                let window = context.settings.readAfterWrite
+                if window > .zero { readAfterWriteUntil = now + window }
             }
         }
         if status == .idle, let started = transactionStarted {
@@ -1024,7 +1025,6 @@ final class ClientSession: @unchecked Sendable {
         server?.setReading(writable)
     }
 
-    var isAdmin: Bool { runtime.config.adminUsers.contains(user) || (isUnixSocket && AdminConsoleSession.isLocalOwner(user: user)) }
     var userName: String { user }
     var databaseName: String { database }
 }
