@@ -14,6 +14,8 @@ final class ClientSession: @unchecked Sendable {
     let connectedAt = NIODeadline.now()
     let connectedAtWall = Date()
     let isUnixSocket: Bool
+    /// The negotiated TLS version, for SHOW CLIENTS.
+    let tlsInfo = ClientTLSInfo()
 
     private(set) var cancelKey: CancelRequest?
     private(set) var user = ""
@@ -219,9 +221,13 @@ final class ClientSession: @unchecked Sendable {
             if buffer.readableBytes > 0 {
                 throw WireError.malformed(type: nil, reason: "unexpected data after encryption request")
             }
-            var answer = allocator.buffer(capacity: 1)
-            answer.writeInteger(UInt8(ascii: "N"))
-            channel.writeAndFlush(answer, promise: nil)
+            if case .sslRequest = packet {
+                try answerSSLRequest()
+            } else {
+                var answer = allocator.buffer(capacity: 1)
+                answer.writeInteger(UInt8(ascii: "N"))
+                channel.writeAndFlush(answer, promise: nil)
+            }
         case .cancel(let request):
             phase = .closed
             runtime.unregister(self)
@@ -230,6 +236,7 @@ final class ClientSession: @unchecked Sendable {
             }
             close()
         case .startup(let message):
+            guard startupAllowedByTLS() else { return }
             try startLogin(message)
         }
     }

@@ -46,6 +46,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     let statementNames = StatementNames()
     /// Health of primaries and replicas, and the routing counters.
     public let routing = BackendRegistry()
+    /// TLS contexts for clients and servers, rebuilt on reload.
+    let tls = TLSContextStore()
     private let loopContexts: [ObjectIdentifier: LoopContext]
 
     public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {

@@ -53,6 +53,7 @@ public final class ProxyServer: @unchecked Sendable {
 
     private func startListening() throws {
         let config = runtime.config
+        try runtime.tls.rebuild(from: config)
         let tcp = try bootstrap(unix: false)
             .bind(host: config.listenAddr, port: config.listenPort).wait()
         listeners.append(tcp)
@@ -115,6 +116,9 @@ public final class ProxyServer: @unchecked Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if !unix, let tls = runtime.tls.clientContext {
+                        try channel.pipeline.syncOperations.addHandler(ClientDirectTLSDetector(context: tls))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(runtime: runtime, isUnixSocket: unix))
                 }
             }
@@ -134,6 +138,8 @@ public final class ProxyServer: @unchecked Sendable {
             let loaded = try ConfigLoader.load(path: configPath)
             let secrets = try ProxyServer.loadSecrets(config: loaded.config, relativeTo: configPath)
             for warning in loaded.warnings { logger.warning("\(warning.description)") }
+            // New certificate files take effect for new connections; open ones keep theirs.
+            try runtime.tls.rebuild(from: loaded.config)
             let old = runtime.config
             runtime.apply(config: loaded.config, secrets: secrets)
             sink.configure(format: loaded.config.logFormat == .json ? .json : .text,
