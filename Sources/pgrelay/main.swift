@@ -115,7 +115,8 @@ struct PGRelayCommand: ParsableCommand {
             throw ExitCode(1)
         }
         do {
-            if let user { try UserSwitch.become(user) }
+            // -u wins over the config's `user`, as in PgBouncer.
+            if let osUser = user ?? (config.user.isEmpty ? nil : config.user) { try UserSwitch.become(osUser) }
             try pidfile?.write()
         } catch {
             server.logger.error("could not start", metadata: ["error": "\(error)"])
