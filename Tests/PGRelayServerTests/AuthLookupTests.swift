@@ -11,7 +11,7 @@ final class AuthLookupTests: XCTestCase {
     private let base = """
     [databases]
     appdb = host=10.0.0.1 port=5432 dbname=app
-    other = host=10.0.0.2 port=5433 auth_user=dbauth auth_query="SELECT u, p FROM f($1)"
+    other = host=10.0.0.2 port=5433 auth_user=dbauth auth_query='SELECT u, p FROM f($1)'
     authdb = host=10.0.0.3 port=5434 dbname=pg_auth
     [pgbouncer]
     auth_file = users.txt

@@ -124,9 +124,16 @@ enum PeerCredentials {
     /// The OS user id of the process at the other end, or nil when it cannot be read.
     static func uid(of channel: Channel) -> EventLoopFuture<uid_t?> {
         guard let provider = channel as? SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(nil) }
-        let future: EventLoopFuture<ucred> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
-                                                                               name: SocketOptionName(SO_PEERCRED))
+        let future: EventLoopFuture<PeerCredentialsValue> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
+                                                                                               name: SocketOptionName(SO_PEERCRED))
         return future.map { Optional($0.uid) }.recover { _ in nil }
+    }
+
+    /// The layout of Linux's `struct ucred` (pid, uid, gid), which Glibc only exposes with _GNU_SOURCE.
+    struct PeerCredentialsValue: Sendable {
+        var pid: Int32 = 0
+        var uid: uid_t = 0
+        var gid: gid_t = 0
     }
 
     /// The login name of `uid`, or nil when it has none.
