@@ -225,9 +225,11 @@ def test_auth_query_respects_rolvaliduntil(proxy, cluster, aq_role):
 
 
 def test_auth_query_user_name_is_a_parameter(proxy, cluster):
+    import psycopg
     p = proxy(auth_type="scram-sha-256", auth_user="admin")
-    res = p.psql("SELECT 1", user="x' OR rolname='admin", password=harness.PASSWORDS["admin"], check=False)
-    assert res.returncode != 0 and "password authentication failed" in res.stderr
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(host="127.0.0.1", port=p.port, dbname="appdb", user="x' OR rolname='admin",
+                        password=harness.PASSWORDS["admin"], connect_timeout=10)
 
 
 def test_without_auth_user_a_missing_user_is_refused(proxy, aq_role):
