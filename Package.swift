@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // Test-only: postgres-nio as an independent client of pgrelay (tests/nio-client).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -55,6 +57,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        // Not part of the product: a postgres-nio client the integration tests drive.
+        .executableTarget(
+            name: "nio-client",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "tests/nio-client/Sources/nio-client"
         ),
         .testTarget(name: "PGWireTests", dependencies: ["PGWire"]),
         .testTarget(name: "PGRelayCoreTests", dependencies: ["PGRelayCore", "PGWire"]),

@@ -95,8 +95,15 @@ public enum AuthenticationRequest: Sendable, Equatable {
             }
             return .md5Password(salt: salt)
         case 10:
+            // The list ends with an empty name; a list cut short is malformed, not shorter.
             var mechanisms: [String] = []
-            while let name = body.readNullTerminatedString(), !name.isEmpty { mechanisms.append(name) }
+            while true {
+                guard let name = body.readNullTerminatedString() else {
+                    throw WireError.malformed(type: type, reason: "unterminated SASL mechanism list")
+                }
+                if name.isEmpty { break }
+                mechanisms.append(name)
+            }
             return .sasl(mechanisms: mechanisms)
         case 11: return .saslContinue(data: body.readBytes(length: body.readableBytes) ?? [])
         case 12: return .saslFinal(data: body.readBytes(length: body.readableBytes) ?? [])
@@ -134,7 +141,12 @@ public struct ErrorFields: Sendable, Equatable {
 
     static func decode(_ body: inout ByteBuffer, type: UInt8) throws -> ErrorFields {
         var fields: [(UInt8, String)] = []
-        while let code = body.readInteger(as: UInt8.self), code != 0 {
+        while true {
+            // The field list ends with a zero byte; libpq also refuses a list cut short.
+            guard let code = body.readInteger(as: UInt8.self) else {
+                throw WireError.malformed(type: type, reason: "unterminated error field list")
+            }
+            if code == 0 { break }
             guard let value = body.readNullTerminatedString() else {
                 throw WireError.malformed(type: type, reason: "unterminated error field")
             }

@@ -69,7 +69,8 @@ public enum FrontendMessage: Sendable, Equatable {
         case FrontendType.parse:
             let name = try string()
             let query = try string()
-            guard let count = body.readInteger(as: Int16.self), count >= 0,
+            // PostgreSQL reads the count as unsigned: up to 65535 parameters.
+            guard let count = body.readInteger(as: UInt16.self),
                   body.readableBytes >= Int(count) * 4
             else { throw WireError.malformed(type: type, reason: "bad parameter type count") }
             var types: [UInt32] = []
@@ -124,7 +125,7 @@ extension ByteBuffer {
             writeMessage(FrontendType.parse) {
                 $0.writeNullTerminatedString(parse.name)
                 $0.writeNullTerminatedString(parse.query)
-                $0.writeInteger(Int16(parse.parameterTypes.count))
+                $0.writeInteger(UInt16(parse.parameterTypes.count))
                 for oid in parse.parameterTypes { $0.writeInteger(oid) }
             }
         case .bind(let bind):

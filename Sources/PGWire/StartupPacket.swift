@@ -85,6 +85,10 @@ public enum StartupPacketReader {
                 }
                 parameters.append((name, value))
             }
+            // As PostgreSQL: the terminator must be the packet's last byte.
+            guard packet.readableBytes == 0 else {
+                throw WireError.malformed(type: nil, reason: "invalid startup packet layout: expected terminator as last byte")
+            }
             return .startup(StartupMessage(protocolMajor: major, protocolMinor: minor, parameters: parameters))
         }
     }

@@ -109,6 +109,9 @@ final class RoutingRegistryTests: XCTestCase {
         registry.configure([BackendTopology(database: "*", primary: primary, replicas: [replica1])], maxLagMs: 0)
         registry.update([BackendState(id: id(replica1, database: "*"), status: .up, inRecovery: true)])
         XCTAssertEqual(registry.chooseReplica(database: "anything") { _ in 0 }?.id.address, replica1)
+        registry.update([BackendState(id: id(replica1, database: "*"), status: .down)])
+        for index in 0..<50 { XCTAssertNil(registry.chooseReplica(database: "name\(index)") { _ in 0 }) }
+        XCTAssertEqual(registry.counters.fallbacks, ["*": 50], "counted per entry, whatever names clients ask for")
     }
 
     func testCounters() {

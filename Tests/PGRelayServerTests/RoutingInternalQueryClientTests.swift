@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import PGRelayCore
@@ -87,6 +88,16 @@ final class RoutingInternalQueryClientTests: XCTestCase {
                                     address: try primary(), database: "postgres",
                                     credentials: ServerCredentials(user: "admin", password: "admin"), timeout: .seconds(5)).wait()
         XCTAssertEqual(none.rows.count, 0)
+    }
+
+    func testUnixSocketWithTrustAuthentication() throws {
+        let port = try RoutingTestCluster.fromEnvironment().primaryPort
+        guard let directory = ProcessInfo.processInfo.environment["PG_CLUSTER_SOCKET_DIR"] else {
+            throw XCTSkip("PG_CLUSTER_SOCKET_DIR is not set")
+        }
+        let result = try client.query("SELECT current_user AS u, inet_server_port() AS p", address: BackendAddress(host: directory, port: port),
+                                      database: "appdb", credentials: ServerCredentials(user: "app"), timeout: .seconds(5)).wait()
+        XCTAssertEqual(result.rows, [["app", nil]], "a Unix-socket session has no server port")
     }
 
     func testMD5Login() throws {

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import tempfile
 import time
 
@@ -10,6 +11,16 @@ import pytest
 import harness
 
 SCRAM_USER = "scramuser"
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    # SIGTERM (CI limits, `timeout`) ends the run like Ctrl-C: fixtures still stop
+    # the proxies and the PostgreSQL cluster instead of leaving them running.
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def pytest_report_header(config):

@@ -252,8 +252,10 @@ class Proxy:
             if IS_ROOT:  # pgbouncer refuses to run as root
                 kwargs = {"user": SERVER_OS_USER, "group": pwd.getpwnam(SERVER_OS_USER).pw_gid,
                           "extra_groups": []}
+        # its own session: no signal meant for the test run's process group reaches it, or back
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, cwd=self.dir, **kwargs)
+                                     stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True,
+                                     **kwargs)
         if not wait_for_port(self.port, timeout, self.proc):
             self.stop()
             raise RuntimeError(f"{self.kind} did not accept on port {self.port}:\n{self.log_text()}")

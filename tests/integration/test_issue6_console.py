@@ -17,6 +17,9 @@ from pgbouncer_columns import LEGACY_COLUMNS, PGBOUNCER_1_25_COLUMNS
 
 pytestmark = pytest.mark.issue6
 
+# Console tests use session mode so that they do not depend on transaction pooling (issue 3);
+# PAUSE and shutdown use transaction mode, where a finished transaction releases its server.
+
 IS_PGRELAY = harness.PROXY_KIND == "pgrelay"
 
 
@@ -30,7 +33,7 @@ def console_columns_or_none(p, command):
 
 @pytest.mark.parametrize("name", sorted(PGBOUNCER_1_25_COLUMNS))
 def test_show_commands_return_pgbouncer_columns(proxy, name):
-    p = proxy(pool_mode="transaction")
+    p = proxy(pool_mode="session")
     p.query("SELECT 1")  # so that pools, servers and stats have rows
     command = f"SHOW {name}"
     expected = PGBOUNCER_1_25_COLUMNS[name]
@@ -40,7 +43,7 @@ def test_show_commands_return_pgbouncer_columns(proxy, name):
         for legacy in LEGACY_COLUMNS.get(name, []):
             assert legacy in cols[len(expected):], f"{command} lacks legacy column {legacy}"
         # compare with the PgBouncer on this machine, started from the same ini
-        ref = proxy(kind="pgbouncer", pool_mode="transaction")
+        ref = proxy(kind="pgbouncer", pool_mode="session")
         ref.query("SELECT 1")
         ref_cols = console_columns_or_none(ref, command)
         if ref_cols is not None:
@@ -58,7 +61,7 @@ def test_show_commands_return_pgbouncer_columns(proxy, name):
 @pytest.mark.parametrize("command", ["SHOW QUERIES", "SHOW HEALTH", "SHOW ROUTES"])
 @pytest.mark.pgrelay_only("pgrelay's own console commands")
 def test_pgrelay_show_commands(proxy, command):
-    p = proxy(pool_mode="transaction")
+    p = proxy(pool_mode="session")
     p.query("SELECT 1")
     cols, _ = p.console(command)
     assert cols
@@ -138,7 +141,7 @@ def peak_active_servers(p, threads):
 
 
 def test_reload_changes_pool_size(proxy):
-    p = proxy(pool_mode="transaction", default_pool_size=2)
+    p = proxy(pool_mode="session", default_pool_size=2)
     assert database_pool_size(p) == 2
     threads, errors = busy_clients(p, 5, 1.5)
     assert peak_active_servers(p, threads) == 2
@@ -154,7 +157,7 @@ def test_reload_changes_pool_size(proxy):
 
 @pytest.mark.pgrelay_only("PgBouncer 1.18 falls back to defaults for keys after a failed reload")
 def test_invalid_reload_keeps_the_running_config(proxy):
-    p = proxy(pool_mode="transaction", default_pool_size=5)
+    p = proxy(pool_mode="session", default_pool_size=5)
     p.write_config(default_pool_size="not-a-number")
     try:
         p.console("RELOAD")
@@ -165,7 +168,7 @@ def test_invalid_reload_keeps_the_running_config(proxy):
 
 
 def test_sighup_reload_adds_a_database(proxy, cluster):
-    p = proxy(pool_mode="transaction")
+    p = proxy(pool_mode="session")
     p.databases = dict(p.databases, newdb=f"host=127.0.0.1 port={cluster.primary_port} dbname=appdb")
     p.write_config()
     with p.connect() as kept:  # a connected client survives the reload
@@ -235,17 +238,22 @@ EXPORTER = shutil.which("prometheus-pgbouncer-exporter")
 @pytest.mark.skipif(EXPORTER is None, reason="prometheus-pgbouncer-exporter is not installed")
 @pytest.mark.pgrelay_only("Debian's exporter 1.7 reads SHOW STATS total_requests, gone since PgBouncer 1.8")
 def test_prometheus_pgbouncer_exporter_scrapes(proxy):
-    p = proxy(pool_mode="transaction")
+    p = proxy(pool_mode="session")
     p.query("SELECT 1")
     port = harness.freeport.free_port()
     env = dict(os.environ, PGPASSWORD="stats")
-    exporter = subprocess.Popen(
-        [EXPORTER, "--host", "127.0.0.1", "--port", str(port), "--pgbouncer-host", "127.0.0.1",
-         "--pgbouncer-port", str(p.port), "--pgbouncer-user", "stats"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log_path = os.path.join(p.dir, "exporter.log")
+    with open(log_path, "wb") as log:
+        exporter = subprocess.Popen(
+            [EXPORTER, "--host", "127.0.0.1", "--port", str(port), "--pgbouncer-host", "127.0.0.1",
+             "--pgbouncer-port", str(p.port), "--pgbouncer-user", "stats"],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
     try:
-        assert harness.wait_for_port(port, 15, exporter), exporter.stdout.read().decode()[-2000:]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=15) as resp:
+        if not harness.wait_for_port(port, 20, exporter):
+            with open(log_path, errors="replace") as f:
+                pytest.fail(f"exporter did not start:\n{f.read()[-3000:]}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=20) as resp:
             assert resp.status == 200
             text = resp.read().decode()
     finally:
@@ -258,7 +266,7 @@ def test_prometheus_pgbouncer_exporter_scrapes(proxy):
 
 
 def test_console_through_psql(proxy):
-    p = proxy(pool_mode="transaction")
+    p = proxy(pool_mode="session")
     p.query("SELECT 1")
     res = harness.psql(p.port, None, dbname="pgbouncer", user="admin", extra_args=("-F", ","),
                        stdin="SHOW POOLS;\nshow databases\n;\nSHOW VERSION;\n")
@@ -268,7 +276,7 @@ def test_console_through_psql(proxy):
 
 
 def test_console_through_extended_protocol(proxy):
-    p = proxy(pool_mode="transaction")
+    p = proxy(pool_mode="session")
     p.query("SELECT 1")
     with psycopg.connect(p.dsn("admin", "pgbouncer"), autocommit=True) as conn:
         cur = conn.execute("SHOW POOLS")  # psycopg sends Parse/Bind/Describe/Execute/Sync

@@ -72,22 +72,25 @@ public final class BackendRegistry: @unchecked Sendable {
 
     /// The replica for a read of `database` (or of the `*` entry when it has none of its own),
     /// or nil when no replica is healthy: the read then goes to the primary, counted as a
-    /// fallback when the database has replicas. `outstanding` gives a replica's in-flight query
-    /// count; it is called outside the registry's lock.
+    /// fallback of the entry when it has replicas. `outstanding` gives a replica's in-flight query
+    /// count; it is called outside the registry's lock, once per replica.
     public func chooseReplica(database: String, now: NIODeadline = .now(),
                               outstanding: (BackendAddress) -> Int) -> BackendState? {
-        let (snapshot, ticket): (RoutingSnapshot, UInt64) = locked {
-            let ticket = tickets[database, default: 0]
-            tickets[database] = ticket &+ 1
-            return (current, ticket)
+        // Tickets and fallbacks are kept per configured entry, not per requested name: names that
+        // reach the `*` entry are the clients' choice and must not grow the registry.
+        let picked: (backends: DatabaseBackends, entry: String, ticket: UInt64, maxLagMs: Double)? = locked {
+            let entry = current.databases[database] != nil ? database : "*"
+            guard let backends = current.databases[entry], !backends.replicas.isEmpty else { return nil }
+            let ticket = tickets[entry, default: 0]
+            tickets[entry] = ticket &+ 1
+            return (backends, entry, ticket, current.maxLagMs)
         }
-        guard let backends = snapshot.backends(for: database), !backends.replicas.isEmpty else { return nil }
-        let candidates = backends.replicas.map { ReplicaCandidate(health: $0, outstanding: outstanding($0.id.address)) }
-        let selector = ReplicaSelector(maxLagMs: snapshot.maxLagMs)
-        if let index = selector.choose(from: candidates, ticket: ticket, now: now) {
+        guard let picked else { return nil }
+        let candidates = picked.backends.replicas.map { ReplicaCandidate(health: $0, outstanding: outstanding($0.id.address)) }
+        if let index = ReplicaSelector(maxLagMs: picked.maxLagMs).choose(from: candidates, ticket: picked.ticket, now: now) {
             return candidates[index].health
         }
-        locked { counts.fallbacks[database, default: 0] += 1 }
+        locked { counts.fallbacks[picked.entry, default: 0] += 1 }
         return nil
     }
 

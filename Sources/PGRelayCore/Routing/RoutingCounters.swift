@@ -10,7 +10,7 @@ public struct RoutingCounters: Sendable, Equatable {
     public var queriesPerRoute: [Route: UInt64] = [:]
     /// Statements sent, per backend.
     public var queriesPerBackend: [BackendID: UInt64] = [:]
-    /// Reads sent to the primary because no replica of their database was healthy, per database.
+    /// Reads sent to the primary because no replica was healthy, per `[databases]` entry name.
     public var fallbacks: [String: UInt64] = [:]
     /// Reads retried on another backend after their replica failed, per database.
     public var retries: [String: UInt64] = [:]

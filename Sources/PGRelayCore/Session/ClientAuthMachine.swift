@@ -77,7 +77,11 @@ public struct ClientAuthMachine {
         case .awaitingCleartext:
             step = .done
             guard let password = body.readNullTerminatedString() else { return protocolViolation() }
-            return Self.matches(password: password, secret: secret, user: user) ? .authenticated(prelude: nil, scramKeys: nil) : .reject(Self.passwordFailed(user: user))
+            // PostgreSQL never accepts an empty password, whatever is stored.
+            guard !password.isEmpty, Self.matches(password: password, secret: secret, user: user) else {
+                return .reject(Self.passwordFailed(user: user))
+            }
+            return .authenticated(prelude: nil, scramKeys: nil)
         case .awaitingMD5(let salt):
             step = .done
             guard let response = body.readNullTerminatedString() else { return protocolViolation() }
@@ -91,7 +95,7 @@ public struct ClientAuthMachine {
             else { step = .done; return protocolViolation() }
             guard mechanism == "SCRAM-SHA-256" else {
                 step = .done
-                return .reject(ErrorFields(severity: "FATAL", sqlState: "28000",
+                return .reject(ErrorFields(severity: "FATAL", sqlState: "08P01",
                                            message: "client selected an invalid SASL authentication mechanism"))
             }
             do {
@@ -101,7 +105,7 @@ public struct ClientAuthMachine {
                 return .send(request(.saslContinue(data: serverFirst)))
             } catch {
                 step = .done
-                return .reject(Self.passwordFailed(user: user))
+                return .reject(rejection(for: error))
             }
         case .awaitingSASLFinal(var exchange):
             step = .done
@@ -112,7 +116,7 @@ public struct ClientAuthMachine {
                 if case .keys? = exchange.passthroughCredential { keys = exchange.passthroughCredential }
                 return .authenticated(prelude: request(.saslFinal(data: serverFinal)), scramKeys: keys)
             } catch {
-                return .reject(Self.passwordFailed(user: user))
+                return .reject(rejection(for: error))
             }
         case .notStarted, .done:
             step = .done
@@ -124,6 +128,15 @@ public struct ClientAuthMachine {
         var buffer = allocator.buffer(capacity: 32)
         buffer.writeAuthenticationRequest(request)
         return buffer
+    }
+
+    /// Only a proof that does not match (or an unknown user) is a wrong password (28P01); a
+    /// malformed SCRAM message is a protocol violation (08P01) in PostgreSQL, and an unsupported
+    /// request (an authorization identity) is refused as such.
+    private func rejection(for error: Error) -> ErrorFields {
+        guard let authError = error as? AuthError else { return Self.passwordFailed(user: user) }
+        if case .wrongPassword = authError { return Self.passwordFailed(user: user) }
+        return ErrorFields(severity: "FATAL", sqlState: authError.sqlState, message: authError.message, detail: authError.detail)
     }
 
     private func protocolViolation() -> Outcome {

@@ -14,9 +14,19 @@ public struct ClientStatement: Sendable {
 
 /// The statements a server connection has prepared under server names, least recently used first
 /// out when full.
+///
+/// It also remembers, for a while, names the server may still hold although the cache no longer
+/// lists them: an evicted statement's Close is skipped when an error earlier in the same batch
+/// makes the server skip to Sync, and a Parse reported failed may have been such a skipped one
+/// too. Preparing one of those names again must Close it first, or PostgreSQL answers the Parse
+/// with "prepared statement already exists".
 public struct ServerStatementCache: Sendable {
     public let capacity: Int
     private var lastUse: [String: UInt64] = [:]
+    /// Names whose presence on the server is unknown, with the time they became so; at most
+    /// `uncertainLimit`, newest kept.
+    private var uncertain: [String: UInt64] = [:]
+    private var uncertainLimit: Int { max(capacity, 128) }
     private var clock: UInt64 = 0
 
     public init(capacity: Int) {
@@ -26,6 +36,10 @@ public struct ServerStatementCache: Sendable {
     public var count: Int { lastUse.count }
 
     public func contains(_ name: String) -> Bool { lastUse[name] != nil }
+
+    /// Whether the server may hold `name` although the cache does not list it: Close it before
+    /// preparing it again.
+    public func mayStillHold(_ name: String) -> Bool { uncertain[name] != nil }
 
     public mutating func touch(_ name: String) {
         clock &+= 1
@@ -38,18 +52,39 @@ public struct ServerStatementCache: Sendable {
         while lastUse.count >= capacity, lastUse[name] == nil {
             guard let oldest = lastUse.min(by: { $0.value < $1.value })?.key else { break }
             lastUse[oldest] = nil
+            markUncertain(oldest)
             evicted.append(oldest)
         }
+        uncertain[name] = nil
         touch(name)
         return evicted
     }
 
+    /// Forgets `name` after a Parse of it did not run (or failed): the server's copy, if any, is
+    /// of unknown state.
     public mutating func remove(_ name: String) {
-        lastUse[name] = nil
+        guard lastUse.removeValue(forKey: name) != nil else { return }
+        markUncertain(name)
     }
 
+    /// Forgets every statement after a DISCARD ALL or DEALLOCATE ALL. They stay "may still hold":
+    /// such a command fails inside a transaction block (and a failed transaction refuses it), and
+    /// the cost of being wrong is one extra Close per statement prepared again.
     public mutating func removeAll() {
+        uncertain.merge(lastUse) { _, used in used }
         lastUse.removeAll()
+        if uncertain.count > uncertainLimit {
+            let newest = uncertain.sorted { $0.value > $1.value }.prefix(uncertainLimit)
+            uncertain = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
+        }
+    }
+
+    private mutating func markUncertain(_ name: String) {
+        clock &+= 1
+        uncertain[name] = clock
+        if uncertain.count > uncertainLimit, let oldest = uncertain.min(by: { $0.value < $1.value })?.key {
+            uncertain[oldest] = nil
+        }
     }
 }
 
@@ -166,9 +201,13 @@ public struct PreparedStatementRewriter {
         switch target {
         case .none: return false
         case .name(let name):
+            // In a failed transaction PostgreSQL refuses DEALLOCATE too (25P02, and the statement
+            // stays): let the server give that answer.
+            if pipeline.isEmpty, pipeline.status == .failed { return false }
             guard statements.removeValue(forKey: name) != nil else { return false }
             tag = "DEALLOCATE"
         case .all:
+            if pipeline.isEmpty, pipeline.status == .failed { return false }
             statements.removeAll()
             tag = "DEALLOCATE ALL"
         }
@@ -209,8 +248,13 @@ public struct PreparedStatementRewriter {
 
     private func prepare(_ serverName: String, parse: ByteBuffer, cache: inout ServerStatementCache,
                          pipeline: inout ResponsePipeline, out: inout ByteBuffer, swallow: Bool) {
+        let closeFirst = cache.mayStillHold(serverName)
         for evicted in cache.insert(serverName) {
             out.writeFrontendMessage(.close(.init(kind: .statement, name: evicted)))
+            pipeline.append(.swallow(.close, serverStatement: nil))
+        }
+        if closeFirst {
+            out.writeFrontendMessage(.close(.init(kind: .statement, name: serverName)))
             pipeline.append(.swallow(.close, serverStatement: nil))
         }
         var parse = parse

@@ -52,6 +52,9 @@ public struct ServerLoginMachine {
             return .fail(fields)
         case (.awaitingAuthentication, .authentication(let request)):
             return answer(request)
+        case (.awaitingAuthentication, .negotiateProtocolVersion), (.awaitingAuthentication, .noticeResponse):
+            // A server may name startup options it does not know before asking for a password.
+            return .wait
         case (.scram(var exchange), .authentication(.saslContinue(let data))):
             do {
                 let final = try exchange.receiveServerFirst(data)

@@ -44,8 +44,13 @@ public struct TrackedParameters: Sendable, Equatable {
         parameters.map { "SET \(quoteIdentifier($0.name)) TO \(quoteLiteral($0.value))" }.joined(separator: "; ")
     }
 
+    /// Quotes as PostgreSQL's quote_literal does: a value with a backslash becomes an E'' string
+    /// with the backslash doubled, so it means the same whether the server's
+    /// standard_conforming_strings is on or off (a client may have turned it off).
     static func quoteLiteral(_ value: String) -> String {
-        "'" + value.replacingOccurrences(of: "'", with: "''") + "'"
+        let quoted = value.replacingOccurrences(of: "'", with: "''")
+        guard quoted.contains("\\") else { return "'" + quoted + "'" }
+        return "E'" + quoted.replacingOccurrences(of: "\\", with: "\\\\") + "'"
     }
 
     static func quoteIdentifier(_ name: String) -> String {

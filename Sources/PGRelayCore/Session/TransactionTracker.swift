@@ -18,10 +18,9 @@ public struct TransactionTracker: Sendable, Equatable {
     @discardableResult
     public mutating func clientSent(_ type: UInt8) -> Bool {
         switch type {
-        case FrontendType.query, FrontendType.functionCall:
-            outstanding += 1
-            return true
-        case FrontendType.sync:
+        case FrontendType.sync, FrontendType.query, FrontendType.functionCall:
+            // PostgreSQL ends the implicit transaction of an unsynced batch at a Query or
+            // FunctionCall too: its ReadyForQuery leaves the server as idle as a Sync's does.
             outstanding += 1
             batchOpen = false
             return true

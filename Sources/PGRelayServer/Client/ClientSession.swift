@@ -917,8 +917,8 @@ final class ClientSession: @unchecked Sendable {
             inFlightOnReplica = []
             if wroteSinceIdle {
                 wroteSinceIdle = false
-                let window = runtime.config.readAfterWriteMs
-                if window > 0 { readAfterWriteUntil = now + .nanoseconds(Int64(window * 1e6)) }
+                let window = context.settings.readAfterWrite
+                if window > .zero { readAfterWriteUntil = now + window }
             }
         }
         if status == .idle, let started = transactionStarted {

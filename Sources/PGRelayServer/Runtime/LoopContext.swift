@@ -25,8 +25,10 @@ struct HotSettings: Sendable {
     var logQueries: LogQueries
     var slowThresholdNanos: UInt64
     var wantsFingerprints: Bool
+    var readAfterWrite: TimeAmount
 
     init(config: Config) {
+        readAfterWrite = .nanoseconds(Int64(max(0, config.readAfterWriteMs) * 1e6))
         logQueries = config.logQueries
         slowThresholdNanos = UInt64(max(0, config.slowQueryThresholdMs) * 1e6)
         wantsFingerprints = config.stats || config.logQueries != .none

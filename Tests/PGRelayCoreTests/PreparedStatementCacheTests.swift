@@ -1,0 +1,59 @@
+import PGRelayCore
+import XCTest
+
+final class PreparedStatementCacheTests: XCTestCase {
+    func testLeastRecentlyUsedIsEvicted() {
+        var cache = ServerStatementCache(capacity: 3)
+        XCTAssertEqual(cache.insert("a"), [])
+        XCTAssertEqual(cache.insert("b"), [])
+        XCTAssertEqual(cache.insert("c"), [])
+        cache.touch("a")
+        XCTAssertEqual(cache.insert("d"), ["b"])
+        XCTAssertEqual(cache.insert("a"), [], "inserting a present name only touches it")
+        XCTAssertEqual(cache.insert("e"), ["c"])
+        XCTAssertEqual(cache.count, 3)
+        XCTAssertTrue(cache.contains("a"))
+        XCTAssertFalse(cache.contains("b"))
+    }
+
+    func testCapacityIsAtLeastOne() {
+        var cache = ServerStatementCache(capacity: 0)
+        XCTAssertEqual(cache.capacity, 1)
+        XCTAssertEqual(cache.insert("a"), [])
+        XCTAssertEqual(cache.insert("b"), ["a"])
+    }
+
+    func testNamesTheServerMayStillHold() {
+        var cache = ServerStatementCache(capacity: 1)
+        XCTAssertFalse(cache.mayStillHold("a"))
+        _ = cache.insert("a")
+        XCTAssertFalse(cache.mayStillHold("a"), "listed, so known to be there")
+        _ = cache.insert("b")
+        XCTAssertTrue(cache.mayStillHold("a"), "its Close may be skipped by an error earlier in the batch")
+        _ = cache.insert("a")
+        XCTAssertFalse(cache.mayStillHold("a"))
+
+        cache.remove("a")
+        XCTAssertFalse(cache.contains("a"))
+        XCTAssertTrue(cache.mayStillHold("a"), "a Parse reported failed may have been one skipped after a skipped Close")
+        cache.remove("never-inserted")
+        XCTAssertFalse(cache.mayStillHold("never-inserted"))
+
+        var discarded = ServerStatementCache(capacity: 4)
+        _ = discarded.insert("x")
+        _ = discarded.insert("y")
+        discarded.removeAll()
+        XCTAssertEqual(discarded.count, 0)
+        XCTAssertTrue(discarded.mayStillHold("x"), "DISCARD ALL fails inside a transaction block")
+        XCTAssertTrue(discarded.mayStillHold("y"))
+    }
+
+    func testTheUncertainNamesAreBounded() {
+        var cache = ServerStatementCache(capacity: 1)
+        for index in 0..<1_000 { _ = cache.insert("s\(index)") }
+        XCTAssertTrue(cache.mayStillHold("s998"))
+        XCTAssertFalse(cache.mayStillHold("s0"), "the oldest are forgotten")
+        let remembered = (0..<1_000).filter { cache.mayStillHold("s\($0)") }.count
+        XCTAssertLessThanOrEqual(remembered, 128)
+    }
+}
