@@ -43,6 +43,8 @@ final class ClientSession: @unchecked Sendable {
 
     private enum Phase {
         case startup
+        /// Waiting for the user's secret (auth_query) and the peer's credentials (Unix socket).
+        case resolvingLogin
         case authenticating(ClientAuthMachine)
         case awaitingWelcome(prelude: ByteBuffer?)
         case ready
@@ -190,7 +192,7 @@ final class ClientSession: @unchecked Sendable {
             case .authenticating: try readAuthentication()
             case .ready: try relayClientMessages()
             case .console: try readConsole()
-            case .awaitingWelcome:
+            case .awaitingWelcome, .resolvingLogin:
                 // The client may not send anything before its login completes; keep it.
                 break
             case .closed: inbound = nil
@@ -274,11 +276,34 @@ final class ClientSession: @unchecked Sendable {
             return
         }
         let isConsole = AdminConsoleSession.databaseNames.contains(database)
-        var method = config.authType
-        if isConsole, isUnixSocket, AdminConsoleSession.isLocalOwner(user: user) {
+        phase = .resolvingLogin
+        let peer = isUnixSocket ? PeerCredentials.uid(of: channel) : loop.makeSucceededFuture(nil)
+        runtime.lookupSecret(user: user, database: database, isConsole: isConsole).hop(to: loop).and(peer.hop(to: loop))
+            .whenComplete { [self] result in
+                guard case .resolvingLogin = phase else { return }
+                switch result {
+                case .success(let (secret, peerUID)):
+                    beginAuthentication(secret: secret, peerUID: peerUID, isConsole: isConsole)
+                case .failure(let error):
+                    fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "\(error)"))
+                }
+            }
+    }
+
+    /// The OS user running pgrelay opens the console over the Unix socket without a password;
+    /// `auth_type = peer` admits a Unix-socket client whose OS user name is the user it asks for.
+    private func beginAuthentication(secret: StoredSecret?, peerUID: uid_t?, isConsole: Bool) {
+        var method = runtime.config.authType
+        if isConsole, let peerUID, peerUID == geteuid(), AdminConsoleSession.isLocalOwner(user: user) {
+            method = .trust
+        } else if method == .peer, isUnixSocket {
+            guard let peerUID, PeerCredentials.userName(of: peerUID) == user else {
+                fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "peer authentication failed for user \"\(user)\""))
+                return
+            }
             method = .trust
         }
-        var machine = ClientAuthMachine(method: method, user: user, secret: runtime.secret(for: user))
+        var machine = ClientAuthMachine(method: method, user: user, secret: secret)
         handleAuth(machine.start(), machine: &machine)
     }
 

@@ -34,6 +34,11 @@ public final class ProxyServer: @unchecked Sendable {
         self.runtime.controller = self
     }
 
+    /// `-q`: no log lines on stderr, kept across reloads.
+    public var quiet = false
+    /// `-v`: debug logging, kept across reloads.
+    public var verbose = false
+
     /// The TCP port actually bound (useful with listen_port = 0 in tests).
     public private(set) var boundPort: Int?
 
@@ -63,6 +68,7 @@ public final class ProxyServer: @unchecked Sendable {
             do {
                 let unix = try bootstrap(unix: true).bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
                 listeners.append(unix)
+                UnixSocketPermissions(mode: config.unixSocketMode, group: config.unixSocketGroup).apply(path: path, logger: logger)
             } catch {
                 logger.warning("could not listen on unix socket", metadata: ["path": "\(path)", "error": "\(error)"])
             }
@@ -143,7 +149,8 @@ public final class ProxyServer: @unchecked Sendable {
             let old = runtime.config
             runtime.apply(config: loaded.config, secrets: secrets)
             sink.configure(format: loaded.config.logFormat == .json ? .json : .text,
-                           level: ProxyServer.logLevel(loaded.config.logLevel), logfile: loaded.config.logfile, quiet: false)
+                           level: verbose ? .debug : ProxyServer.logLevel(loaded.config.logLevel),
+                           logfile: loaded.config.logfile, quiet: quiet)
             if old.listenPort != loaded.config.listenPort || old.listenAddr != loaded.config.listenAddr {
                 logger.warning("listen_addr/listen_port changes need a restart")
             }
