@@ -31,7 +31,7 @@ struct PGRelayCommand: ParsableCommand {
     @Flag(name: [.short, .long], help: "More verbose logging (debug).")
     var verbose: Int
 
-    @Option(name: [.short, .long], help: "Switch to this OS user at startup.")
+    @Option(name: [.short, .long], help: "Switch to this OS user once the sockets are bound.")
     var user: String?
 
     @Flag(name: [.customShort("R"), .customLong("reboot")], help: "Accepted for PgBouncer compatibility; starts normally.")
@@ -67,6 +67,29 @@ struct PGRelayCommand: ParsableCommand {
             return
         }
         let config = loaded.config
+        let pidfile = config.pidfile.isEmpty ? nil : PidFile(path: config.pidfile)
+        if daemon, !Daemon.isChild {
+            guard let pidfile else {
+                FileHandle.standardError.write(Data("pgrelay: -d/--daemon needs pidfile set in \(configPath)\n".utf8))
+                throw ExitCode(1)
+            }
+            do {
+                try pidfile.ensureNotRunning()
+                _ = try ProxyServer.loadSecrets(config: config, relativeTo: configPath)
+                _ = try Daemon.spawn(pidfile: pidfile)
+            } catch {
+                FileHandle.standardError.write(Data("pgrelay: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            return
+        }
+        if Daemon.isChild { Daemon.detach() }
+        do {
+            try pidfile?.ensureNotRunning()
+        } catch {
+            FileHandle.standardError.write(Data("pgrelay: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         let sink = LogSink()
         var level = ProxyServer.logLevel(config.logLevel)
         if verbose > 0 { level = .debug }
@@ -82,6 +105,8 @@ struct PGRelayCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let server = ProxyServer(config: config, secrets: secrets, configPath: configPath, sink: sink)
+        server.quiet = quiet
+        server.verbose = verbose > 0
         for warning in loaded.warnings { server.logger.warning("\(warning.description)") }
         do {
             try server.start()
@@ -89,9 +114,20 @@ struct PGRelayCommand: ParsableCommand {
             server.logger.error("could not start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+        do {
+            // -u wins over the config's `user`, as in PgBouncer.
+            if let osUser = user ?? (config.user.isEmpty ? nil : config.user) { try UserSwitch.become(osUser) }
+            try pidfile?.write()
+        } catch {
+            server.logger.error("could not start", metadata: ["error": "\(error)"])
+            server.shutdown(immediate: true)
+            try? server.waitUntilStopped()
+            throw ExitCode(1)
+        }
         let signals = SignalHandlers(server: server)
         signals.install()
         try server.waitUntilStopped()
+        pidfile?.remove()
         server.logger.info("stopped")
         _ = signals
     }

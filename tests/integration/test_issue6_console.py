@@ -260,9 +260,18 @@ def test_prometheus_pgbouncer_exporter_scrapes(proxy):
         exporter.terminate()
         exporter.wait(10)
     lines = [line for line in text.splitlines() if not line.startswith("#")]
-    assert any(line.startswith("pgbouncer_pools_") and 'database="appdb"' in line for line in lines), text[:3000]
-    assert any(line.startswith("pgbouncer_stats_") for line in lines), text[:3000]
-    assert any(line.startswith("pgbouncer_databases_") for line in lines), text[:3000]
+    metrics = [line for line in lines if line.startswith("pgbouncer_") and 'database="appdb"' in line]
+
+    def has(*names):
+        return any(line.startswith(names) for line in metrics)
+
+    # Debian's exporter 1.7 names them pgbouncer_active_clients (SHOW POOLS),
+    # pgbouncer_requests_total (SHOW STATS, the pre-1.8 total_requests column), pgbouncer_pool_size
+    # (SHOW DATABASES); newer exporters pgbouncer_pools_*, pgbouncer_stats_*, pgbouncer_databases_*.
+    assert has("pgbouncer_active_clients", "pgbouncer_pools_"), text[-3000:]
+    assert has("pgbouncer_requests_total", "pgbouncer_stats_"), text[-3000:]
+    assert has("pgbouncer_pool_size", "pgbouncer_databases_"), text[-3000:]
+    assert "pgbouncer_up 0" not in text, text[-3000:]
 
 
 def test_console_through_psql(proxy):

@@ -32,12 +32,7 @@ enum AdminMetrics {
                                             value: Double(pool.counts().maxWaitNanos) / 1e9))
         }
         samples += counterSamples(runtime.countersByDatabase())
-        for backend in runtime.backendHealth() {
-            samples.append(PrometheusSample(name: "pgrelay_backend_up", help: "1 when the backend accepts logins, 0 when down.", type: .gauge,
-                                            labels: [("database", backend.database), ("backend", "\(backend.host):\(backend.port)"),
-                                                     ("role", backend.role)],
-                                            value: backend.up ? 1 : 0))
-        }
+        samples += routingSamples(runtime.backendRoutes(), counters: runtime.routing.counters)
         samples.append(PrometheusSample(name: "pgrelay_paused", help: "1 while PAUSE (all databases) is in effect.", type: .gauge,
                                         value: runtime.isPausedAll ? 1 : 0))
         return samples
@@ -61,6 +56,41 @@ enum AdminMetrics {
                 samples.append(PrometheusSample(name: name, help: help, type: .counter, labels: [("database", database)],
                                                 value: Double(value(counters)) * scale))
             }
+        }
+        return samples
+    }
+
+    /// Backend health and the router's counters.
+    static func routingSamples(_ routes: [BackendRoute], counters: RoutingCounters) -> [PrometheusSample] {
+        func labels(_ route: BackendRoute) -> [(String, String)] {
+            [("database", route.database), ("backend", "\(route.address.host):\(route.address.port)"), ("role", route.role.rawValue)]
+        }
+        var samples: [PrometheusSample] = []
+        for route in routes {
+            samples.append(PrometheusSample(name: "pgrelay_backend_up", help: "1 when the backend is up, 0 when down.", type: .gauge,
+                                            labels: labels(route), value: route.isUp ? 1 : 0))
+        }
+        for route in routes {
+            guard let lag = route.lagMs else { continue }
+            samples.append(PrometheusSample(name: "pgrelay_backend_lag_seconds", help: "Replication lag of a replica at its last check.",
+                                            type: .gauge, labels: labels(route), value: lag / 1000))
+        }
+        for route in routes {
+            samples.append(PrometheusSample(name: "pgrelay_routed_queries_total", help: "Statements routed to the backend.", type: .counter,
+                                            labels: labels(route), value: Double(counters.queriesPerBackend[route.id] ?? 0)))
+        }
+        for route in routes {
+            samples.append(PrometheusSample(name: "pgrelay_backend_bans_total", help: "Times the backend was kept from reads after a failed read.",
+                                            type: .counter, labels: labels(route), value: Double(counters.bans[route.id] ?? 0)))
+        }
+        let databases = Array(Set(routes.map(\.database))).sorted()
+        for database in databases {
+            samples.append(PrometheusSample(name: "pgrelay_read_fallbacks_total", help: "Reads sent to the primary because no replica was healthy.",
+                                            type: .counter, labels: [("database", database)], value: Double(counters.fallbacks[database] ?? 0)))
+        }
+        for database in databases {
+            samples.append(PrometheusSample(name: "pgrelay_read_retries_total", help: "Reads retried on another backend after their replica failed.",
+                                            type: .counter, labels: [("database", database)], value: Double(counters.retries[database] ?? 0)))
         }
         return samples
     }

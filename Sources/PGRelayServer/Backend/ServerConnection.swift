@@ -89,14 +89,33 @@ final class ServerConnection: @unchecked Sendable {
                     return
                 }
                 self.channel = channel
-                var extra: [(String, String)] = []
-                for (name, value) in settings.startupParameters.sorted(by: { $0.key < $1.key }) { extra.append((name, value)) }
-                let startup = ServerLoginMachine.startupMessage(user: credentials.user, database: database, extra: extra)
-                phase = .login(ServerLoginMachine(credentials: credentials))
-                channel.writeAndFlush(startup, promise: nil)
+                negotiateTLS(on: channel) { [self] in
+                    var extra: [(String, String)] = []
+                    for (name, value) in settings.startupParameters.sorted(by: { $0.key < $1.key }) { extra.append((name, value)) }
+                    let startup = ServerLoginMachine.startupMessage(user: credentials.user, database: database, extra: extra)
+                    phase = .login(ServerLoginMachine(credentials: credentials))
+                    channel.writeAndFlush(startup, promise: nil)
+                }
             case .failure(let error):
                 fail(ErrorFields(sqlState: "08006",
                                  message: "could not connect to server \(address.host):\(address.port): \(error)"))
+            }
+        }
+    }
+
+    /// server_tls_sslmode: the SSLRequest and handshake, then `then` (the StartupMessage); a
+    /// failure is this server's login failure, reported to the waiting clients.
+    private func negotiateTLS(on channel: Channel, then: @escaping () -> Void) {
+        let config = pool.runtime.config
+        ServerTLSNegotiation.negotiate(channel: channel, mode: config.serverTLSSSLMode, context: pool.runtime.tls.serverContext,
+                                       host: address.host).whenComplete { [self] result in
+            switch result {
+            case .success(let description):
+                guard case .connecting = phase else { return }
+                tlsDescription = description
+                then()
+            case .failure(let error):
+                fail(ErrorFields(sqlState: "08006", message: "server \(address.host):\(address.port): \(error)"))
             }
         }
     }

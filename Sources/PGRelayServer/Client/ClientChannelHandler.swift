@@ -1,4 +1,6 @@
 import NIOCore
+import NIOSSL
+import NIOTLS
 
 /// Thin NIO adapter: bytes and lifecycle events go to the `ClientSession`.
 final class ClientChannelHandler: ChannelInboundHandler {
@@ -38,7 +40,20 @@ final class ClientChannelHandler: ChannelInboundHandler {
         session = nil
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            session?.tlsHandshakeCompleted()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A client that drops the connection without close_notify is common and harmless.
+        if case NIOSSLError.uncleanShutdown = error {
+            // ignored
+        } else if error is NIOSSLError || error is BoringSSLError {
+            runtime.logger.info("client TLS failed", metadata: ["error": "\(error)"])
+        }
         context.close(promise: nil)
     }
 }

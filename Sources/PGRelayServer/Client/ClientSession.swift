@@ -14,6 +14,8 @@ final class ClientSession: @unchecked Sendable {
     let connectedAt = NIODeadline.now()
     let connectedAtWall = Date()
     let isUnixSocket: Bool
+    /// The negotiated TLS version, for SHOW CLIENTS.
+    let tlsInfo = ClientTLSInfo()
 
     private(set) var cancelKey: CancelRequest?
     private(set) var user = ""
@@ -41,6 +43,8 @@ final class ClientSession: @unchecked Sendable {
 
     private enum Phase {
         case startup
+        /// Waiting for the user's secret (auth_query) and the peer's credentials (Unix socket).
+        case resolvingLogin
         case authenticating(ClientAuthMachine)
         case awaitingWelcome(prelude: ByteBuffer?)
         case ready
@@ -55,7 +59,7 @@ final class ClientSession: @unchecked Sendable {
     /// server, and the server's answers are matched against what was sent.
     private var rewriter: PreparedStatementRewriter?
     private var pipeline = ResponsePipeline()
-    private var pendingFrames = CircularBuffer<Frame>()
+    private var pendingFrames: [Frame] = []
 
     // Read/write splitting.
     /// Reads may go to replicas (the database has replicas and read_write_split is on).
@@ -76,12 +80,12 @@ final class ClientSession: @unchecked Sendable {
     private var inFlightOnReplica: [Frame] = []
     private var answeredSinceDispatch = false
     private var waitingForServer = false
-    private var waitStarted: NIODeadline?
+    private(set) var waitStarted: NIODeadline?
     private var parameters: TrackedParameters
     private var tracker = TransactionTracker()
     /// ReadyForQuery messages that answer the proxy's own SET, not the client.
     private var swallowReady = 0
-    private var requests = CircularBuffer<PendingRequest>(initialCapacity: 4)
+    private var requests: [PendingRequest] = []  // arrays: no allocation while empty (memory per idle client)
     private let context: LoopContext
     /// Counters not yet added to the pool's totals (added once per transaction).
     private var counters = PoolCounters()
@@ -93,7 +97,7 @@ final class ClientSession: @unchecked Sendable {
     private var unnamedFingerprint: String?
     private var batchFingerprint: String?
     /// Fingerprints of received requests not yet sent to a server, in order.
-    private var pendingFingerprints = CircularBuffer<String?>()
+    private var pendingFingerprints: [String?] = []
 
     /// A request (Query, Sync or FunctionCall) forwarded and not yet answered by ReadyForQuery.
     struct PendingRequest {
@@ -188,7 +192,7 @@ final class ClientSession: @unchecked Sendable {
             case .authenticating: try readAuthentication()
             case .ready: try relayClientMessages()
             case .console: try readConsole()
-            case .awaitingWelcome:
+            case .awaitingWelcome, .resolvingLogin:
                 // The client may not send anything before its login completes; keep it.
                 break
             case .closed: inbound = nil
@@ -219,9 +223,13 @@ final class ClientSession: @unchecked Sendable {
             if buffer.readableBytes > 0 {
                 throw WireError.malformed(type: nil, reason: "unexpected data after encryption request")
             }
-            var answer = allocator.buffer(capacity: 1)
-            answer.writeInteger(UInt8(ascii: "N"))
-            channel.writeAndFlush(answer, promise: nil)
+            if case .sslRequest = packet {
+                try answerSSLRequest()
+            } else {
+                var answer = allocator.buffer(capacity: 1)
+                answer.writeInteger(UInt8(ascii: "N"))
+                channel.writeAndFlush(answer, promise: nil)
+            }
         case .cancel(let request):
             phase = .closed
             runtime.unregister(self)
@@ -230,6 +238,7 @@ final class ClientSession: @unchecked Sendable {
             }
             close()
         case .startup(let message):
+            guard startupAllowedByTLS() else { return }
             try startLogin(message)
         }
     }
@@ -267,11 +276,34 @@ final class ClientSession: @unchecked Sendable {
             return
         }
         let isConsole = AdminConsoleSession.databaseNames.contains(database)
-        var method = config.authType
-        if isConsole, isUnixSocket, AdminConsoleSession.isLocalOwner(user: user) {
+        phase = .resolvingLogin
+        let peer = isUnixSocket ? PeerCredentials.uid(of: channel) : loop.makeSucceededFuture(nil)
+        runtime.lookupSecret(user: user, database: database, isConsole: isConsole).hop(to: loop).and(peer.hop(to: loop))
+            .whenComplete { [self] result in
+                guard case .resolvingLogin = phase else { return }
+                switch result {
+                case .success(let (secret, peerUID)):
+                    beginAuthentication(secret: secret, peerUID: peerUID, isConsole: isConsole)
+                case .failure(let error):
+                    fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "\(error)"))
+                }
+            }
+    }
+
+    /// The OS user running pgrelay opens the console over the Unix socket without a password;
+    /// `auth_type = peer` admits a Unix-socket client whose OS user name is the user it asks for.
+    private func beginAuthentication(secret: StoredSecret?, peerUID: uid_t?, isConsole: Bool) {
+        var method = runtime.config.authType
+        if isConsole, let peerUID, peerUID == geteuid(), AdminConsoleSession.isLocalOwner(user: user) {
+            method = .trust
+        } else if method == .peer, isUnixSocket {
+            guard let peerUID, PeerCredentials.userName(of: peerUID) == user else {
+                fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "peer authentication failed for user \"\(user)\""))
+                return
+            }
             method = .trust
         }
-        var machine = ClientAuthMachine(method: method, user: user, secret: runtime.secret(for: user))
+        var machine = ClientAuthMachine(method: method, user: user, secret: secret)
         handleAuth(machine.start(), machine: &machine)
     }
 
@@ -406,7 +438,7 @@ final class ClientSession: @unchecked Sendable {
         if tracker.clientSent(frame.type) {
             let now = NIODeadline.now()
             if startsTransaction { transactionStarted = now }
-            requests.append(PendingRequest(started: now, fingerprint: pendingFingerprints.popFirst() ?? nil))
+            requests.append(PendingRequest(started: now, fingerprint: (pendingFingerprints.isEmpty ? nil : pendingFingerprints.removeFirst())))
             if splitReads, let backend = currentBackendID {
                 runtime.routing.recordQuery(route: route == .replica ? .replica : .primary, backend: backend)
             }
@@ -589,7 +621,7 @@ final class ClientSession: @unchecked Sendable {
         }
         out.writeReadyForQuery(.idle)
         pendingFrames.removeAll()
-        _ = pendingFingerprints.popFirst()
+        if !pendingFingerprints.isEmpty { pendingFingerprints.removeFirst() }
         counters.bytesSent &+= UInt64(out.readableBytes)
         channel.writeAndFlush(out, promise: nil)
         return true
@@ -745,7 +777,7 @@ final class ClientSession: @unchecked Sendable {
             // A read whose replica died before answering anything: send it again elsewhere.
             logger.warning("replica connection lost before answering, retrying the read", metadata: ["backend": "\(replica.address)"])
             banReplica(replica)
-            for frame in inFlightOnReplica.reversed() { pendingFrames.prepend(frame) }
+            pendingFrames.insert(contentsOf: inFlightOnReplica, at: 0)
             inFlightOnReplica = []
             tracker.reset()
             pipeline.reset()
@@ -875,7 +907,8 @@ final class ClientSession: @unchecked Sendable {
     /// A ReadyForQuery answered the oldest outstanding request: time it, record it, and at the
     /// end of a transaction hand the counters to the pool.
     private func requestFinished(status: TransactionStatus) {
-        guard let request = requests.popFirst() else { return }
+        guard !requests.isEmpty else { return }
+        let request = requests.removeFirst()
         let now = NIODeadline.now()
         let nanos = UInt64(max(0, (now - request.started).nanoseconds))
         counters.queries &+= 1
@@ -1017,7 +1050,6 @@ final class ClientSession: @unchecked Sendable {
         server?.setReading(writable)
     }
 
-    var isAdmin: Bool { runtime.config.adminUsers.contains(user) || (isUnixSocket && AdminConsoleSession.isLocalOwner(user: user)) }
     var userName: String { user }
     var databaseName: String { database }
 }

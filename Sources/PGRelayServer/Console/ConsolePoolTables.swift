@@ -74,12 +74,14 @@ extension ConsoleTables {
             let remote = client.channel.remoteAddress
             let local = client.channel.localAddress
             let isUnix = client.isUnixSocket
+            let waitedMicros = client.waitStarted.map { UInt64(max(0, (now - $0).nanoseconds)) / 1000 } ?? 0
             table.add([
                 "C", client.userName, client.databaseName, "none", client.adminState,
                 isUnix ? "unix" : remote?.ipAddress ?? "", "\(isUnix ? listenPort : remote?.port ?? 0)",
                 isUnix ? "unix" : local?.ipAddress ?? "", "\(isUnix ? listenPort : local?.port ?? 0)",
                 Self.timestamp(client.connectedAtWall), timestamp(client.lastRequestAt, now: now, wallNow: wallNow),
-                "0", "0", "0", pointer(client.id), client.linkedServerID.map(pointer) ?? "", "0", "",
+                "\(waitedMicros / 1_000_000)", "\(waitedMicros % 1_000_000)", "0", pointer(client.id),
+                client.linkedServerID.map(pointer) ?? "", "0", client.tlsInfo.description,
                 client.applicationName, "0", "\(client.id)",
             ])
         }

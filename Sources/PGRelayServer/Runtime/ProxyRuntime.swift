@@ -46,6 +46,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     let statementNames = StatementNames()
     /// Health of primaries and replicas, and the routing counters.
     public let routing = BackendRegistry()
+    /// TLS contexts for clients and servers, rebuilt on reload.
+    let tls = TLSContextStore()
+    /// Secrets of users looked up with auth_query.
+    public let authSecrets = AuthSecretCache()
     private let loopContexts: [ObjectIdentifier: LoopContext]
 
     public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {
@@ -81,7 +85,13 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     var secrets: [String: StoredSecret] { state.withLockedValue { $0.secrets } }
 
+    /// The user's secret: from the auth_file, else the last one `auth_query` returned.
     public func secret(for user: String) -> StoredSecret? {
+        fileSecret(for: user) ?? authSecrets.latest(user)
+    }
+
+    /// The user's secret in the auth_file only.
+    func fileSecret(for user: String) -> StoredSecret? {
         state.withLockedValue { $0.secrets[user] }
     }
 

@@ -34,6 +34,11 @@ public final class ProxyServer: @unchecked Sendable {
         self.runtime.controller = self
     }
 
+    /// `-q`: no log lines on stderr, kept across reloads.
+    public var quiet = false
+    /// `-v`: debug logging, kept across reloads.
+    public var verbose = false
+
     /// The TCP port actually bound (useful with listen_port = 0 in tests).
     public private(set) var boundPort: Int?
 
@@ -53,6 +58,7 @@ public final class ProxyServer: @unchecked Sendable {
 
     private func startListening() throws {
         let config = runtime.config
+        try runtime.tls.rebuild(from: config)
         let tcp = try bootstrap(unix: false)
             .bind(host: config.listenAddr, port: config.listenPort).wait()
         listeners.append(tcp)
@@ -62,6 +68,7 @@ public final class ProxyServer: @unchecked Sendable {
             do {
                 let unix = try bootstrap(unix: true).bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
                 listeners.append(unix)
+                UnixSocketPermissions(mode: config.unixSocketMode, group: config.unixSocketGroup).apply(path: path, logger: logger)
             } catch {
                 logger.warning("could not listen on unix socket", metadata: ["path": "\(path)", "error": "\(error)"])
             }
@@ -115,6 +122,9 @@ public final class ProxyServer: @unchecked Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if !unix, let tls = runtime.tls.clientContext {
+                        try channel.pipeline.syncOperations.addHandler(ClientDirectTLSDetector(context: tls))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(runtime: runtime, isUnixSocket: unix))
                 }
             }
@@ -134,10 +144,13 @@ public final class ProxyServer: @unchecked Sendable {
             let loaded = try ConfigLoader.load(path: configPath)
             let secrets = try ProxyServer.loadSecrets(config: loaded.config, relativeTo: configPath)
             for warning in loaded.warnings { logger.warning("\(warning.description)") }
+            // New certificate files take effect for new connections; open ones keep theirs.
+            try runtime.tls.rebuild(from: loaded.config)
             let old = runtime.config
             runtime.apply(config: loaded.config, secrets: secrets)
             sink.configure(format: loaded.config.logFormat == .json ? .json : .text,
-                           level: ProxyServer.logLevel(loaded.config.logLevel), logfile: loaded.config.logfile, quiet: false)
+                           level: verbose ? .debug : ProxyServer.logLevel(loaded.config.logLevel),
+                           logfile: loaded.config.logfile, quiet: quiet)
             if old.listenPort != loaded.config.listenPort || old.listenAddr != loaded.config.listenAddr {
                 logger.warning("listen_addr/listen_port changes need a restart")
             }

@@ -85,7 +85,7 @@ func queries(_ options: Options) async throws -> [String: Any] {
         }
         var after = 0
         for try await (value) in try await client.query("SELECT 41 + 1").decode(Int.self) { after = value }
-        let inTransaction = try await client.withTransaction { connection -> Int in
+        let inTransaction = try await client.withTransaction(logger: Logger(label: "tx")) { connection -> Int in
             var n = 0
             for try await (value) in try await connection.query("SELECT 7", logger: Logger(label: "tx")).decode(Int.self) { n = value }
             return n
@@ -105,8 +105,12 @@ func prepared(_ options: Options) async throws -> [String: Any] {
                     for i in 0..<12 {
                         let value = Int32(worker * 100 + i)
                         if i % 3 == 0 {
-                            let row = try await client.withTransaction { connection in
-                                try await connection.execute(AddOne(value: value), logger: Logger(label: "tx")).collect()
+                            let row = try await client.withTransaction(logger: Logger(label: "tx")) { connection -> [(Int32, Int32?)] in
+                                var rows: [(Int32, Int32?)] = []
+                                for try await r in try await connection.execute(AddOne(value: value), logger: Logger(label: "tx")) {
+                                    rows.append(r)
+                                }
+                                return rows
                             }
                             for (v, port) in row { local.append((Int(v - value), Int(port ?? 0))) }
                         } else {
@@ -133,7 +137,7 @@ func prepared(_ options: Options) async throws -> [String: Any] {
 func console(_ options: Options) async throws -> [String: Any] {
     try await withClient(options, connections: 1) { client in
         var tables: [String: Any] = [:]
-        for command in ["SHOW VERSION", "SHOW POOLS", "SHOW STATS", "SHOW DATABASES", "SHOW CLIENTS"] {
+        for command in ["SHOW VERSION", "SHOW CONFIG", "SHOW DATABASES", "SHOW CLIENTS", "SHOW POOLS", "SHOW STATS"] {
             let rows = try await client.query(PostgresQuery(unsafeSQL: command)).collect()
             tables[command] = ["rows": rows.count, "columns": rows.first.map { $0.map(\.columnName) } ?? []]
         }

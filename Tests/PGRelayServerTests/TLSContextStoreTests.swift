@@ -1,0 +1,73 @@
+import Foundation
+import PGRelayCore
+import XCTest
+@testable import PGRelayServer
+
+final class TLSContextStoreTests: XCTestCase {
+    private func config(_ settings: String) throws -> Config {
+        try ConfigLoader.parse(text: "[pgrelay]\n\(settings)\n[databases]\napp = host=127.0.0.1\n", path: "test.ini").config
+    }
+
+    private func setupError(_ settings: String, file: StaticString = #filePath, line: UInt = #line) -> String? {
+        do {
+            _ = try TLSContextStore.build(from: config(settings))
+            XCTFail("expected a setup error", file: file, line: line)
+        } catch let error as TLSContextStore.SetupError {
+            return error.description
+        } catch {
+            XCTFail("unexpected \(error)", file: file, line: line)
+        }
+        return nil
+    }
+
+    func testSetupErrorsNameTheKey() {
+        let cases: [(settings: String, mentions: String)] = [
+            ("client_tls_sslmode = require", "client_tls_cert_file"),
+            ("client_tls_sslmode = verify-full\nclient_tls_cert_file = /nonexistent/a.crt", "client_tls_cert_file"),
+            ("client_tls_sslmode = require\nclient_tls_cert_file = /nonexistent/a.crt\nclient_tls_key_file = /nonexistent/a.key",
+             "client_tls_cert_file /nonexistent/a.crt"),
+            ("server_tls_sslmode = verify-ca\nserver_tls_ca_file = /nonexistent/ca.crt", "server_tls_ca_file /nonexistent/ca.crt"),
+            ("server_tls_sslmode = require\nserver_tls_cert_file = /nonexistent/c.crt", "server_tls_cert_file and server_tls_key_file"),
+        ]
+        for test in cases {
+            let message = setupError(test.settings)
+            XCTAssertTrue(message?.contains(test.mentions) == true, "\(test.settings): \(message ?? "nil")")
+        }
+    }
+
+    func testDisabledAndCertificateLessModesBuildNothing() throws {
+        let off = try TLSContextStore.build(from: config(""))
+        XCTAssertNil(off.client)
+        XCTAssertNil(off.server)
+        // prefer without a certificate answers 'N' rather than refusing to start (as PgBouncer).
+        let prefer = try TLSContextStore.build(from: config("client_tls_sslmode = prefer"))
+        XCTAssertNil(prefer.client)
+        // Server side without a CA file: system trust roots; no files needed.
+        let server = try TLSContextStore.build(from: config("server_tls_sslmode = require"))
+        XCTAssertNotNil(server.server)
+    }
+
+    func testCertificateAndMismatchedKey() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pgrelay-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in ["a", "b"] {
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                 "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).crt", "-days", "1", "-subj", "/CN=localhost"]
+            openssl.standardError = FileHandle.nullDevice
+            do { try openssl.run() } catch { throw XCTSkip("openssl not available") }
+            openssl.waitUntilExit()
+            XCTAssertEqual(openssl.terminationStatus, 0)
+        }
+        let good = try TLSContextStore.build(from: config(
+            "client_tls_sslmode = verify-ca\nclient_tls_cert_file = \(dir)/a.crt\nclient_tls_key_file = \(dir)/a.key\nclient_tls_ca_file = \(dir)/b.crt"))
+        XCTAssertNotNil(good.client)
+        let message = setupError("client_tls_sslmode = require\nclient_tls_cert_file = \(dir)/a.crt\nclient_tls_key_file = \(dir)/b.key")
+        XCTAssertTrue(message?.contains("does the key match the certificate") == true, message ?? "nil")
+        let store = TLSContextStore()
+        XCTAssertThrowsError(try store.rebuild(from: config("client_tls_sslmode = require")))
+        XCTAssertNil(store.clientContext, "a failed rebuild keeps what was there")
+    }
+}
