@@ -337,8 +337,12 @@ final class ServerConnection: @unchecked Sendable {
                 return
             }
             phase = .closed
-            channel?.close(promise: nil)
-            channelGone()
+            guard let channel else {
+                channelGone()
+                return
+            }
+            // Counted by the pool until the socket is really closed.
+            channel.close().whenComplete { [self] _ in onLoop { channelGone() } }
         }
     }
 

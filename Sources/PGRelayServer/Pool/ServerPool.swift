@@ -19,6 +19,7 @@ final class ServerPool: @unchecked Sendable {
     private var idle: [ServerConnection] = []
     private var lent: Set<ObjectIdentifier> = []
     private var busy: Set<ObjectIdentifier> = [] // resetting or checking
+    private var closing: Set<ObjectIdentifier> = [] // closed by the pool, connection not gone yet
     private var connecting = 0
     private var waiters = CircularBuffer<Waiter>()
     private var _welcome: [(name: String, value: String)]?
@@ -187,34 +188,39 @@ final class ServerPool: @unchecked Sendable {
     }
 
     /// Closes a server and forgets it; opens a replacement if clients are waiting.
+    /// The server stays counted against the pool size until its connection is really closed
+    /// (`serverClosed`), so that a replacement never makes the pool exceed its size.
     func discard(_ server: ServerConnection, alreadyUnlisted: Bool = false) {
-        var open = false
         lock.withLock {
             let id = ObjectIdentifier(server)
-            lent.remove(id)
-            busy.remove(id)
+            if lent.remove(id) != nil || busy.remove(id) != nil || idle.contains(where: { $0 === server }) || members[id] != nil {
+                closing.insert(id)
+            }
             idle.removeAll { $0 === server }
-            open = !waiters.isEmpty && canOpenLocked(limit: _settings.size)
-            if open { connecting += 1 }
         }
         server.close()
-        if open { openServer(on: runtime.group.next()) }
     }
 
-    /// Called by a server whose connection dropped while idle or lent.
+    /// Called by a server whose connection is gone (closed by us or dropped); opens a replacement
+    /// when clients are waiting.
     func serverClosed(_ server: ServerConnection) {
+        var open = false
         lock.withLock {
             let id = ObjectIdentifier(server)
             members[id] = nil
             lent.remove(id)
             busy.remove(id)
+            closing.remove(id)
             idle.removeAll { $0 === server }
+            open = !waiters.isEmpty && waiters.count > connecting && canOpenLocked(limit: _settings.size)
+            if open { connecting += 1 }
         }
+        if open { openServer(on: runtime.group.next()) }
     }
 
     // MARK: opening servers
 
-    private var totalLocked: Int { idle.count + lent.count + busy.count + connecting }
+    private var totalLocked: Int { idle.count + lent.count + busy.count + closing.count + connecting }
 
     private func canOpenLocked(limit: Int) -> Bool {
         guard !retired, totalLocked < limit else { return false }
