@@ -133,20 +133,22 @@ final class ServerPool: @unchecked Sendable {
                 busy.insert(ObjectIdentifier(server))
             }
             server.runInternalQuery(settings.resetQuery) { [self] ok in
-                lock.withLock { _ = busy.remove(ObjectIdentifier(server)) }
                 if ok { makeAvailable(server) } else { discard(server, alreadyUnlisted: true) }
             }
         } else {
-            lock.withLock { _ = lent.remove(ObjectIdentifier(server)) }
             makeAvailable(server)
         }
     }
 
     /// A new or returned server is free: the longest-waiting client gets it, or it goes idle.
+    /// It leaves `lent`/`busy` in the same locked step, so it is never uncounted for a moment
+    /// (another thread would then open one server too many).
     private func makeAvailable(_ server: ServerConnection) {
         var waiter: Waiter?
         var close = false
         lock.withLock {
+            lent.remove(ObjectIdentifier(server))
+            busy.remove(ObjectIdentifier(server))
             if retired {
                 close = true
                 return
@@ -238,6 +240,7 @@ final class ServerPool: @unchecked Sendable {
     func serverOpened(_ server: ServerConnection) {
         lock.withLock {
             connecting -= 1
+            busy.insert(ObjectIdentifier(server)) // counted until makeAvailable places it
             lastLoginError = nil
             members[ObjectIdentifier(server)] = server
             if _welcome == nil {
@@ -321,7 +324,6 @@ final class ServerPool: @unchecked Sendable {
         for server in toClose { discard(server) }
         for server in toCheck {
             server.runInternalQuery(settings.checkQuery) { [self] ok in
-                lock.withLock { _ = busy.remove(ObjectIdentifier(server)) }
                 if ok { server.markChecked(); makeAvailable(server) } else { discard(server, alreadyUnlisted: true) }
             }
         }
