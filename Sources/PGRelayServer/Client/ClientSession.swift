@@ -501,16 +501,18 @@ final class ClientSession: @unchecked Sendable {
             }
         case FrontendType.parse:
             counters.clientParses &+= 1
-            if splitReads, let frame = buffer.getSlice(at: index, length: length),
+            // One decode serves both the route and the fingerprint of the statement.
+            if splitReads || wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
                case .parse(let parse)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
-                let read = Self.routesAsRead(context.classifications.classify(parse.query))
-                if parse.name.isEmpty { unnamedIsRead = read } else { statementIsRead[parse.name] = read }
-            }
-            if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
-               case .parse(let parse)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
-                let fingerprint = context.fingerprints.fingerprint(parse.query)
-                if parse.name.isEmpty { unnamedFingerprint = fingerprint } else { statementFingerprints[parse.name] = fingerprint }
-                batchFingerprint = fingerprint
+                if splitReads {
+                    let read = Self.routesAsRead(context.classifications.classify(parse.query))
+                    if parse.name.isEmpty { unnamedIsRead = read } else { statementIsRead[parse.name] = read }
+                }
+                if wantsFingerprint {
+                    let fingerprint = context.fingerprints.fingerprint(parse.query)
+                    if parse.name.isEmpty { unnamedFingerprint = fingerprint } else { statementFingerprints[parse.name] = fingerprint }
+                    batchFingerprint = fingerprint
+                }
             }
         case FrontendType.bind:
             counters.binds &+= 1

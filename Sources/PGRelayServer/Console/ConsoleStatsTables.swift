@@ -58,9 +58,4 @@ extension ConsoleTables {
         [c.serverAssignments, c.transactions, c.queries, c.bytesReceived, c.bytesSent, c.transactionMicros, c.queryMicros,
          c.waitMicros, c.clientParses, c.serverParses, c.binds].map { "\($0)" }
     }
-
-    static func values(_ a: PoolAverages) -> [String?] {
-        [a.serverAssignments, a.transactions, a.queries, a.bytesReceived, a.bytesSent, a.transactionMicros, a.queryMicros,
-         a.waitMicros, a.clientParses, a.serverParses, a.binds].map { "\($0)" }
-    }
 }

@@ -3,23 +3,13 @@ import NIOCore
 
 /// PgBouncer's SHOW STATS averages over one `stats_period`: counts and bytes per second, times
 /// per transaction, query and server assignment (microseconds), integer arithmetic as PgBouncer.
-struct PoolAverages: Equatable, Sendable {
-    var serverAssignments: UInt64 = 0
-    var transactions: UInt64 = 0
-    var queries: UInt64 = 0
-    var bytesReceived: UInt64 = 0
-    var bytesSent: UInt64 = 0
-    var transactionMicros: UInt64 = 0
-    var queryMicros: UInt64 = 0
-    var waitMicros: UInt64 = 0
-    var clientParses: UInt64 = 0
-    var serverParses: UInt64 = 0
-    var binds: UInt64 = 0
+/// Same fields as the totals, so the same type.
+typealias PoolAverages = PoolCounters
 
-    init() {}
-
+extension PoolCounters {
     /// Averages of what happened between `previous` and `current`, `micros` apart.
     init(current: PoolCounters, previous: PoolCounters, micros: UInt64) {
+        self.init()
         guard micros > 0 else { return }
         let delta = current - previous
         func perSecond(_ count: UInt64) -> UInt64 {
