@@ -6,7 +6,7 @@ final class SQLStatementCacheTests: XCTestCase {
         var cache = StatementTextCache<Int>(capacity: 4)
         var computed = 0
         for _ in 0..<3 {
-            XCTAssertEqual(cache.value(for: "SELECT 1") { computed += 1; return $0.count }, 8)
+            XCTAssertEqual(cache.value(for: "SELECT now()") { computed += 1; return $0.count }, 12)
         }
         XCTAssertEqual(computed, 1)
         XCTAssertEqual(cache.count, 1)
@@ -26,9 +26,12 @@ final class SQLStatementCacheTests: XCTestCase {
 
     func testCapacityIsNeverExceeded() {
         var cache = StatementTextCache<Int>(capacity: 100)
+        func text(_ index: Int) -> String {  // literal-free texts, so that they are stored
+            "SELECT " + String(index).map { String(UnicodeScalar(UInt8(ascii: "a") + UInt8(String($0))!)) }.joined()
+        }
         for index in 0..<10_000 {
-            _ = cache.value(for: "SELECT \(index)") { _ in index }
-            if index % 3 == 0 { _ = cache.value(for: "SELECT \(index / 2)") { _ in -1 } }
+            _ = cache.value(for: text(index)) { _ in index }
+            if index % 3 == 0 { _ = cache.value(for: text(index / 2)) { _ in -1 } }
         }
         XCTAssertEqual(cache.count, 100)
         XCTAssertEqual(StatementTextCache<Int>(capacity: 0).capacity, 1)
@@ -44,6 +47,22 @@ final class SQLStatementCacheTests: XCTestCase {
         XCTAssertEqual(cache.count, 0)
     }
 
+    func testTextsWithLiteralsAreComputedButNotStored() {
+        let cases: [(String, Bool)] = [
+            ("BEGIN", true), ("COMMIT", true), ("SELECT now()", true), ("select * from t where a = b", true),
+            ("SELECT 1", false), ("SELECT 'x'", false), ("SELECT $1", false), ("SELECT $$x$$", false),
+            ("SELECT * FROM t2", false), ("", true),
+        ]
+        for (sql, stored) in cases {
+            var cache = StatementTextCache<Int>(capacity: 4)
+            var computed = 0
+            _ = cache.value(for: sql) { computed += 1; return $0.count }
+            _ = cache.value(for: sql) { computed += 1; return $0.count }
+            XCTAssertEqual(cache.count, stored ? 1 : 0, sql)
+            XCTAssertEqual(computed, stored ? 1 : 2, sql)
+        }
+    }
+
     func testRemoveAll() {
         var cache = StatementTextCache<Int>(capacity: 3)
         _ = cache.value(for: "a") { _ in 1 }
@@ -57,17 +76,26 @@ final class SQLStatementCacheTests: XCTestCase {
     func testClassificationCacheMatchesClassifier() {
         let classifier = SQLClassifier(writeFunctions: ["audit"])
         var cache = ClassificationCache(classifier: classifier, capacity: 8)
-        for sql in ["SELECT 1", "SELECT audit(1)", "BEGIN READ ONLY", "SELECT 1"] {
+        for sql in ["SELECT 1", "SELECT audit(1)", "BEGIN READ ONLY", "SELECT 1", "SELECT audit(x)"] {
             XCTAssertEqual(cache.classify(sql), classifier.classify(sql), sql)
         }
-        XCTAssertEqual(cache.count, 3)
+        XCTAssertEqual(cache.count, 2)  // texts with literals are not stored
+    }
+
+    func testFingerprintFromBytesMatchesNormalizer() {
+        var cache = FingerprintCache(capacity: 8)
+        for sql in ["SELECT 1", "SELECT now()", "SELECT now()", "SELECT $1, 'a'", "SET x = on", "select 'é' || $$x$$", ""] {
+            let fromBytes = Array(sql.utf8).withUnsafeBytes { cache.fingerprint(utf8: $0) }
+            XCTAssertEqual(fromBytes, SQLFingerprint.normalize(sql), sql)
+        }
+        XCTAssertEqual(cache.count, 3)  // "SELECT now()", "SET x = on" and "" have no literal
     }
 
     func testFingerprintCacheMatchesNormalizer() {
         var cache = FingerprintCache(capacity: 8)
-        for sql in ["SELECT 1", "SELECT 'x'", "SELECT 1"] {
+        for sql in ["SELECT 1", "SELECT 'x'", "SELECT 1", "SELECT now()", "SELECT now()"] {
             XCTAssertEqual(cache.fingerprint(sql), SQLFingerprint.normalize(sql), sql)
         }
-        XCTAssertEqual(cache.count, 2)
+        XCTAssertEqual(cache.count, 1)
     }
 }

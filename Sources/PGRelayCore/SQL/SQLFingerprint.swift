@@ -62,6 +62,8 @@ private struct FingerprintWriter {
 
     /// The largest `$k` in the text; numbers too large to be a parameter saturate.
     private static func largestParameter(_ lexer: SQLLexer) -> Int {
+        // Most texts have no `$` at all: a byte scan spares them a second lexing pass.
+        guard lexer.bytes.contains(UInt8(ascii: "$")) else { return 0 }
         var probe = lexer
         var largest = 0
         while let token = probe.next() {

@@ -4,6 +4,10 @@
 /// Not thread-safe: keep one per event loop. Texts longer than `maximumKeyLength` bytes are
 /// computed every time and never stored, so memory stays below roughly
 /// `capacity × (maximumKeyLength + value size)`.
+///
+/// Texts that carry literals (a digit, a quote or a `$`) are computed but not stored: with
+/// literals inlined nearly every text is new, and storing each one would evict a useful entry and
+/// cost more than computing the value (the texts that repeat, like `BEGIN` or `COMMIT`, carry none).
 public struct StatementTextCache<Value> {
     private struct Slot {
         var key: String
@@ -35,7 +39,7 @@ public struct StatementTextCache<Value> {
             return slots[index].value
         }
         let value = compute(key)
-        guard key.utf8.count <= maximumKeyLength else { return value }
+        guard key.utf8.count <= maximumKeyLength, Self.isWorthStoring(key) else { return value }
         if slots.count < capacity {
             slotIndex[key] = slots.count
             slots.append(Slot(key: key, value: value, referenced: false))
@@ -46,6 +50,21 @@ public struct StatementTextCache<Value> {
             slotIndex[key] = victim
         }
         return value
+    }
+
+    /// Whether a text is likely to come again verbatim: it has no literal nor parameter.
+    static func isWorthStoring(_ key: String) -> Bool {
+        isWorthStoring(key.utf8)
+    }
+
+    static func isWorthStoring<Bytes: Sequence>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "'"), UInt8(ascii: "$"): return false
+            default: continue
+            }
+        }
+        return true
     }
 
     /// The cached value for `key`, without computing or counting it as a use.
@@ -113,5 +132,14 @@ public struct FingerprintCache {
     /// `SQLFingerprint.normalize(sql)`, from the cache when possible.
     public mutating func fingerprint(_ sql: String) -> String {
         storage.value(for: sql) { SQLFingerprint.normalize($0) }
+    }
+
+    /// The fingerprint of statement text given as UTF-8 bytes. Text with literals (never stored)
+    /// is normalized straight from the bytes, without making a String of it first.
+    public mutating func fingerprint(utf8 bytes: UnsafeRawBufferPointer) -> String {
+        if !StatementTextCache<String>.isWorthStoring(bytes) {
+            return SQLFingerprint.normalize(utf8: bytes)
+        }
+        return fingerprint(String(decoding: bytes, as: UTF8.self))
     }
 }

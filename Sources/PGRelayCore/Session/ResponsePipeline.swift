@@ -76,6 +76,7 @@ public struct ResponsePipeline {
     }
 
     public mutating func takeFailedStatements() -> [String] {
+        guard !failedStatements.isEmpty else { return [] }
         defer { failedStatements = [] }
         return failedStatements
     }
@@ -154,8 +155,9 @@ public struct ResponsePipeline {
     }
 
     public mutating func reset() {
-        entries.removeAll()
-        failedStatements = []
+        // Keeping the storage: a release per transaction must not reallocate it.
+        if !entries.isEmpty { entries.removeAll(keepingCapacity: true) }
+        if !failedStatements.isEmpty { failedStatements = [] }
         fakeReadies = 0
     }
 }

@@ -36,7 +36,13 @@ public struct TrackedParameters: Sendable, Equatable {
     /// Parameters whose value on a server differs from what the client expects, sorted by name so
     /// the generated SET is deterministic.
     public func differences(from server: [String: String]) -> [(name: String, value: String)] {
-        values.filter { server[$0.key] != $0.value }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        // Runs once per server assignment: no allocation when nothing differs (the usual case).
+        var result: [(name: String, value: String)] = []
+        for (name, value) in values where server[name] != value {
+            result.append((name, value))
+        }
+        if result.count > 1 { result.sort { $0.name < $1.name } }
+        return result
     }
 
     /// One Query string that sets every given parameter; values are quoted as SQL literals.

@@ -87,13 +87,28 @@ struct ShardState: Sendable {
         let epoch = layout.epoch(at: nanos)
         if epoch != prunedEpoch { pruneIdleSeries(at: epoch) }
 
-        let key = admittedRouteKey(database: sample.database, route: sample.route)
-        routeCounters[key, default: RouteCounters()].record(
-            nanos: sample.durationNanos, waitNanos: sample.waitNanos, isSlow: isSlow, isError: sample.isError)
-        routeWindows[key, default: WindowSeries(layout: layout)].record(
-            micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
-        userWindows[admittedUser(sample.user), default: WindowSeries(layout: layout)].record(
-            micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
+        // One hash per table: update in place through the index when the key is known.
+        var key = RouteKey(database: sample.database, route: sample.route)
+        if let index = routeCounters.index(forKey: key) {
+            routeCounters.values[index].record(
+                nanos: sample.durationNanos, waitNanos: sample.waitNanos, isSlow: isSlow, isError: sample.isError)
+        } else {
+            key = admittedRouteKey(database: sample.database, route: sample.route)
+            routeCounters[key, default: RouteCounters()].record(
+                nanos: sample.durationNanos, waitNanos: sample.waitNanos, isSlow: isSlow, isError: sample.isError)
+        }
+        if let index = routeWindows.index(forKey: key) {
+            routeWindows.values[index].record(micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
+        } else {
+            routeWindows[key, default: WindowSeries(layout: layout)].record(
+                micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
+        }
+        if let index = userWindows.index(forKey: sample.user) {
+            userWindows.values[index].record(micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
+        } else {
+            userWindows[admittedUser(sample.user), default: WindowSeries(layout: layout)].record(
+                micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
+        }
         waitWindow.record(
             micros: Self.micros(ofNanos: sample.waitNanos), isSlow: false, isError: false, epoch: epoch, layout: layout)
         if let fingerprint = sample.fingerprint {

@@ -40,6 +40,7 @@ final class ServerConnection: @unchecked Sendable {
     private var inbound: ByteBuffer?
     private var loginTimeout: Scheduled<Void>?
     private var opened = false
+    private var unflushed = false
     private var gone = false
     private let settings: PoolSettings
     private let maxMessageLength: Int
@@ -320,9 +321,14 @@ final class ServerConnection: @unchecked Sendable {
 
     func write(_ buffer: ByteBuffer) {
         channel?.write(buffer, promise: nil)
+        unflushed = true
     }
 
+    /// Flushes what `write` queued; a no-op without a write since the last flush (a client's
+    /// read-complete would otherwise walk the pipeline for nothing once per request).
     func flush() {
+        guard unflushed else { return }
+        unflushed = false
         channel?.flush()
     }
 
@@ -342,7 +348,7 @@ final class ServerConnection: @unchecked Sendable {
                 return
             }
             // Counted by the pool until the socket is really closed.
-            channel.close().whenComplete { [self] _ in onLoop { channelGone() } }
+            channel.close().whenComplete { [self] _ in onLoop { self.channelGone() } }
         }
     }
 

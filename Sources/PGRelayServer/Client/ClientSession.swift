@@ -95,14 +95,21 @@ final class ClientSession: @unchecked Sendable {
     /// Fingerprints of the client's named prepared statements, and of the last unnamed one.
     private var statementFingerprints: [String: String] = [:]
     private var unnamedFingerprint: String?
-    private var batchFingerprint: String?
-    /// Fingerprints of received requests not yet sent to a server, in order.
-    private var pendingFingerprints: [String?] = []
+    private var batchLabel = RequestLabel()
+    /// Labels of received requests not yet sent to a server, in order.
+    private var pendingLabels: [RequestLabel] = []
+
+    /// What a request is recorded and logged under: its fingerprint, or (stats off, only slow
+    /// queries logged) the statement text, normalized only if the query turns out slow.
+    struct RequestLabel {
+        var fingerprint: String?
+        var sql: ByteBuffer?
+    }
 
     /// A request (Query, Sync or FunctionCall) forwarded and not yet answered by ReadyForQuery.
     struct PendingRequest {
         var started: NIODeadline
-        var fingerprint: String?
+        var label: RequestLabel
     }
     private var loginTimeout: Scheduled<Void>?
     private let limits: ProtocolLimits
@@ -438,7 +445,7 @@ final class ClientSession: @unchecked Sendable {
         if tracker.clientSent(frame.type) {
             let now = NIODeadline.now()
             if startsTransaction { transactionStarted = now }
-            requests.append(PendingRequest(started: now, fingerprint: (pendingFingerprints.isEmpty ? nil : pendingFingerprints.removeFirst())))
+            requests.append(PendingRequest(started: now, label: pendingLabels.isEmpty ? RequestLabel() : pendingLabels.removeFirst()))
             if splitReads, let backend = currentBackendID {
                 runtime.routing.recordQuery(route: route == .replica ? .replica : .primary, backend: backend)
             }
@@ -494,11 +501,21 @@ final class ClientSession: @unchecked Sendable {
         let wantsFingerprint = context.settings.wantsFingerprints
         switch type {
         case FrontendType.query:
-            if wantsFingerprint || (mode != .session && !warnedAboutSessionState),
-               let sql = buffer.getString(at: index + 5, length: max(0, length - 6)) {
-                if wantsFingerprint { batchFingerprint = context.fingerprints.fingerprint(sql) }
-                if mode != .session, !warnedAboutSessionState { warnIfSessionState(sql) }
+            let textStart = index + 5, textLength = max(0, length - 6)
+            // Only statements that name LISTEN, an advisory lock or HOLD can hold session state.
+            let checkSessionState = mode != .session && !warnedAboutSessionState
+                && buffer.viewBytes(at: textStart, length: textLength).map(SessionStateMentions.mayMention) ?? false
+            let fingerprintNow = wantsFingerprint && context.settings.fingerprintsEveryQuery
+            if fingerprintNow {
+                let offset = textStart - buffer.readerIndex
+                batchLabel.fingerprint = buffer.withUnsafeReadableBytes { readable in
+                    context.fingerprints.fingerprint(utf8: UnsafeRawBufferPointer(rebasing: readable[offset ..< offset + textLength]))
+                }
             }
+            if checkSessionState, let sql = buffer.getString(at: textStart, length: textLength) {
+                warnIfSessionState(sql)
+            }
+            if wantsFingerprint, !fingerprintNow { batchLabel.sql = buffer.getSlice(at: textStart, length: textLength) }
         case FrontendType.parse:
             counters.clientParses &+= 1
             // One decode serves both the route and the fingerprint of the statement.
@@ -511,14 +528,14 @@ final class ClientSession: @unchecked Sendable {
                 if wantsFingerprint {
                     let fingerprint = context.fingerprints.fingerprint(parse.query)
                     if parse.name.isEmpty { unnamedFingerprint = fingerprint } else { statementFingerprints[parse.name] = fingerprint }
-                    batchFingerprint = fingerprint
+                    batchLabel.fingerprint = fingerprint
                 }
             }
         case FrontendType.bind:
             counters.binds &+= 1
             if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
                case .bind(let bind)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
-                batchFingerprint = bind.statement.isEmpty ? unnamedFingerprint : statementFingerprints[bind.statement]
+                batchLabel.fingerprint = bind.statement.isEmpty ? unnamedFingerprint : statementFingerprints[bind.statement]
             }
         case FrontendType.close:
             if let frame = buffer.getSlice(at: index, length: length),
@@ -529,8 +546,8 @@ final class ClientSession: @unchecked Sendable {
             break
         }
         if type == FrontendType.sync || type == FrontendType.query || type == FrontendType.functionCall {
-            pendingFingerprints.append(batchFingerprint)
-            batchFingerprint = nil
+            pendingLabels.append(batchLabel)
+            batchLabel = RequestLabel()
         }
     }
 
@@ -623,7 +640,7 @@ final class ClientSession: @unchecked Sendable {
         }
         out.writeReadyForQuery(.idle)
         pendingFrames.removeAll()
-        if !pendingFingerprints.isEmpty { pendingFingerprints.removeFirst() }
+        if !pendingLabels.isEmpty { pendingLabels.removeFirst() }
         counters.bytesSent &+= UInt64(out.readableBytes)
         channel.writeAndFlush(out, promise: nil)
         return true
@@ -917,9 +934,9 @@ final class ClientSession: @unchecked Sendable {
         counters.queryMicros &+= nanos / 1000
         if context.stats.isEnabled {
             context.stats.record(QuerySample(durationNanos: nanos, waitNanos: lastWaitNanos, database: database, user: user,
-                                             route: route, fingerprint: request.fingerprint, isError: requestFailed))
+                                             route: route, fingerprint: request.label.fingerprint, isError: requestFailed))
         }
-        runtime.logQuery(client: self, settings: context.settings, fingerprint: request.fingerprint, durationNanos: nanos, waitNanos: lastWaitNanos,
+        runtime.logQuery(client: self, settings: context.settings, fingerprint: fingerprint(of: request.label), durationNanos: nanos, waitNanos: lastWaitNanos,
                          route: route, backend: server?.address)
         requestFailed = false
         lastWaitNanos = 0
@@ -938,6 +955,12 @@ final class ClientSession: @unchecked Sendable {
             pool?.add(counters)
             counters = PoolCounters()
         }
+    }
+
+    private func fingerprint(of label: RequestLabel) -> String? {
+        if let fingerprint = label.fingerprint { return fingerprint }
+        guard let sql = label.sql else { return nil }
+        return context.fingerprints.fingerprint(String(buffer: sql))
     }
 
     private func maybeReleaseServer() {

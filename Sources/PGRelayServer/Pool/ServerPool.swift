@@ -120,54 +120,74 @@ final class ServerPool: @unchecked Sendable {
 
     /// A server comes back from a client. `clean` means no transaction or request is open on it;
     /// otherwise it is closed, never lent again. In session mode the reset query runs first.
+    /// Runs once per transaction in transaction pooling, so the usual case takes the lock once.
     func release(_ server: ServerConnection, clean: Bool, reset: Bool = true) {
-        let settings = self.settings
-        guard clean, server.isUsable, !server.expired(lifetime: settings.lifetime), !isMarkedForClose(server) else {
+        guard clean, server.isUsable else {
             discard(server)
             return
         }
-        let needsReset = reset && !settings.resetQuery.isEmpty && (settings.mode == .session || settings.resetQueryAlways)
-        if needsReset {
-            lock.withLock {
+        enum Next {
+            case discard
+            case reset(String)
+            case placed(Placement)
+        }
+        let next: Next = lock.withLock {
+            if server.expired(lifetime: _settings.lifetime) || isMarkedForCloseLocked(server) { return .discard }
+            if reset, !_settings.resetQuery.isEmpty, _settings.mode == .session || _settings.resetQueryAlways {
                 lent.remove(ObjectIdentifier(server))
                 busy.insert(ObjectIdentifier(server))
+                return .reset(_settings.resetQuery)
             }
-            server.runInternalQuery(settings.resetQuery) { [self] ok in
+            return .placed(placeLocked(server))
+        }
+        switch next {
+        case .discard:
+            discard(server)
+        case .reset(let query):
+            server.runInternalQuery(query) { [self] ok in
                 if ok { makeAvailable(server) } else { discard(server, alreadyUnlisted: true) }
             }
-        } else {
-            makeAvailable(server)
+        case .placed(let placement):
+            carryOut(placement, server)
         }
+    }
+
+    /// Where a freed server went.
+    private enum Placement {
+        case handed(to: ClientSession)
+        case idle
+        case close
     }
 
     /// A new or returned server is free: the longest-waiting client gets it, or it goes idle.
     /// It leaves `lent`/`busy` in the same locked step, so it is never uncounted for a moment
     /// (another thread would then open one server too many).
     private func makeAvailable(_ server: ServerConnection) {
-        var waiter: Waiter?
-        var close = false
-        lock.withLock {
-            lent.remove(ObjectIdentifier(server))
-            busy.remove(ObjectIdentifier(server))
-            if retired {
-                close = true
-                return
-            }
-            if !runtime.isPaused(database: key.database), let first = takeWaiterLocked(for: server) {
-                waiter = first
-                lent.insert(ObjectIdentifier(server))
-                totalServerAssignments += 1
-                let waited = NIODeadline.now() - first.since
-                maxWaitNanos = max(maxWaitNanos, UInt64(max(0, waited.nanoseconds)))
-            } else {
-                server.markIdle()
-                idle.append(server)
-            }
+        let placement = lock.withLock { placeLocked(server) }
+        carryOut(placement, server)
+    }
+
+    private func placeLocked(_ server: ServerConnection) -> Placement {
+        lent.remove(ObjectIdentifier(server))
+        busy.remove(ObjectIdentifier(server))
+        if retired { return .close }
+        if !runtime.isPaused(database: key.database), let first = takeWaiterLocked(for: server) {
+            lent.insert(ObjectIdentifier(server))
+            totalServerAssignments += 1
+            let waited = NIODeadline.now() - first.since
+            maxWaitNanos = max(maxWaitNanos, UInt64(max(0, waited.nanoseconds)))
+            return .handed(to: first.client)
         }
-        if close {
-            server.close()
-        } else if let waiter {
-            hand(server, to: waiter.client)
+        server.markIdle()
+        idle.append(server)
+        return .idle
+    }
+
+    private func carryOut(_ placement: Placement, _ server: ServerConnection) {
+        switch placement {
+        case .handed(let client): hand(server, to: client)
+        case .idle: break
+        case .close: server.close()
         }
     }
 

@@ -25,6 +25,8 @@ struct HotSettings: Sendable {
     var logQueries: LogQueries
     var slowThresholdNanos: UInt64
     var wantsFingerprints: Bool
+    /// Stats need every query's fingerprint; the slow log alone only those of slow queries.
+    var fingerprintsEveryQuery: Bool
     var readAfterWrite: TimeAmount
 
     init(config: Config) {
@@ -32,6 +34,7 @@ struct HotSettings: Sendable {
         logQueries = config.logQueries
         slowThresholdNanos = UInt64(max(0, config.slowQueryThresholdMs) * 1e6)
         wantsFingerprints = config.stats || config.logQueries != .none
+        fingerprintsEveryQuery = config.stats || config.logQueries == .all
     }
 }
 

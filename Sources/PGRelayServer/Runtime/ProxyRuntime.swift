@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import PGRelayCore
 import PGWire
+import Synchronization
 
 /// Everything the proxy's connections share: the current configuration and user list, the pools,
 /// the registry of clients (for cancel requests and the admin views), and the event loops.
@@ -51,6 +52,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Secrets of users looked up with auth_query.
     public let authSecrets = AuthSecretCache()
     private let loopContexts: [ObjectIdentifier: LoopContext]
+    /// Whether PAUSE is in effect for anything (changed under the state lock).
+    private let anythingPaused = Atomic<Bool>(false)
 
     public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {
         self.group = group
@@ -189,8 +192,10 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     // MARK: pause / disable
 
+    /// Asked on every lend and release: without a PAUSE in effect it takes no shared lock.
     func isPaused(database: String) -> Bool {
-        state.withLockedValue { $0.pausedAll || $0.pausedDatabases.contains(database) }
+        guard anythingPaused.load(ordering: .acquiring) else { return false }
+        return state.withLockedValue { $0.pausedAll || $0.pausedDatabases.contains(database) }
     }
 
     func isDisabled(database: String) -> Bool {
@@ -209,6 +214,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                 state.pausedAll = paused
                 if !paused { state.pausedDatabases.removeAll() }
             }
+            anythingPaused.store(state.pausedAll || !state.pausedDatabases.isEmpty, ordering: .releasing)
         }
     }
 

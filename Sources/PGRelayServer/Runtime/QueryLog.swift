@@ -5,7 +5,7 @@ import PGRelayCore
 extension ProxyRuntime {
     /// The slow-query log: one line per slow query (log_queries = slow) or per query (all). Only
     /// the fingerprint is logged: literals never reach the log.
-    func logQuery(client: ClientSession, settings: HotSettings, fingerprint: String?, durationNanos: UInt64, waitNanos: UInt64,
+    func logQuery(client: ClientSession, settings: HotSettings, fingerprint: @autoclosure () -> String?, durationNanos: UInt64, waitNanos: UInt64,
                   route: QueryRoute, backend: BackendAddress?) {
         let slow = durationNanos > settings.slowThresholdNanos
         switch settings.logQueries {
@@ -15,7 +15,7 @@ extension ProxyRuntime {
         }
         let durationMs = Double(durationNanos) / 1e6
         var metadata: Logger.Metadata = [
-            "fingerprint": "\(fingerprint ?? "")",
+            "fingerprint": "\(fingerprint() ?? "")",
             "duration_ms": "\((durationMs * 1000).rounded() / 1000)",
             "wait_ms": "\((Double(waitNanos) / 1e3).rounded() / 1000)",
             "database": "\(client.databaseName)",
