@@ -22,6 +22,12 @@ enum ConsoleTables {
         case "STATS_TOTALS": return statsTotals(runtime)
         case "STATS_AVERAGES": return statsAverages(runtime)
         case "TOTALS": return totals(runtime)
+        case "SOCKETS": return sockets(runtime)
+        case "ACTIVE_SOCKETS": return activeSockets()
+        case "DNS_HOSTS": return dnsHosts()
+        case "DNS_ZONES": return dnsZones()
+        case "PEERS": return peers()
+        case "PEER_POOLS": return peerPools()
         case "QUERIES": return queries(runtime.stats.snapshot())
         case "HEALTH": return health(runtime.stats.snapshot(), backends: runtime.backendHealth())
         case "ROUTES": return routes(runtime)
@@ -116,6 +122,31 @@ enum ConsoleTables {
     /// PgBouncer lists its slab allocators here; pgrelay has none, so the table is empty.
     static func mem() -> ConsoleTable {
         ConsoleTable([("name", .text), ("size", .int4), ("used", .int4), ("free", .int4), ("memtotal", .int4)])
+    }
+
+    /// PgBouncer's own DNS cache; pgrelay resolves through the system resolver on each connect
+    /// and caches nothing, so the table is empty.
+    static func dnsHosts() -> ConsoleTable {
+        ConsoleTable([("hostname", .text), ("ttl", .int8), ("addrs", .text)])
+    }
+
+    /// The zones of PgBouncer's DNS cache (empty here, see `dnsHosts`).
+    static func dnsZones() -> ConsoleTable {
+        ConsoleTable([("zonename", .text), ("serial", .int8), ("count", .int4)])
+    }
+
+    /// PgBouncer's `[peers]` (cancel requests forwarded between processes); pgrelay runs as one
+    /// process and has no peers, so the table is empty.
+    static func peers() -> ConsoleTable {
+        ConsoleTable([("peer_id", .int4), ("host", .text), ("port", .int4), ("pool_size", .int4)])
+    }
+
+    /// The pools towards PgBouncer's peers (empty here, see `peers`).
+    static func peerPools() -> ConsoleTable {
+        ConsoleTable([
+            ("peer_id", .int4), ("cl_active_cancel_req", .int4), ("cl_waiting_cancel_req", .int4),
+            ("sv_active_cancel", .int4), ("sv_login", .int4),
+        ])
     }
 
     static func state(_ runtime: ProxyRuntime) -> ConsoleTable {
