@@ -170,7 +170,13 @@ final class ConsoleTableTests: XCTestCase {
     func testDatabasesRows() throws {
         let table = ConsoleTables.databases(runtime)
         let rows = table.adminRows
-        XCTAssertEqual(rows.map { $0["name"] }, [.string("appdb"), .string("otherdb")])
+        XCTAssertEqual(rows.map { $0["name"] }, [.string("appdb"), .string("otherdb"), .string("pgbouncer")])
+        // the console, listed as PgBouncer lists its own
+        XCTAssertEqual(rows[2]["host"], .null)
+        XCTAssertEqual(rows[2]["port"], .int(6432))
+        XCTAssertEqual(rows[2]["force_user"], .string("pgbouncer"))
+        XCTAssertEqual(rows[2]["pool_size"], .int(2))
+        XCTAssertEqual(rows[2]["pool_mode"], .string("statement"))
         XCTAssertEqual(rows[0]["host"], .string("127.0.0.1"))
         XCTAssertEqual(rows[0]["database"], .string("realdb"))
         XCTAssertEqual(rows[0]["pool_size"], .int(7))

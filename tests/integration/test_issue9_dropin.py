@@ -295,6 +295,7 @@ def proc_ids(pid, field):
 def test_user_flag_drops_privileges(cluster, workdir, request):
     import pwd
     p = make_proxy(cluster, workdir, request, auth_type="scram-sha-256")
+    p.settings["logfile"] = os.path.join(p.dir, "as-postgres.log")
     p.extra_args = ("-u", harness.SERVER_OS_USER)
     p.start()
     entry = pwd.getpwnam(harness.SERVER_OS_USER)
@@ -323,3 +324,15 @@ def test_user_flag_drops_privileges(cluster, workdir, request):
             break
         time.sleep(0.1)
     assert config["default_pool_size"] == "4", "reload after -u"
+    # the logfile (opened as root, reopened by the reload as postgres) still gets lines
+    with open(p.settings["logfile"]) as f:
+        assert "reloaded" in f.read(), "logfile reopened after -u"
+    # and after logrotate moved it away
+    os.rename(p.settings["logfile"], p.settings["logfile"] + ".1")
+    p.reload()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not os.path.exists(p.settings["logfile"]):
+        time.sleep(0.1)
+    p.console("SHOW VERSION")
+    with open(p.settings["logfile"]) as f:
+        assert "reloaded" in f.read(), "lines after the reopen"

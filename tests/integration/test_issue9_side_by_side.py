@@ -51,7 +51,7 @@ postgres = host=127.0.0.1 port={p} dbname=postgres
 listen_addr = 127.0.0.1
 listen_port = {self.port}
 unix_socket_dir = {self.socket_dir}
-logfile = {self.dir}/pgbouncer.log
+logfile = {self.dir}/logfile.log
 pidfile = {self.dir}/pgbouncer.pid
 auth_type = md5
 auth_file = {self.userlist_path}
@@ -69,7 +69,7 @@ ignore_startup_parameters = extra_float_digits
 
     @property
     def logfile(self):
-        return os.path.join(self.dir, "pgbouncer.log")
+        return os.path.join(self.dir, "logfile.log")
 
     @property
     def pidfile(self):

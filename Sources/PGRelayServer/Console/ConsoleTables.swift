@@ -70,7 +70,17 @@ enum ConsoleTables {
                 runtime.isPaused(database: name) ? "1" : "0", runtime.isDisabled(database: name) ? "1" : "0", "\(reserve)",
             ])
         }
+        table.add(adminDatabaseRow(config, consoleClients: AdminConsoleSession.databaseNames.reduce(0) { $0 + (clientCounts[$1] ?? 0) }))
         return table
+    }
+
+    /// PgBouncer lists its console as database `pgbouncer` (no host, the listen port, forced user
+    /// pgbouncer, pool size 2, statement mode); tools that skip that row by name keep working.
+    private static func adminDatabaseRow(_ config: Config, consoleClients: Int) -> [String?] {
+        [
+            "pgbouncer", nil, "\(config.listenPort)", "pgbouncer", "pgbouncer", "2", "0", "0", "\(Int(config.serverLifetime))",
+            "statement", nil, "0", "0", "0", "\(consoleClients)", "0", "0", "0",
+        ]
     }
 
     static func users(_ runtime: ProxyRuntime) -> ConsoleTable {
@@ -110,7 +120,7 @@ enum ConsoleTables {
         let databases = Set(runtime.config.databases.filter { !$0.isFallback }.map(\.name)).union(pools.map(\.key.database))
         let servers = pools.reduce(0) { $0 + $1.serverStates().count }
         let items: [(String, Int)] = [
-            ("databases", databases.count), ("users", runtime.knownUserNames.count), ("peers", 0), ("pools", pools.count),
+            ("databases", databases.count + 1 /* the console's, as in SHOW DATABASES */), ("users", runtime.knownUserNames.count), ("peers", 0), ("pools", pools.count),
             ("peer_pools", 0), ("free_clients", 0), ("used_clients", clients.count),
             ("login_clients", clients.filter { $0.adminState == "login" }.count), ("free_servers", 0),
             ("used_servers", servers), ("dns_names", 0), ("dns_zones", 0), ("dns_queries", 0), ("dns_pending", 0),
