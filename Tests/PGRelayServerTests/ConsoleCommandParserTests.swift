@@ -75,7 +75,7 @@ final class ConsoleCommandParserTests: XCTestCase {
         ]
         for input in inputs {
             XCTAssertThrowsError(try ConsoleCommandParser.parse(input), input) { error in
-                XCTAssertEqual((error as? ConsoleError)?.sqlState, "08P01", input, "PgBouncer's SQLSTATE for an invalid command")
+                XCTAssertEqual((error as? ConsoleError)?.sqlState, "08P01", "\(input): PgBouncer's SQLSTATE for an invalid command")
             }
         }
     }
