@@ -25,7 +25,7 @@ final class ConsoleCommandParserTests: XCTestCase {
             ("Show Queries", .show("QUERIES")),
             ("SHOW\tHEALTH", .show("HEALTH")),
             ("SHOW HELP", .help),
-            ("show help;", .help),
+            ("show Help", .help),
             ("SHOW active_sockets", .show("ACTIVE_SOCKETS")),
             ("SHOW peer_pools", .show("PEER_POOLS")),
             ("RELOAD", .reload),
