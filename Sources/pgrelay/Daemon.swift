@@ -57,7 +57,7 @@ enum Daemon {
     }
 }
 
-/// `-u user`: drops to that OS user (its groups, then its uid) once the sockets are bound.
+/// `-u user`: drops to that OS user (its groups, then its uid) before sockets and the logfile are opened.
 enum UserSwitch {
     struct Failed: Error, CustomStringConvertible {
         let description: String

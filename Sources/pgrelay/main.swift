@@ -31,7 +31,7 @@ struct PGRelayCommand: ParsableCommand {
     @Flag(name: [.short, .long], help: "More verbose logging (debug).")
     var verbose: Int
 
-    @Option(name: [.short, .long], help: "Switch to this OS user once the sockets are bound.")
+    @Option(name: [.short, .long], help: "Switch to this OS user before opening sockets and the logfile.")
     var user: String?
 
     @Flag(name: [.customShort("R"), .customLong("reboot")], help: "Accepted for PgBouncer compatibility; starts normally.")
@@ -90,19 +90,23 @@ struct PGRelayCommand: ParsableCommand {
             FileHandle.standardError.write(Data("pgrelay: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        let secrets: [String: StoredSecret]
+        do {
+            secrets = try ProxyServer.loadSecrets(config: config, relativeTo: configPath)
+            // -u wins over the config's `user`. The switch comes before any socket or the logfile is
+            // opened, as in PgBouncer: no client is ever served as root, and the logfile belongs to
+            // the user who reopens it on reload.
+            if let osUser = user ?? (config.user.isEmpty ? nil : config.user) { try UserSwitch.become(osUser) }
+        } catch {
+            FileHandle.standardError.write(Data("pgrelay: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         let sink = LogSink()
         var level = ProxyServer.logLevel(config.logLevel)
         if verbose > 0 { level = .debug }
         sink.configure(format: config.logFormat == .json ? .json : .text, level: level, logfile: config.logfile, quiet: quiet)
         if reboot {
             sink.write("{\"level\":\"notice\",\"msg\":\"-R/--reboot (online restart) is not supported; starting normally\"}")
-        }
-        let secrets: [String: StoredSecret]
-        do {
-            secrets = try ProxyServer.loadSecrets(config: config, relativeTo: configPath)
-        } catch {
-            FileHandle.standardError.write(Data("pgrelay: \(error)\n".utf8))
-            throw ExitCode(1)
         }
         let server = ProxyServer(config: config, secrets: secrets, configPath: configPath, sink: sink)
         server.quiet = quiet
@@ -115,8 +119,6 @@ struct PGRelayCommand: ParsableCommand {
             throw ExitCode(1)
         }
         do {
-            // -u wins over the config's `user`, as in PgBouncer.
-            if let osUser = user ?? (config.user.isEmpty ? nil : config.user) { try UserSwitch.become(osUser) }
             try pidfile?.write()
         } catch {
             server.logger.error("could not start", metadata: ["error": "\(error)"])

@@ -24,6 +24,10 @@ final class ConsoleCommandParserTests: XCTestCase {
             ("show stats_totals", .show("STATS_TOTALS")),
             ("Show Queries", .show("QUERIES")),
             ("SHOW\tHEALTH", .show("HEALTH")),
+            ("SHOW HELP", .help),
+            ("show Help", .help),
+            ("SHOW active_sockets", .show("ACTIVE_SOCKETS")),
+            ("SHOW peer_pools", .show("PEER_POOLS")),
             ("RELOAD", .reload),
             ("reload", .reload),
             ("PAUSE", .pause(database: nil)),
@@ -71,7 +75,7 @@ final class ConsoleCommandParserTests: XCTestCase {
         ]
         for input in inputs {
             XCTAssertThrowsError(try ConsoleCommandParser.parse(input), input) { error in
-                XCTAssertEqual((error as? ConsoleError)?.sqlState, "42601", input)
+                XCTAssertEqual((error as? ConsoleError)?.sqlState, "08P01", "\(input): PgBouncer's SQLSTATE for an invalid command")
             }
         }
     }
@@ -85,6 +89,7 @@ final class ConsoleCommandParserTests: XCTestCase {
 
     func testOnlyShowIsReadOnly() throws {
         XCTAssertTrue(try ConsoleCommandParser.parse("SHOW POOLS").isReadOnly)
+        XCTAssertTrue(try ConsoleCommandParser.parse("SHOW HELP").isReadOnly)
         for input in ["RELOAD", "PAUSE", "RESUME", "KILL x", "SET a = 1", "SHUTDOWN", "SUSPEND", "RECONNECT", "WAIT_CLOSE"] {
             XCTAssertFalse(try ConsoleCommandParser.parse(input).isReadOnly, input)
         }
@@ -94,5 +99,6 @@ final class ConsoleCommandParserTests: XCTestCase {
         XCTAssertEqual(ConsoleCommand.set(key: "default_pool_size", value: "5").tag, "SET default_pool_size=5")
         XCTAssertEqual(ConsoleCommand.pause(database: "x").tag, "PAUSE")
         XCTAssertEqual(ConsoleCommand.killClient(id: 3).tag, "KILL_CLIENT")
+        XCTAssertEqual(ConsoleCommand.help.tag, "SHOW")
     }
 }

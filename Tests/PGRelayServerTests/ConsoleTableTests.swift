@@ -42,7 +42,14 @@ final class ConsoleTableTests: XCTestCase {
         "FDS": (["fd", "task", "user", "database", "addr", "port", "cancel", "link", "client_encoding", "std_strings",
                  "datestyle", "timezone", "password", "scram_client_key", "scram_server_key"], "issssiqisssssbb"),
         "VERSION": (["version"], "s"),
+        "SOCKETS": (socket + buffers, "ssssssisiTTiiississii" + "iiiiiii"),
+        "ACTIVE_SOCKETS": (socket + buffers, "ssssssisiTTiiississii" + "iiiiiii"),
+        "DNS_HOSTS": (["hostname", "ttl", "addrs"], "sqs"),
+        "DNS_ZONES": (["zonename", "serial", "count"], "sqi"),
+        "PEERS": (["peer_id", "host", "port", "pool_size"], "isii"),
+        "PEER_POOLS": (["peer_id", "cl_active_cancel_req", "cl_waiting_cancel_req", "sv_active_cancel", "sv_login"], "iiiii"),
     ]
+    static let buffers = ["recv_pos", "pkt_pos", "pkt_remain", "send_pos", "send_remain", "pkt_avail", "send_avail"]
 
     var group: MultiThreadedEventLoopGroup!
     var runtime: ProxyRuntime!
@@ -103,6 +110,49 @@ final class ConsoleTableTests: XCTestCase {
         XCTAssertEqual(databases.columnNames.last, "reserve_pool")
     }
 
+    func testEveryPgBouncerShowCommandIsAnswered() {
+        // PgBouncer 1.25.2's show_map (src/admin.c) besides HELP, which is a notice, not a table.
+        let pgbouncerSubjects: Set<String> = [
+            "CLIENTS", "CONFIG", "DATABASES", "FDS", "LISTS", "PEERS", "PEER_POOLS", "POOLS", "SERVERS", "SOCKETS",
+            "ACTIVE_SOCKETS", "STATS", "STATS_TOTALS", "STATS_AVERAGES", "USERS", "VERSION", "TOTALS", "MEM", "DNS_HOSTS",
+            "DNS_ZONES", "STATE",
+        ]
+        XCTAssertEqual(pgbouncerSubjects.subtracting(ConsoleCommand.showSubjects), [])
+        XCTAssertEqual(pgbouncerSubjects.subtracting(Self.pgbouncer.keys), [], "every one has its columns checked")
+    }
+
+    func testPauseAndResumeAreRefusedAsPgBouncerRefusesThem() throws {
+        let loop = group.next()
+        func run(_ text: String) throws -> ConsoleReply {
+            try ConsoleCommands.run(try ConsoleCommandParser.parse(text), runtime: runtime, on: loop).wait()
+        }
+        let refusals: [(String, String)] = [
+            ("RESUME", "pooler is not paused/suspended"),
+            ("RESUME appdb", "database appdb is not paused"),
+            ("RESUME nope", "no such database: nope"),
+            ("PAUSE pgbouncer", "cannot pause admin db: pgbouncer"),
+        ]
+        for (command, message) in refusals {
+            XCTAssertThrowsError(try run(command), command) { XCTAssertEqual(($0 as? ConsoleError)?.message, message, command) }
+        }
+        guard case .done("PAUSE") = try run("PAUSE") else { return XCTFail("PAUSE") }
+        XCTAssertThrowsError(try run("PAUSE")) { XCTAssertEqual(($0 as? ConsoleError)?.message, "already suspended/paused") }
+        XCTAssertThrowsError(try run("PAUSE appdb")) { XCTAssertEqual(($0 as? ConsoleError)?.message, "already suspended/paused") }
+        guard case .done("RESUME") = try run("RESUME") else { return XCTFail("RESUME") }
+        XCTAssertFalse(runtime.isPausedAll)
+    }
+
+    func testHelpIsANoticeWithTheUsage() throws {
+        let reply = try ConsoleCommands.run(.help, runtime: runtime, on: group.next()).wait()
+        guard case .notice(let fields, let tag) = reply else { return XCTFail("\(reply)") }
+        XCTAssertEqual(tag, "SHOW")
+        XCTAssertEqual(fields.severity, "NOTICE")
+        XCTAssertEqual(fields.message, "Console usage")
+        for subject in ConsoleCommand.showSubjects {
+            XCTAssertTrue(fields["D"]?.contains(subject) == true, subject)
+        }
+    }
+
     func testOurTablesHaveColumns() throws {
         for subject in ["QUERIES", "HEALTH", "ROUTES"] {
             XCTAssertFalse(try ConsoleTables.table(named: subject, runtime: runtime).columns.isEmpty, subject)
@@ -120,7 +170,13 @@ final class ConsoleTableTests: XCTestCase {
     func testDatabasesRows() throws {
         let table = ConsoleTables.databases(runtime)
         let rows = table.adminRows
-        XCTAssertEqual(rows.map { $0["name"] }, [.string("appdb"), .string("otherdb")])
+        XCTAssertEqual(rows.map { $0["name"] }, [.string("appdb"), .string("otherdb"), .string("pgbouncer")])
+        // the console, listed as PgBouncer lists its own
+        XCTAssertEqual(rows[2]["host"], .null)
+        XCTAssertEqual(rows[2]["port"], .int(6432))
+        XCTAssertEqual(rows[2]["force_user"], .string("pgbouncer"))
+        XCTAssertEqual(rows[2]["pool_size"], .int(2))
+        XCTAssertEqual(rows[2]["pool_mode"], .string("statement"))
         XCTAssertEqual(rows[0]["host"], .string("127.0.0.1"))
         XCTAssertEqual(rows[0]["database"], .string("realdb"))
         XCTAssertEqual(rows[0]["pool_size"], .int(7))

@@ -188,6 +188,8 @@ class Proxy:
         self.socket_dir = os.path.join(workdir, "sock")
         self.proc = None
         self._log = None
+        # command-line flags put before the ini path (e.g. ("-u", "postgres"))
+        self.extra_args = ()
 
     # ---- config -----------------------------------------------------------
     def config_text(self):
@@ -246,9 +248,9 @@ class Proxy:
         if self.kind == "pgrelay":
             if not os.access(PGRELAY_BIN, os.X_OK):
                 raise RuntimeError(f"pgrelay binary not found at {PGRELAY_BIN} (swift build, or set PGRELAY_BIN)")
-            argv = [PGRELAY_BIN, self.ini_path]
+            argv = [PGRELAY_BIN, *self.extra_args, self.ini_path]
         else:
-            argv = [PGBOUNCER_BIN, self.ini_path]
+            argv = [PGBOUNCER_BIN, *self.extra_args, self.ini_path]
             if IS_ROOT:  # pgbouncer refuses to run as root
                 kwargs = {"user": SERVER_OS_USER, "group": pwd.getpwnam(SERVER_OS_USER).pw_gid,
                           "extra_groups": []}

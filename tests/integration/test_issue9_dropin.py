@@ -263,3 +263,77 @@ def test_peer_auth_checks_the_os_user(proxy):
     assert res.returncode != 0 and "peer authentication failed" in res.stderr
     tcp = p.psql("SELECT 1", check=False)
     assert tcp.returncode != 0, "peer is for Unix-socket clients only"
+
+
+@pytest.mark.skipif(not harness.IS_ROOT, reason="needs a second OS user (runs as root to switch)")
+@pytest.mark.pgrelay_only("Debian's PgBouncer 1.18 refuses auth_type = peer (invalid value)")
+def test_peer_auth_admits_the_matching_os_user(cluster, workdir, request):
+    # The server side trusts the cluster's Unix socket, so no password is needed anywhere:
+    # the client proves who it is through the socket's peer credentials only.
+    p = make_proxy(cluster, workdir, request, auth_type="peer")
+    p.databases = {"appdb": f"host={cluster.socket_dir} port={cluster.primary_port} dbname=appdb"}
+    p.users = dict(p.users, postgres="")  # as PgBouncer, which wants peer users in the auth_file
+    p.start()
+    os_user = harness.SERVER_OS_USER
+    res = unix_psql(p, "SELECT current_user", os_user, "appdb", as_os_user=os_user)
+    assert res.returncode == 0 and res.stdout.strip() == os_user, res.stderr
+    # the same OS user asking for another database user is refused
+    other = unix_psql(p, "SELECT 1", "app", "appdb", as_os_user=os_user)
+    assert other.returncode != 0 and "peer authentication failed" in other.stderr
+
+
+def proc_ids(pid, field):
+    """The (real, effective, saved, filesystem) ids of a thread or process from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return [int(x) for x in line.split()[1:]]
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+@pytest.mark.skipif(not harness.IS_ROOT, reason="-u needs root to switch users")
+@pytest.mark.pgrelay_only("PgBouncer refuses to start as root, so -u cannot be tried on it")
+def test_user_flag_drops_privileges(cluster, workdir, request):
+    import pwd
+    p = make_proxy(cluster, workdir, request, auth_type="scram-sha-256")
+    p.settings["logfile"] = os.path.join(p.dir, "as-postgres.log")
+    p.extra_args = ("-u", harness.SERVER_OS_USER)
+    p.start()
+    entry = pwd.getpwnam(harness.SERVER_OS_USER)
+    # every thread, not only the main one: NIO's threads exist before the switch
+    threads = os.listdir(f"/proc/{p.pid}/task")
+    assert threads
+    for tid in threads:
+        assert proc_ids(f"{p.pid}/task/{tid}", "Uid") == [entry.pw_uid] * 4, f"thread {tid}"
+        assert proc_ids(f"{p.pid}/task/{tid}", "Gid") == [entry.pw_gid] * 4, f"thread {tid}"
+    groups = set(proc_ids(p.pid, "Groups"))
+    assert groups == set(os.getgrouplist(harness.SERVER_OS_USER, entry.pw_gid)), "root's groups are dropped"
+    # still serves, over TCP and the Unix socket it bound as root
+    assert p.query("SELECT current_user") == "app"
+    # the console's "OS user running pgrelay" is now postgres, no longer root
+    res = unix_psql(p, "SHOW VERSION", "pgbouncer", "pgbouncer", as_os_user=harness.SERVER_OS_USER)
+    assert res.returncode == 0 and res.stdout.strip(), res.stderr
+    res = unix_psql(p, "SHOW VERSION", "pgbouncer", "pgbouncer")
+    assert res.returncode != 0, "root is no longer the OS user running pgrelay"
+    # a reload re-reads the ini (owned by postgres, mode 0600) as the new user
+    p.write_config(default_pool_size=4)
+    p.reload()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        config = {row["key"]: row["value"] for row in p.console_dicts("SHOW CONFIG")}
+        if config["default_pool_size"] == "4":
+            break
+        time.sleep(0.1)
+    assert config["default_pool_size"] == "4", "reload after -u"
+    # the logfile (opened as root, reopened by the reload as postgres) still gets lines
+    with open(p.settings["logfile"]) as f:
+        assert "reloaded" in f.read(), "logfile reopened after -u"
+    # and after logrotate moved it away
+    os.rename(p.settings["logfile"], p.settings["logfile"] + ".1")
+    p.reload()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not os.path.exists(p.settings["logfile"]):
+        time.sleep(0.1)
+    p.console("SHOW VERSION")
+    with open(p.settings["logfile"]) as f:
+        assert "reloaded" in f.read(), "lines after the reopen"

@@ -75,14 +75,17 @@ final class ServerConnection: @unchecked Sendable {
         }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(Int64(max(settings.connectTimeout, 0.001) * 1e9)))
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ServerChannelHandler(server: self))
                 }
             }
-        bootstrap.connect(host: address.host, port: address.port).whenComplete { [self] result in
+        // host=/dir (as in libpq and PgBouncer): the server's Unix socket in that folder.
+        let connected = address.unixSocketPath.map { bootstrap.connect(unixDomainSocketPath: $0) }
+            ?? bootstrap.connect(host: address.host, port: address.port)
+        connected.whenComplete { [self] result in
             switch result {
             case .success(let channel):
                 guard case .connecting = phase else {

@@ -167,10 +167,7 @@ final class AdminConsoleSession {
     private func runStatements(_ texts: ArraySlice<String>) -> EventLoopFuture<Void> {
         guard let text = texts.first else { return loop.makeSucceededVoidFuture() }
         return run(text).flatMap { [self] reply in
-            switch reply {
-            case .table(let table): send { table.write(into: &$0, tag: "SHOW") }
-            case .done(let tag): send { $0.writeCommandComplete(tag) }
-            }
+            send { reply.write(into: &$0, formats: [], describe: true) }
             return runStatements(texts.dropFirst())
         }.flatMapError { [self] error in
             sendError(error)
@@ -277,15 +274,7 @@ final class AdminConsoleSession {
         }
         let result: EventLoopFuture<ConsoleReply> = portal.table.map { loop.makeSucceededFuture(.table($0)) } ?? run(text)
         return result.map { [self] reply in
-            switch reply {
-            case .table(let table):
-                send {
-                    for row in table.rows { ConsoleWire.writeDataRow(row, columns: table.columns, formats: portal.formats, into: &$0) }
-                    $0.writeCommandComplete("SHOW")
-                }
-            case .done(let tag):
-                send { $0.writeCommandComplete(tag) }
-            }
+            send { reply.write(into: &$0, formats: portal.formats, describe: false) }
         }.flatMapErrorThrowing { [self] error in
             sendError(error)
             skippingUntilSync = true

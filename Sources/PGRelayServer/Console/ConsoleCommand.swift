@@ -2,6 +2,8 @@
 /// spelling (PgBouncer compares them case-sensitively too).
 enum ConsoleCommand: Equatable, Sendable {
     case show(String)
+    /// SHOW HELP: the usage text, sent as a notice (as PgBouncer does), no rows.
+    case help
     case reload
     case pause(database: String?)
     case resume(database: String?)
@@ -25,22 +27,26 @@ enum ConsoleCommand: Equatable, Sendable {
         case waitForClients
     }
 
-    /// The SHOW subjects the console answers.
+    /// The SHOW subjects that answer with a table: PgBouncer 1.25.2's, then ours.
     static let showSubjects: Set<String> = [
         "POOLS", "STATS", "STATS_TOTALS", "STATS_AVERAGES", "TOTALS", "SERVERS", "CLIENTS", "DATABASES", "USERS",
-        "CONFIG", "LISTS", "MEM", "STATE", "FDS", "VERSION", "QUERIES", "HEALTH", "ROUTES",
+        "CONFIG", "LISTS", "MEM", "STATE", "FDS", "VERSION", "SOCKETS", "ACTIVE_SOCKETS", "DNS_HOSTS", "DNS_ZONES",
+        "PEERS", "PEER_POOLS",
+        "QUERIES", "HEALTH", "ROUTES",
     ]
 
     /// Whether a stats user may run it (SHOW only).
     var isReadOnly: Bool {
-        if case .show = self { return true }
-        return false
+        switch self {
+        case .show, .help: return true
+        default: return false
+        }
     }
 
     /// The CommandComplete tag PgBouncer sends for it.
     var tag: String {
         switch self {
-        case .show: return "SHOW"
+        case .show, .help: return "SHOW"
         case .reload: return "RELOAD"
         case .pause: return "PAUSE"
         case .resume: return "RESUME"
@@ -63,7 +69,9 @@ struct ConsoleError: Error, Equatable {
     var sqlState: String
     var message: String
 
-    static func syntax(_ message: String) -> ConsoleError { ConsoleError(sqlState: "42601", message: message) }
+    /// A command the console does not understand. PgBouncer answers these with 08P01
+    /// (protocol_violation), and scripts that check the SQLSTATE expect that.
+    static func syntax(_ message: String) -> ConsoleError { ConsoleError(sqlState: "08P01", message: message) }
 }
 
 /// Turns console SQL text into commands. Pure: unit tested without sockets.
@@ -108,9 +116,10 @@ enum ConsoleCommandParser {
         switch verb {
         case "SHOW":
             let subject = try singleArgument(tokens, verb: verb)?.uppercased()
-            guard let subject else { throw ConsoleError.syntax("SHOW needs an argument, e.g. SHOW POOLS") }
+            guard let subject else { throw ConsoleError.syntax("SHOW needs an argument, e.g. SHOW POOLS; use SHOW HELP") }
+            if subject == "HELP" { return .help }
             guard ConsoleCommand.showSubjects.contains(subject) else {
-                throw ConsoleError.syntax("unknown SHOW command: \(bounded(subject))")
+                throw ConsoleError.syntax("unknown SHOW command: \(bounded(subject)), use SHOW HELP")
             }
             return .show(subject)
         case "SET":
@@ -140,7 +149,7 @@ enum ConsoleCommandParser {
             case let other?: throw ConsoleError.syntax("unknown SHUTDOWN mode: \(bounded(other))")
             }
         default:
-            throw ConsoleError.syntax("unknown command: \(bounded(verb))")
+            throw ConsoleError.syntax("unknown command: \(bounded(verb)), use SHOW HELP")
         }
     }
 

@@ -1,5 +1,6 @@
 import NIOCore
 import PGRelayCore
+import PGWire
 
 /// What running one console command produced.
 enum ConsoleReply {
@@ -7,6 +8,23 @@ enum ConsoleReply {
     case table(ConsoleTable)
     /// A command without rows; the tag goes into CommandComplete.
     case done(tag: String)
+    /// A NoticeResponse, then CommandComplete with the tag (SHOW HELP).
+    case notice(ErrorFields, tag: String)
+
+    /// The backend messages of this reply; a table's rows in the given result formats.
+    func write(into out: inout ByteBuffer, formats: [Int16], describe: Bool) {
+        switch self {
+        case .table(let table):
+            if describe { ConsoleWire.writeRowDescription(table.columns, formats: formats, into: &out) }
+            for row in table.rows { ConsoleWire.writeDataRow(row, columns: table.columns, formats: formats, into: &out) }
+            out.writeCommandComplete("SHOW")
+        case .done(let tag):
+            out.writeCommandComplete(tag)
+        case .notice(let fields, let tag):
+            out.writeNoticeResponse(fields)
+            out.writeCommandComplete(tag)
+        }
+    }
 }
 
 /// Runs parsed console commands against the runtime. Commands that wait (PAUSE, WAIT_CLOSE)
@@ -17,7 +35,10 @@ enum ConsoleCommands {
             switch command {
             case .show(let subject):
                 return loop.makeSucceededFuture(.table(try ConsoleTables.table(named: subject, runtime: runtime)))
+            case .help:
+                return loop.makeSucceededFuture(.notice(usage, tag: command.tag))
             case .pause(let database):
+                try checkCanPause(database, runtime: runtime)
                 return try runtime.pause(database: database).hop(to: loop).map { .done(tag: command.tag) }
             case .waitClose(let database):
                 return try runtime.waitClose(database: database).hop(to: loop).map { .done(tag: command.tag) }
@@ -36,6 +57,7 @@ enum ConsoleCommands {
             guard case .failure(let error) = try controller(runtime).reload() else { return }
             throw ConsoleError(sqlState: "F0000", message: "reload failed, the running configuration is kept: \(error)")
         case .resume(let database):
+            try checkCanResume(database, runtime: runtime)
             try runtime.resume(database: database)
         case .suspend:
             throw ConsoleError(sqlState: "0A000", message: "SUSPEND is not supported by pgrelay (it serves online restarts, which pgrelay does not do); use PAUSE")
@@ -57,10 +79,57 @@ enum ConsoleCommands {
             loop.scheduleTask(in: .milliseconds(20)) {
                 controller.shutdown(immediate: false, waitForClients: mode == .waitForClients)
             }
-        case .show, .pause, .waitClose:
+        case .show, .help, .pause, .waitClose:
             break
         }
     }
+
+    /// PAUSE while everything is paused is refused, as PgBouncer refuses it ("already
+    /// suspended/paused"), so that a runbook learns that someone else paused first.
+    private static func checkCanPause(_ database: String?, runtime: ProxyRuntime) throws {
+        guard !runtime.isPausedAll else {
+            throw ConsoleError(sqlState: "55000", message: "already suspended/paused")
+        }
+        if let database, AdminConsoleSession.databaseNames.contains(database) {
+            throw ConsoleError(sqlState: "55000", message: "cannot pause admin db: \(database)")
+        }
+    }
+
+    /// RESUME of something not paused is refused, as PgBouncer does.
+    private static func checkCanResume(_ database: String?, runtime: ProxyRuntime) throws {
+        if let database {
+            try runtime.checkKnown(database: database)
+            guard runtime.isPaused(database: database) else {
+                throw ConsoleError(sqlState: "55000", message: "database \(database) is not paused")
+            }
+        } else if !runtime.isPausedAll {
+            throw ConsoleError(sqlState: "55000", message: "pooler is not paused/suspended")
+        }
+    }
+
+    /// SHOW HELP's notice: PgBouncer's usage text plus pgrelay's own commands.
+    static let usage = ErrorFields(severity: "NOTICE", sqlState: "00000", message: "Console usage", detail: """
+
+        \tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION
+        \tSHOW PEERS|PEER_POOLS
+        \tSHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE
+        \tSHOW DNS_HOSTS|DNS_ZONES
+        \tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS
+        \tSHOW QUERIES|HEALTH|ROUTES
+        \tSET key = arg
+        \tRELOAD
+        \tPAUSE [<db>]
+        \tRESUME [<db>]
+        \tDISABLE <db>
+        \tENABLE <db>
+        \tRECONNECT [<db>]
+        \tKILL [<db>]
+        \tKILL_CLIENT <client_id>
+        \tSUSPEND
+        \tSHUTDOWN
+        \tSHUTDOWN WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS
+        \tWAIT_CLOSE [<db>]
+        """)
 
     private static func controller(_ runtime: ProxyRuntime) throws -> ProxyServer {
         guard let controller = runtime.controller else {

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import PGRelayCore
 
-/// SHOW POOLS, SERVERS and CLIENTS: the live objects, PgBouncer's columns.
+/// SHOW POOLS, SERVERS, CLIENTS and SOCKETS: the live objects, PgBouncer's columns.
 extension ConsoleTables {
     static func pools(_ runtime: ProxyRuntime) -> ConsoleTable {
         var table = ConsoleTable([
@@ -46,14 +46,49 @@ extension ConsoleTables {
 
     static func servers(_ runtime: ProxyRuntime) -> ConsoleTable {
         var table = ConsoleTable(socketColumns)
+        for row in serverRows(runtime, state: { $0 }) { table.add(row) }
+        return table
+    }
+
+    static func clients(_ runtime: ProxyRuntime) -> ConsoleTable {
+        var table = ConsoleTable(socketColumns)
+        for row in clientRows(runtime, state: { $0 }) { table.add(row) }
+        return table
+    }
+
+    /// The buffer columns PgBouncer adds to SHOW SOCKETS and ACTIVE_SOCKETS.
+    static let socketBufferColumns: [(String, ConsoleTable.ColumnType)] = [
+        ("recv_pos", .int4), ("pkt_pos", .int4), ("pkt_remain", .int4), ("send_pos", .int4), ("send_remain", .int4),
+        ("pkt_avail", .int4), ("send_avail", .int4),
+    ]
+
+    /// Every client and server, states prefixed `cl_`/`sv_` as PgBouncer lists them. The buffer
+    /// columns are zero: NIO owns the socket buffers and pgrelay forwards what it reads at once,
+    /// so no socket holds a partial packet of pgrelay's between reads.
+    static func sockets(_ runtime: ProxyRuntime) -> ConsoleTable {
+        var table = ConsoleTable(socketColumns + socketBufferColumns)
+        let zeros = Array(repeating: "0", count: socketBufferColumns.count)
+        for row in clientRows(runtime, state: { "cl_" + $0 }) { table.add(row + zeros) }
+        for row in serverRows(runtime, state: { "sv_" + $0 }) { table.add(row + zeros) }
+        return table
+    }
+
+    /// PgBouncer lists the sockets whose buffers hold unprocessed bytes; pgrelay keeps none
+    /// (see `sockets`), so the table has PgBouncer's columns and no rows.
+    static func activeSockets() -> ConsoleTable {
+        ConsoleTable(socketColumns + socketBufferColumns)
+    }
+
+    private static func serverRows(_ runtime: ProxyRuntime, state stateName: (String) -> String) -> [[String?]] {
         let now = NIODeadline.now()
         let wallNow = Date()
+        var rows: [[String?]] = []
         for pool in runtime.allPools() {
             for (server, state) in pool.serverStates() {
                 let local = server.channel?.localAddress
                 let closeNeeded = pool.isMarkedForClose(server)
-                table.add([
-                    "S", pool.key.user, pool.key.database, "none", state,
+                rows.append([
+                    "S", pool.key.user, pool.key.database, "none", stateName(state),
                     server.address.host, "\(server.address.port)", local?.ipAddress ?? "", "\(local?.port ?? 0)",
                     timestamp(server.createdAt, now: now, wallNow: wallNow),
                     timestamp(server.lastCheckedOrUsed, now: now, wallNow: wallNow), "0", "0", closeNeeded ? "1" : "0",
@@ -62,30 +97,28 @@ extension ConsoleTables {
                 ])
             }
         }
-        return table
+        return rows
     }
 
-    static func clients(_ runtime: ProxyRuntime) -> ConsoleTable {
-        var table = ConsoleTable(socketColumns)
+    private static func clientRows(_ runtime: ProxyRuntime, state stateName: (String) -> String) -> [[String?]] {
         let now = NIODeadline.now()
         let wallNow = Date()
         let listenPort = runtime.config.listenPort
-        for client in runtime.allClients() {
+        return runtime.allClients().map { client in
             let remote = client.channel.remoteAddress
             let local = client.channel.localAddress
             let isUnix = client.isUnixSocket
             let waitedMicros = client.waitStarted.map { UInt64(max(0, (now - $0).nanoseconds)) / 1000 } ?? 0
-            table.add([
-                "C", client.userName, client.databaseName, "none", client.adminState,
+            return [
+                "C", client.userName, client.databaseName, "none", stateName(client.adminState),
                 isUnix ? "unix" : remote?.ipAddress ?? "", "\(isUnix ? listenPort : remote?.port ?? 0)",
                 isUnix ? "unix" : local?.ipAddress ?? "", "\(isUnix ? listenPort : local?.port ?? 0)",
                 Self.timestamp(client.connectedAtWall), timestamp(client.lastRequestAt, now: now, wallNow: wallNow),
                 "\(waitedMicros / 1_000_000)", "\(waitedMicros % 1_000_000)", "0", pointer(client.id),
                 client.linkedServerID.map(pointer) ?? "", "0", client.tlsInfo.description,
                 client.applicationName, "0", "\(client.id)",
-            ])
+            ]
         }
-        return table
     }
 
     /// PgBouncer shows object addresses in `ptr` and `link`; ids play that part here, so that a

@@ -40,13 +40,6 @@ struct ConsoleTable {
         rows.append(row)
     }
 
-    /// RowDescription, DataRows and CommandComplete, all text format (simple protocol).
-    func write(into out: inout ByteBuffer, tag: String) {
-        ConsoleWire.writeRowDescription(columns, formats: [], into: &out)
-        for row in rows { ConsoleWire.writeDataRow(row, columns: columns, formats: [], into: &out) }
-        out.writeCommandComplete(tag)
-    }
-
     /// The rows as JSON-ready objects for the admin HTTP listings: numbers as numbers.
     var adminRows: [[String: AdminValue]] {
         rows.map { row in

@@ -22,6 +22,12 @@ enum ConsoleTables {
         case "STATS_TOTALS": return statsTotals(runtime)
         case "STATS_AVERAGES": return statsAverages(runtime)
         case "TOTALS": return totals(runtime)
+        case "SOCKETS": return sockets(runtime)
+        case "ACTIVE_SOCKETS": return activeSockets()
+        case "DNS_HOSTS": return dnsHosts()
+        case "DNS_ZONES": return dnsZones()
+        case "PEERS": return peers()
+        case "PEER_POOLS": return peerPools()
         case "QUERIES": return queries(runtime.stats.snapshot())
         case "HEALTH": return health(runtime.stats.snapshot(), backends: runtime.backendHealth())
         case "ROUTES": return routes(runtime)
@@ -64,7 +70,17 @@ enum ConsoleTables {
                 runtime.isPaused(database: name) ? "1" : "0", runtime.isDisabled(database: name) ? "1" : "0", "\(reserve)",
             ])
         }
+        table.add(adminDatabaseRow(config, consoleClients: AdminConsoleSession.databaseNames.reduce(0) { $0 + (clientCounts[$1] ?? 0) }))
         return table
+    }
+
+    /// PgBouncer lists its console as database `pgbouncer` (no host, the listen port, forced user
+    /// pgbouncer, pool size 2, statement mode); tools that skip that row by name keep working.
+    private static func adminDatabaseRow(_ config: Config, consoleClients: Int) -> [String?] {
+        [
+            "pgbouncer", nil, "\(config.listenPort)", "pgbouncer", "pgbouncer", "2", "0", "0", "\(Int(config.serverLifetime))",
+            "statement", nil, "0", "0", "0", "\(consoleClients)", "0", "0", "0",
+        ]
     }
 
     static func users(_ runtime: ProxyRuntime) -> ConsoleTable {
@@ -104,7 +120,7 @@ enum ConsoleTables {
         let databases = Set(runtime.config.databases.filter { !$0.isFallback }.map(\.name)).union(pools.map(\.key.database))
         let servers = pools.reduce(0) { $0 + $1.serverStates().count }
         let items: [(String, Int)] = [
-            ("databases", databases.count), ("users", runtime.knownUserNames.count), ("peers", 0), ("pools", pools.count),
+            ("databases", databases.count + 1 /* the console's, as in SHOW DATABASES */), ("users", runtime.knownUserNames.count), ("peers", 0), ("pools", pools.count),
             ("peer_pools", 0), ("free_clients", 0), ("used_clients", clients.count),
             ("login_clients", clients.filter { $0.adminState == "login" }.count), ("free_servers", 0),
             ("used_servers", servers), ("dns_names", 0), ("dns_zones", 0), ("dns_queries", 0), ("dns_pending", 0),
@@ -116,6 +132,31 @@ enum ConsoleTables {
     /// PgBouncer lists its slab allocators here; pgrelay has none, so the table is empty.
     static func mem() -> ConsoleTable {
         ConsoleTable([("name", .text), ("size", .int4), ("used", .int4), ("free", .int4), ("memtotal", .int4)])
+    }
+
+    /// PgBouncer's own DNS cache; pgrelay resolves through the system resolver on each connect
+    /// and caches nothing, so the table is empty.
+    static func dnsHosts() -> ConsoleTable {
+        ConsoleTable([("hostname", .text), ("ttl", .int8), ("addrs", .text)])
+    }
+
+    /// The zones of PgBouncer's DNS cache (empty here, see `dnsHosts`).
+    static func dnsZones() -> ConsoleTable {
+        ConsoleTable([("zonename", .text), ("serial", .int8), ("count", .int4)])
+    }
+
+    /// PgBouncer's `[peers]` (cancel requests forwarded between processes); pgrelay runs as one
+    /// process and has no peers, so the table is empty.
+    static func peers() -> ConsoleTable {
+        ConsoleTable([("peer_id", .int4), ("host", .text), ("port", .int4), ("pool_size", .int4)])
+    }
+
+    /// The pools towards PgBouncer's peers (empty here, see `peers`).
+    static func peerPools() -> ConsoleTable {
+        ConsoleTable([
+            ("peer_id", .int4), ("cl_active_cancel_req", .int4), ("cl_waiting_cancel_req", .int4),
+            ("sv_active_cancel", .int4), ("sv_login", .int4),
+        ])
     }
 
     static func state(_ runtime: ProxyRuntime) -> ConsoleTable {

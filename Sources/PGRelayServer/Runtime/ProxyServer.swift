@@ -129,7 +129,7 @@ public final class ProxyServer: @unchecked Sendable {
                 }
             }
         if !unix {
-            bootstrap = bootstrap.childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            bootstrap = bootstrap.childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
         }
         return bootstrap
     }
