@@ -21,7 +21,7 @@ public struct TLSCipherSelection: Equatable, Sendable {
     /// `default` forward-secret AEAD only; `compat` every suite but 3DES; `all` every suite;
     /// `normal` ECDHE before RSA key exchange and TLS 1.2 suites first, 3DES last; `fast` as
     /// `normal` with AES-128 before AES-256. BoringSSL has no DHE suites to add.
-    static let shortcuts: [String: String] = [
+    public static let shortcuts: [String: String] = [
         "default": "ECDHE+AESGCM:ECDHE+CHACHA20",
         "secure": "ECDHE+AESGCM:ECDHE+CHACHA20",
         "compat": "ALL",
