@@ -44,9 +44,9 @@ def test_client_tls_ciphers_choose_the_tls12_suite(proxy, certs, cipher):
 @pytest.mark.pgrelay_only("checks pgrelay's configuration error text")
 @pytest.mark.parametrize("key, value, message", [
     ("client_tls_protocols", "tlsv1.4", 'unknown TLS protocol "tlsv1.4"'),
-    ("server_tls_protocols", "tlsv1.0,tlsv1.3", "must be contiguous"),
+    ("server_tls_protocols", "tlsv1.0,tlsv1.3", "allowed TLS versions must be contiguous"),
     ("client_tls_ciphers", "ECDHE+NOPE", 'unknown cipher or alias "NOPE"'),
-    ("server_tls_ciphers", "DHE-RSA-AES128-SHA", "selects no cipher suite"),
+    ("server_tls_ciphers", "DHE-RSA-AES128-SHA", "\"DHE-RSA-AES128-SHA\" selects no cipher suite"),
 ])
 def test_bad_tls_settings_are_config_errors(workdir, key, value, message):
     path = os.path.join(workdir, f"bad-{key}.ini")
