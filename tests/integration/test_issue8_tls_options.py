@@ -32,6 +32,13 @@ def test_client_tls_protocols_tls13_only(proxy, certs):
     # ...one that may use TLS 1.3 gets in, with TLS 1.3.
     assert p.query("SELECT 'tls13'", sslmode="require", ssl_min_protocol_version="TLSv1.3") == "tls13"
     assert "protocol: TLSv1.3" in conninfo_line(p, sslmode="require")
+    if harness.PROXY_KIND == "pgrelay":
+        # Version, suite and key-exchange group, as PgBouncer shows them.
+        shown = [r["tls"] for r in p.console_dicts("SHOW CLIENTS") if r["tls"]]
+        assert shown and all(re.fullmatch(r"TLSv1\.3/TLS_(AES_\d+_GCM_SHA\d+|CHACHA20_POLY1305_SHA256)/ECDH=\w+", v)
+                             for v in shown), shown
+        status, clients = p.http("/clients")
+        assert status == 200 and any(c.get("tls", "").startswith("TLSv1.3/TLS_") for c in clients), clients
 
 
 @pytest.mark.parametrize("cipher", ["ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"])
@@ -141,5 +148,6 @@ def test_server_tls_protocols_and_ciphers(proxy, certs, ssl_only_cluster):
     row = p.query("SELECT version || ' ' || cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
     assert row == "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256", row
     if harness.PROXY_KIND == "pgrelay":
-        tls = p.console_dicts("SHOW SERVERS")
-        assert any(re.match(r"TLSv1\.2", r["tls"]) for r in tls), tls
+        # PostgreSQL's default ssl_ecdh_curve is prime256v1.
+        shown = [r["tls"] for r in p.console_dicts("SHOW SERVERS")]
+        assert "TLSv1.2/ECDHE-ECDSA-AES128-GCM-SHA256/ECDH=prime256v1" in shown, shown
