@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import PGRelayCore
 import XCTest
 @testable import PGRelayServer
@@ -69,5 +70,32 @@ final class TLSContextStoreTests: XCTestCase {
         let store = TLSContextStore()
         XCTAssertThrowsError(try store.rebuild(from: config("client_tls_sslmode = require")))
         XCTAssertNil(store.clientContext, "a failed rebuild keeps what was there")
+    }
+
+    /// Every shortcut and suite name resolves to a list BoringSSL takes: swift-nio-ssl would stop
+    /// the process on a cipher string BoringSSL refuses, so this must hold for every value.
+    func testEveryCipherSelectionIsAcceptedByBoringSSL() throws {
+        let values = Array(TLSCipherSelection.shortcuts.keys) + TLSCipherSuite.tls12.map { $0.name }.filter { !$0.contains("PSK") }
+        for value in values {
+            for side in ["client", "server"] {
+                let built = try TLSContextStore.build(from: config(
+                    "server_tls_sslmode = require\n\(side)_tls_ciphers = \(value)\n\(side)_tls_protocols = all"))
+                XCTAssertNotNil(built.server, value)
+            }
+        }
+    }
+
+    /// The suite table's names and code points are BoringSSL's: each name alone selects its code.
+    func testSuiteNamesAndCodesMatchBoringSSL() throws {
+        for suite in TLSCipherSuite.tls12 {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.cipherSuites = suite.name
+            XCTAssertEqual(tls.cipherSuiteValues.map { $0.rawValue }.filter { !(0x1301...0x1303).contains($0) },
+                           [suite.code], suite.name)
+        }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.cipherSuites = try TLSCipherSelection("fast").cipherList
+        XCTAssertEqual(tls.cipherSuiteValues.map { $0.rawValue }.filter { !(0x1301...0x1303).contains($0) },
+                       try TLSCipherSelection("fast").suites.map { $0.code }, "order kept")
     }
 }

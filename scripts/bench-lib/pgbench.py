@@ -20,8 +20,8 @@ class Pgbench:
             f.write("SELECT 1;\n")
 
     @staticmethod
-    def conninfo(port):
-        return f"host=127.0.0.1 port={port} user={BENCH_USER} dbname={BENCH_DB} sslmode=disable connect_timeout=10"
+    def conninfo(port, sslmode="disable"):
+        return f"host=127.0.0.1 port={port} user={BENCH_USER} dbname={BENCH_DB} sslmode={sslmode} connect_timeout=10"
 
     def env(self):
         return dict(os.environ, PGPASSWORD=BENCH_PASSWORD, PGSSLMODE="disable")
@@ -31,8 +31,9 @@ class Pgbench:
         subprocess.run([self.binary, "-i", "-q", "-s", str(scale), self.conninfo(port)], env=self.env(),
                        check=True, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    def run(self, port, workload, protocol, clients, duration, log_name, latency_prefix=None):
-        """One pgbench run. Returns a dict: tps, transactions, lat_avg_ms, failed, status, error."""
+    def run(self, port, workload, protocol, clients, duration, log_name, latency_prefix=None, sslmode="disable"):
+        """One pgbench run (libpq `sslmode` as given). Returns a dict: tps, transactions, lat_avg_ms,
+        failed, status, error."""
         argv = [self.binary, "-n", "-M", protocol, "-c", str(clients), "-j", str(min(2, clients)),
                 "-T", str(duration)]
         argv += ["-S"] if workload == "select-only" else ["-f", self.select1]
@@ -40,7 +41,7 @@ class Pgbench:
             for old in glob.glob(latency_prefix + ".*"):
                 os.unlink(old)
             argv += ["--log", f"--log-prefix={latency_prefix}"]
-        argv.append(self.conninfo(port))
+        argv.append(self.conninfo(port, sslmode))
         log_path = os.path.join(self.workdir, "logs", log_name)
         with open(log_path, "w") as log:
             rc = subprocess.run(argv, env=self.env(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT).returncode

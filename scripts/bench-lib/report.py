@@ -55,7 +55,7 @@ def _ok(rows):
 
 def summarize(rows):
     """The medians, ratios and target verdicts of one run."""
-    summary = {"throughput": [], "latency": [], "memory": [], "stats": [], "targets": []}
+    summary = {"throughput": [], "latency": [], "memory": [], "stats": [], "tls": [], "targets": []}
     groups = {}
     for r in rows:
         if r["phase"] == "throughput":
@@ -111,8 +111,34 @@ def summarize(rows):
                                  "tps_stats_on": on, "tps_stats_off": off,
                                  "overhead": (1 - on / off) if on and off else None,
                                  "rounds": len(by_target.get("pgrelay", []))})
+    summary["tls"] = summarize_tls(rows)
     summary["targets"] = evaluate(summary)
     return summary
+
+
+TLS_TARGETS = ("direct", "pgbouncer", "pgrelay")
+
+
+def summarize_tls(rows):
+    """Per cell: TPS and proxy CPU/tx of each target in plaintext and with TLS, and what TLS costs
+    each (1 - TPS with TLS / TPS plaintext)."""
+    groups = {}
+    for r in rows:
+        if r["phase"] == "tls":
+            groups.setdefault((r["workload"], r["protocol"], r["clients"]), {}).setdefault(r["target"], []).append(r)
+    cells = []
+    for (workload, protocol, clients), by_target in groups.items():
+        cell = {"workload": workload, "protocol": protocol, "clients": clients}
+        for target, rs in by_target.items():
+            good = _ok(rs)
+            cell[target] = {"tps": _median([r["tps"] for r in good]),
+                            "cpu_us_per_tx": _median([r["cpu_us_per_tx"] for r in good]),
+                            "runs": len(rs), "failed_runs": len(rs) - len(good)}
+        for target in TLS_TARGETS:
+            plain, tls = cell.get(target, {}).get("tps"), cell.get(target + "-tls", {}).get("tps")
+            cell[target + "_tls_cost"] = (1 - tls / plain) if plain and tls else None
+        cells.append(cell)
+    return cells
 
 
 def _verdict(ok):
@@ -215,13 +241,14 @@ def markdown(summary, meta):
                f"{meta['load_after']} after.  ")
     out.append(f"Command: `{meta['command']}`")
     out.append("")
-    out.append("### Targets (issue 7)")
-    out.append("")
-    out.append("| target | measured | verdict |")
-    out.append("|---|---|---|")
-    for t in summary["targets"]:
-        out.append(f"| {t['target']} | {t['measured']} | **{t['verdict']}** |")
-    out.append("")
+    if summary["targets"]:
+        out.append("### Targets (issue 7)")
+        out.append("")
+        out.append("| target | measured | verdict |")
+        out.append("|---|---|---|")
+        for t in summary["targets"]:
+            out.append(f"| {t['target']} | {t['measured']} | **{t['verdict']}** |")
+        out.append("")
     if summary["throughput"]:
         out.append("### Throughput (TPS, median of rounds) and proxy CPU per transaction")
         out.append("")
@@ -279,5 +306,35 @@ def markdown(summary, meta):
             ov = "n/a" if s["overhead"] is None else f"{s['overhead'] * 100:+.1f} %"
             out.append(f"| {s['workload']} | {s['protocol']} | {s['clients']} | {s['rounds']} | {_num(s['tps_stats_on'])} "
                        f"| {_num(s['tps_stats_off'])} | {ov} |")
+        out.append("")
+    if summary.get("tls"):
+        out.append("### TLS cost (TPS, median of rounds; cost = 1 − TPS with TLS / TPS plaintext)")
+        out.append("")
+        out.append("TLS on both legs: pgbench `sslmode=require` to the proxy, the proxy to PostgreSQL with "
+                   "`server_tls_sslmode = require`; direct is pgbench `sslmode=require` to PostgreSQL.")
+        out.append("")
+        out.append("| workload | -M | clients | direct | direct TLS | PgBouncer | PgBouncer TLS | pgrelay | pgrelay TLS "
+                   "| TLS cost direct | TLS cost PgBouncer | TLS cost pgrelay | PgBouncer TLS µs CPU/tx "
+                   "| pgrelay TLS µs CPU/tx |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for c in summary["tls"]:
+            def tps(t):
+                e = c.get(t)
+                if not e:
+                    return "–"
+                return "failed" if e["tps"] is None else _num(e["tps"])
+
+            def cost(t):
+                v = c.get(t + "_tls_cost")
+                return "n/a" if v is None else f"{v * 100:.0f} %"
+
+            def cpu(t):
+                e = c.get(t)
+                return "n/a" if not e or e["cpu_us_per_tx"] is None else _num(e["cpu_us_per_tx"], 1)
+
+            out.append(f"| {c['workload']} | {c['protocol']} | {c['clients']} | {tps('direct')} | {tps('direct-tls')} "
+                       f"| {tps('pgbouncer')} | {tps('pgbouncer-tls')} | {tps('pgrelay')} | {tps('pgrelay-tls')} "
+                       f"| {cost('direct')} | {cost('pgbouncer')} | {cost('pgrelay')} "
+                       f"| {cpu('pgbouncer-tls')} | {cpu('pgrelay-tls')} |")
         out.append("")
     return "\n".join(out)

@@ -96,6 +96,17 @@ class Postgres:
                 "-U", "postgres", "-d", BENCH_DB, "-c", sql]
         return subprocess.run(argv, check=True, capture_output=True, text=True, cwd="/").stdout
 
+    def enable_ssl(self, cert, key):
+        """ssl = on with this certificate (files the server's OS user can read), by reload."""
+        for sql in (f"ALTER SYSTEM SET ssl_cert_file = '{cert}'", f"ALTER SYSTEM SET ssl_key_file = '{key}'",
+                    "ALTER SYSTEM SET ssl = on", "SELECT pg_reload_conf()"):
+            self.superuser_sql(sql)
+        deadline = time.monotonic() + 10
+        while self.superuser_sql("SHOW ssl").strip() != "on":
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgreSQL did not turn ssl on (see its log)")
+            time.sleep(0.1)
+
     def write_userlist(self, path):
         """An auth_file with the SCRAM secrets of the bench user, as PgBouncer and pgrelay read it."""
         rows = self.superuser_sql(
@@ -109,11 +120,12 @@ class Postgres:
 class PgBouncer:
     """Debian's pgbouncer in transaction mode, started as a daemon (its PID from the pidfile)."""
 
-    def __init__(self, directory, port, backend_port, userlist):
+    def __init__(self, directory, port, backend_port, userlist, extra=""):
         self.dir = directory
         self.port = port
         self.backend_port = backend_port
         self.userlist = userlist
+        self.extra = extra  # more [pgbouncer] lines (TLS settings)
         self.pid = None
 
     def start(self):
@@ -143,7 +155,7 @@ log_connections = 0
 log_disconnections = 0
 logfile = {self.dir}/pgbouncer.log
 pidfile = {pidfile}
-""")
+{self.extra}""")
         if os.path.exists(pidfile):
             os.unlink(pidfile)
         limit = MAX_CLIENT_CONN + 1000
@@ -178,13 +190,14 @@ pidfile = {pidfile}
 class PgRelay:
     """pgrelay in the foreground, as a child of this script (its PID is the child's)."""
 
-    def __init__(self, binary, directory, port, backend_port, userlist, stats=True):
+    def __init__(self, binary, directory, port, backend_port, userlist, stats=True, extra=""):
         self.binary = binary
         self.dir = directory
         self.port = port
         self.backend_port = backend_port
         self.userlist = userlist
         self.stats = stats
+        self.extra = extra  # more [pgrelay] lines (TLS settings)
         self.process = None
 
     @property
@@ -212,7 +225,7 @@ log_level = warning
 log_format = text
 shutdown_timeout = 1
 stats = {"on" if self.stats else "off"}
-
+{self.extra}
 [databases]
 * = host=127.0.0.1 port={self.backend_port}
 """)

@@ -200,6 +200,10 @@ public struct Config: Sendable, Hashable {
     public internal(set) var clientTLSKeyFile: String = ""
     /// `client_tls_ca_file`: validates client certificates.
     public internal(set) var clientTLSCAFile: String = ""
+    /// `client_tls_protocols`: TLS versions clients may use (see `TLSProtocolRange`).
+    public internal(set) var clientTLSProtocols: String = "secure"
+    /// `client_tls_ciphers`: TLS 1.2-and-lower suites offered to clients (see `TLSCipherSelection`).
+    public internal(set) var clientTLSCiphers: String = "default"
     /// `server_tls_sslmode`: TLS towards servers.
     public internal(set) var serverTLSSSLMode: TLSMode = .disable
     /// `server_tls_cert_file`.
@@ -208,6 +212,10 @@ public struct Config: Sendable, Hashable {
     public internal(set) var serverTLSKeyFile: String = ""
     /// `server_tls_ca_file`: validates server certificates.
     public internal(set) var serverTLSCAFile: String = ""
+    /// `server_tls_protocols`: TLS versions used towards servers.
+    public internal(set) var serverTLSProtocols: String = "secure"
+    /// `server_tls_ciphers`: TLS 1.2-and-lower suites offered to servers.
+    public internal(set) var serverTLSCiphers: String = "default"
 
     // MARK: TCP
 

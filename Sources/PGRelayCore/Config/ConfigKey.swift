@@ -119,6 +119,31 @@ extension ConfigKey {
                   render: { $0[keyPath: keyPath].joined(separator: ",") })
     }
 
+    /// A TLS protocol list (`secure`, `tlsv1.2,tlsv1.3`); see `TLSProtocolRange`.
+    static func tlsProtocols(_ name: String, _ keyPath: WritableKeyPath<Config, String> & Sendable) -> ConfigKey {
+        tlsSetting(name, keyPath) { _ = try TLSProtocolRange($0) }
+    }
+
+    /// A TLS cipher string or PgBouncer shortcut; see `TLSCipherSelection`.
+    static func tlsCiphers(_ name: String, _ keyPath: WritableKeyPath<Config, String> & Sendable) -> ConfigKey {
+        tlsSetting(name, keyPath) { _ = try TLSCipherSelection($0) }
+    }
+
+    /// A TLS setting kept as written (SHOW CONFIG prints it back) and checked when read, so a bad
+    /// value is reported with its file and line rather than when TLS contexts are built.
+    private static func tlsSetting(_ name: String, _ keyPath: WritableKeyPath<Config, String> & Sendable,
+                                   check: @escaping @Sendable (String) throws -> Void) -> ConfigKey {
+        ConfigKey(name,
+                  apply: { config, text, _ in
+                      let value = ConfigValueParser.string(text)
+                      do { try check(value) } catch let problem as TLSSettingProblem {
+                          throw ConfigValueProblem(problem.message)
+                      }
+                      config[keyPath: keyPath] = value
+                  },
+                  render: { $0[keyPath: keyPath] })
+    }
+
     static func choice<Choice: ConfigEnum>(_ name: String, _ keyPath: WritableKeyPath<Config, Choice> & Sendable,
                                            origin: Origin = .pgbouncer, changeable: Bool = true) -> ConfigKey {
         ConfigKey(name, origin: origin, changeable: changeable,

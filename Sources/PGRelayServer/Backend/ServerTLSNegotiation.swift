@@ -110,6 +110,7 @@ final class ServerTLSNegotiationHandler: ChannelInboundHandler, RemovableChannel
             let tls = try NIOSSLClientHandler(context: self.context, serverHostname: hostName)
             handshaking = true
             try context.pipeline.syncOperations.addHandler(tls, position: .before(self))
+            try context.pipeline.syncOperations.addHandler(TLSHandshakeObserver(serverBytesAre: .inbound), position: .before(tls))
         } catch {
             finish(context: context, .failure(ServerTLSNegotiation.Failure(description: "cannot start TLS: \(error)")))
         }
@@ -118,7 +119,8 @@ final class ServerTLSNegotiationHandler: ChannelInboundHandler, RemovableChannel
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if !done, let event = event as? TLSUserEvent, case .handshakeCompleted = event {
             let version = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).tlsVersion
-            finish(context: context, .success(ServerTLSNegotiation.describe(version)))
+            finish(context: context, .success(TLSHandshakeObserver.takeSummary(
+                from: context.pipeline, fallback: ServerTLSNegotiation.describe(version))))
             return
         }
         context.fireUserInboundEventTriggered(event)

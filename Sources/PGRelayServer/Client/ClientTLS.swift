@@ -9,7 +9,7 @@ import PGWire
 final class ClientTLSInfo: @unchecked Sendable {
     private let text = NIOLockedValueBox("")
 
-    /// "TLSv1.3" once the handshake is done; "" for plaintext.
+    /// "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519" once the handshake is done; "" for plaintext.
     var description: String { text.withLockedValue { $0 } }
 
     func record(_ description: String) {
@@ -44,6 +44,7 @@ extension ClientSession {
         // out in plaintext; everything after passes through TLS.
         channel.writeAndFlush(reply, promise: nil)
         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context), position: .first)
+        try channel.pipeline.syncOperations.addHandler(TLSHandshakeObserver(serverBytesAre: .outbound), position: .first)
     }
 
     /// Whether the StartupMessage may proceed; if not, the client got 28000 "SSL required" and is
@@ -56,10 +57,10 @@ extension ClientSession {
         return false
     }
 
-    /// The handshake finished: remember the protocol version for the admin views.
+    /// The handshake finished: remember version, cipher and group for the admin views.
     func tlsHandshakeCompleted() {
         let version = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
-        tlsInfo.record(ServerTLSNegotiation.describe(version))
+        tlsInfo.record(TLSHandshakeObserver.takeSummary(from: channel.pipeline, fallback: ServerTLSNegotiation.describe(version)))
     }
 }
 
@@ -82,6 +83,7 @@ final class ClientDirectTLSDetector: ChannelInboundHandler, RemovableChannelHand
             do {
                 let tls = NIOSSLServerHandler(context: self.context)
                 try context.pipeline.syncOperations.addHandler(tls, position: .after(self))
+                try context.pipeline.syncOperations.addHandler(TLSHandshakeObserver(serverBytesAre: .outbound), position: .after(self))
                 try context.pipeline.syncOperations.addHandler(DirectTLSALPNCheck(), position: .after(tls))
             } catch {
                 context.close(promise: nil)

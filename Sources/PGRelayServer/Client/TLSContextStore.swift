@@ -56,7 +56,7 @@ final class TLSContextStore: @unchecked Sendable {
             try NIOSSLPrivateKey(file: config.clientTLSKeyFile, format: .pem)
         }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
-        tls.minimumTLSVersion = .tlsv12
+        try restrict(&tls, side: "client_tls", protocols: config.clientTLSProtocols, ciphers: config.clientTLSCiphers)
         tls.applicationProtocols = [TLSPolicy.alpnProtocol]
         if TLSPolicy.verifiesClientCertificates(mode) {
             guard !config.clientTLSCAFile.isEmpty else {
@@ -76,7 +76,7 @@ final class TLSContextStore: @unchecked Sendable {
         let mode = config.serverTLSSSLMode
         guard TLSPolicy.sendsSSLRequest(mode) else { return nil }
         var tls = TLSConfiguration.makeClientConfiguration()
-        tls.minimumTLSVersion = .tlsv12
+        try restrict(&tls, side: "server_tls", protocols: config.serverTLSProtocols, ciphers: config.serverTLSCiphers)
         switch TLSPolicy.serverVerification(mode) {
         case .none: tls.certificateVerification = .none
         case .chain: tls.certificateVerification = .noHostnameVerification
@@ -106,6 +106,24 @@ final class TLSContextStore: @unchecked Sendable {
         return try makeContext(tls, side: "server_tls")
     }
 
+    /// Applies `*_tls_protocols` and `*_tls_ciphers`. Both were checked when the config was read;
+    /// a value set some other way is still refused here, before it could reach BoringSSL (which
+    /// swift-nio-ssl would let stop the process on a cipher string it rejects).
+    private static func restrict(_ tls: inout TLSConfiguration, side: String, protocols: String, ciphers: String) throws {
+        do {
+            let range = try TLSProtocolRange(protocols)
+            tls.minimumTLSVersion = range.minimum.nioVersion
+            tls.maximumTLSVersion = range.maximum.nioVersion
+        } catch {
+            throw SetupError(description: "\(side)_protocols: \(error)")
+        }
+        do {
+            tls.cipherSuites = try TLSCipherSelection(ciphers).cipherList
+        } catch {
+            throw SetupError(description: "\(side)_ciphers: \(error)")
+        }
+    }
+
     /// Runs a loader and turns its (BoringSSL-internal) error into one that names key and file.
     private static func load<T>(_ key: String, _ path: String, _ body: () throws -> T) throws -> T {
         do {
@@ -120,6 +138,18 @@ final class TLSContextStore: @unchecked Sendable {
             return try NIOSSLContext(configuration: tls)
         } catch {
             throw SetupError(description: "\(side): invalid TLS setup (\(error)); does the key match the certificate?")
+        }
+    }
+}
+
+extension TLSProtocolVersion {
+    /// The same version in swift-nio-ssl's terms.
+    var nioVersion: TLSVersion {
+        switch self {
+        case .tls1_0: return .tlsv1
+        case .tls1_1: return .tlsv11
+        case .tls1_2: return .tlsv12
+        case .tls1_3: return .tlsv13
         }
     }
 }
