@@ -50,6 +50,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     let tls = TLSContextStore()
     /// Secrets of users looked up with auth_query.
     public let authSecrets = AuthSecretCache()
+    /// Client connections per database and user (max_db/user_client_connections).
+    let clientLimits = ClientLimits()
     private let loopContexts: [ObjectIdentifier: LoopContext]
 
     public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {

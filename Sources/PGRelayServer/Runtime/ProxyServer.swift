@@ -122,6 +122,10 @@ public final class ProxyServer: @unchecked Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if !unix {
+                        // Read per connection, so that a reload changes the options of new clients.
+                        try TCPSocketSettings(config: runtime.config).apply(to: channel)
+                    }
                     if !unix, let tls = runtime.tls.clientContext {
                         try channel.pipeline.syncOperations.addHandler(ClientDirectTLSDetector(context: tls))
                     }
@@ -129,7 +133,7 @@ public final class ProxyServer: @unchecked Sendable {
                 }
             }
         if !unix {
-            bootstrap = bootstrap.childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            bootstrap = bootstrap.tcpListenerSettings(TCPSocketSettings(config: runtime.config))
         }
         return bootstrap
     }
@@ -148,9 +152,7 @@ public final class ProxyServer: @unchecked Sendable {
             try runtime.tls.rebuild(from: loaded.config)
             let old = runtime.config
             runtime.apply(config: loaded.config, secrets: secrets)
-            sink.configure(format: loaded.config.logFormat == .json ? .json : .text,
-                           level: verbose ? .debug : ProxyServer.logLevel(loaded.config.logLevel),
-                           logfile: loaded.config.logfile, quiet: quiet)
+            configureLogSink(for: loaded.config)
             if old.listenPort != loaded.config.listenPort || old.listenAddr != loaded.config.listenAddr {
                 logger.warning("listen_addr/listen_port changes need a restart")
             }
@@ -180,6 +182,14 @@ public final class ProxyServer: @unchecked Sendable {
     struct AuthFileMissing: Error, CustomStringConvertible {
         let path: String
         var description: String { "auth_file \(path) does not exist" }
+    }
+
+    /// Points the log sink at `config`'s format, level and logfile. `-v` and `-q` keep their
+    /// effect, and `verbose = N` raises the level to debug as N times `-v` does.
+    func configureLogSink(for config: Config) {
+        sink.configure(format: config.logFormat == .json ? .json : .text,
+                       level: verbose || config.verbose > 0 ? .debug : ProxyServer.logLevel(config.logLevel),
+                       logfile: config.logfile, quiet: quiet)
     }
 
     public static func logLevel(_ level: LogLevel) -> Logger.Level {
