@@ -36,6 +36,12 @@ final class ClientSession: @unchecked Sendable {
         }
     }
     var linkedServerID: UInt64? { server?.id }
+    /// Past its login (the pool's server_login_retry fast failure is only for such clients: one
+    /// still logging in waits for the pool's first server, as in PgBouncer).
+    var hasLoggedIn: Bool {
+        if case .ready = phase { return true }
+        return false
+    }
     private(set) var lastRequestAt = NIODeadline.now()
     /// Last time anything moved between this client and its server (for the idle timeouts).
     private var lastActivity = NIODeadline.now()

@@ -108,7 +108,7 @@ final class ServerPool: @unchecked Sendable {
                 totalServerAssignments += 1
                 return
             }
-            fastFail = loginRetry.fastFailError(serversAlive: idle.count + lent.count + busy.count)
+            if client.hasLoggedIn { fastFail = loginRetry.fastFailError(serversAlive: idle.count + lent.count + busy.count) }
             if fastFail == nil { waiters.append(Waiter(client: client, since: .now())) }
             // After a fast failure too, so that the pool retries (once server_login_retry has
             // passed) although no client waits.
