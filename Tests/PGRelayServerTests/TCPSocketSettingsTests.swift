@@ -25,7 +25,9 @@ final class TCPSocketSettingsTests: XCTestCase {
     func testZeroValuesLeaveTheOSDefaultsAndOnlySetKeepaliveAndNoDelay() {
         let settings = TCPSocketSettings(config: config())
         XCTAssertEqual(settings.connection.map(\.value), [1, 1])
-        XCTAssertEqual(settings.listener, [])
+        #if os(Linux)
+        XCTAssertEqual(settings.listener.map(\.value), [0], "tcp_defer_accept = 0 sets 0, so that a reload can turn it off")
+        #endif
         XCTAssertEqual(TCPSocketSettings(config: config(keepalive: false, idle: 30)).connection.map(\.value), [1, 0],
                        "tcp_keepalive = 0 turns keepalive off and ignores its details")
     }
@@ -66,6 +68,9 @@ final class TCPSocketSettingsTests: XCTestCase {
         }
         // Linux reports the deferral in (rounded-up) seconds of SYN-ACK retransmission time.
         XCTAssertGreaterThan(try read(listener, .tcp, TCP_DEFER_ACCEPT), 0)
+        // A reload that turns tcp_defer_accept off reaches the bound listener.
+        try TCPSocketSettings(config: config(deferAccept: false)).applyToListener(listener).wait()
+        XCTAssertEqual(try read(listener, .tcp, TCP_DEFER_ACCEPT), 0)
     }
 
     func testKeepaliveOffIsOffOnTheSocket() throws {

@@ -18,6 +18,11 @@ public struct ServerLoginRetry: Sendable {
         lastFailure = nil
     }
 
+    /// Forgets the last failure without a success (a reload may have fixed its cause).
+    public mutating func reset() {
+        lastFailure = nil
+    }
+
     /// Whether a new connection attempt may start: always after a success; after a failure only
     /// once `retry` seconds have passed, and one attempt at a time (`inFlight` attempts running).
     public func mayConnect(now: NIODeadline, retry: Double, inFlight: Int) -> Bool {

@@ -33,6 +33,9 @@ final class ServerPool: @unchecked Sendable {
     private var loginRetry = ServerLoginRetry()
     /// `host=` lists: the host of the next connection (load_balance_hosts).
     private var hostRotation: HostRotation
+    /// A replica's pool: its failures ban the replica (health checks bring it back), so
+    /// server_login_retry does not apply and its waiting clients fail at once to read elsewhere.
+    private let isReplicaPool: Bool
 
     // Counters for SHOW STATS / SHOW POOLS, guarded by `lock`.
     private(set) var totalServerAssignments: UInt64 = 0
@@ -78,8 +81,8 @@ final class ServerPool: @unchecked Sendable {
         self.runtime = runtime
         self._settings = settings
         // Only the primary's pool rotates over the host list; a replica's pool has one address.
-        self.hostRotation = HostRotation(hostCount: entry.hosts.first == key.address ? entry.hosts.count : 1,
-                                         mode: entry.loadBalanceHosts)
+        self.isReplicaPool = entry.hosts.first != key.address
+        self.hostRotation = HostRotation(hostCount: isReplicaPool ? 1 : entry.hosts.count, mode: entry.loadBalanceHosts)
     }
 
     var settings: PoolSettings { lock.withLock { _settings } }
@@ -108,7 +111,9 @@ final class ServerPool: @unchecked Sendable {
                 totalServerAssignments += 1
                 return
             }
-            if client.hasLoggedIn { fastFail = loginRetry.fastFailError(serversAlive: idle.count + lent.count + busy.count) }
+            if client.hasLoggedIn, !isReplicaPool {
+                fastFail = loginRetry.fastFailError(serversAlive: idle.count + lent.count + busy.count)
+            }
             if fastFail == nil { waiters.append(Waiter(client: client, since: .now())) }
             // After a fast failure too, so that the pool retries (once server_login_retry has
             // passed) although no client waits.
@@ -250,7 +255,7 @@ final class ServerPool: @unchecked Sendable {
 
     private func canOpenLocked(limit: Int) -> Bool {
         guard !retired, totalLocked < limit,
-              loginRetry.mayConnect(now: .now(), retry: _settings.loginRetry, inFlight: connecting) else { return false }
+              isReplicaPool || loginRetry.mayConnect(now: .now(), retry: _settings.loginRetry, inFlight: connecting) else { return false }
         return runtime.reserveServerSlot(database: key.database, user: key.user)
     }
 
@@ -292,8 +297,7 @@ final class ServerPool: @unchecked Sendable {
             lastLoginError = error
             loginRetry.failed(at: .now(), message: error.message)
             hostRotation.attemptEnded(succeeded: false)
-            let isReplica = entry.hosts.first != key.address
-            if totalLocked == 0, isReplica || ServerLoginFailure.failsWaitingClients(error, serverAnswered: serverAnswered) {
+            if totalLocked == 0, isReplicaPool || ServerLoginFailure.failsWaitingClients(error, serverAnswered: serverAnswered) {
                 while let waiter = waiters.popFirst() { failed.append(waiter) }
             }
         }
@@ -374,8 +378,13 @@ final class ServerPool: @unchecked Sendable {
         for _ in 0..<opens { openServer(on: runtime.group.next()) }
     }
 
+    /// A reload or `SET`: new settings, and a failed login no longer delays the next attempt
+    /// (the change may be what fixes it).
     func update(settings: PoolSettings) {
-        lock.withLock { _settings = settings }
+        lock.withLock {
+            _settings = settings
+            loginRetry.reset()
+        }
     }
 
     /// The database was removed from the configuration: idle servers close now, lent ones when

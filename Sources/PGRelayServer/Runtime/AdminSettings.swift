@@ -8,6 +8,7 @@ extension ProxyServer {
         let updated = try runtime.config.set(key: key, value: value)
         runtime.apply(config: updated)
         configureLogSink(for: updated)
+        applyListenerSettings(for: updated)
         logger.info("setting changed from the console", metadata: ["key": "\(key)"])
     }
 }

@@ -14,6 +14,8 @@ public final class ProxyServer: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     let sink: LogSink
     private var listeners: [Channel] = []
+    /// The TCP listener (tcp_defer_accept changes reach it on reload).
+    private var tcpListener: Channel?
     private var maintenance: RepeatedTask?
     private var healthChecker: ReplicaHealthChecker?
     private let shutdownPromise: EventLoopPromise<Void>
@@ -62,6 +64,7 @@ public final class ProxyServer: @unchecked Sendable {
         let tcp = try bootstrap(unix: false)
             .bind(host: config.listenAddr, port: config.listenPort).wait()
         listeners.append(tcp)
+        tcpListener = tcp
         boundPort = tcp.localAddress?.port
         if !config.unixSocketDir.isEmpty {
             let path = (config.unixSocketDir as NSString).appendingPathComponent(".s.PGSQL.\(config.listenPort)")
@@ -153,6 +156,7 @@ public final class ProxyServer: @unchecked Sendable {
             let old = runtime.config
             runtime.apply(config: loaded.config, secrets: secrets)
             configureLogSink(for: loaded.config)
+            applyListenerSettings(for: loaded.config)
             if old.listenPort != loaded.config.listenPort || old.listenAddr != loaded.config.listenAddr {
                 logger.warning("listen_addr/listen_port changes need a restart")
             }
@@ -190,6 +194,14 @@ public final class ProxyServer: @unchecked Sendable {
         sink.configure(format: config.logFormat == .json ? .json : .text,
                        level: verbose || config.verbose > 0 ? .debug : ProxyServer.logLevel(config.logLevel),
                        logfile: config.logfile, quiet: quiet)
+    }
+
+    /// tcp_defer_accept after a reload or `SET`: the open TCP listener gets the new value.
+    func applyListenerSettings(for config: Config) {
+        guard let tcpListener else { return }
+        TCPSocketSettings(config: config).applyToListener(tcpListener).whenFailure { [logger] error in
+            logger.warning("could not change the TCP listener's options", metadata: ["error": "\(error)"])
+        }
     }
 
     public static func logLevel(_ level: LogLevel) -> Logger.Level {

@@ -41,9 +41,8 @@ struct TCPSocketSettings: Sendable, Equatable {
         if config.tcpUserTimeout > 0 {
             connection.append(Setting(option: Self.tcpOption(TCP_USER_TIMEOUT), value: SocketOptionValue(clamping: config.tcpUserTimeout)))
         }
-        if config.tcpDeferAccept {
-            listener.append(Setting(option: Self.tcpOption(TCP_DEFER_ACCEPT), value: Self.deferAcceptSeconds))
-        }
+        // Set when off too (0), so that a reload that turns it off reaches the open listener.
+        listener.append(Setting(option: Self.tcpOption(TCP_DEFER_ACCEPT), value: config.tcpDeferAccept ? Self.deferAcceptSeconds : 0))
         #endif
     }
 
@@ -55,6 +54,12 @@ struct TCPSocketSettings: Sendable, Equatable {
     func apply(to channel: Channel) throws {
         guard let options = channel.syncOptions else { return }
         for setting in connection { try options.setOption(setting.option, value: setting.value) }
+    }
+
+    /// Sets the listener options on a TCP listener already bound (after a reload or `SET`).
+    func applyToListener(_ channel: Channel) -> EventLoopFuture<Void> {
+        let futures = listener.map { channel.setOption($0.option, value: $0.value) }
+        return EventLoopFuture.andAllSucceed(futures, on: channel.eventLoop)
     }
 }
 
