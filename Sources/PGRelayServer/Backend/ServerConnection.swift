@@ -114,13 +114,14 @@ final class ServerConnection: @unchecked Sendable {
                 tlsDescription = description
                 then()
             case .failure(let error):
-                fail(ErrorFields(sqlState: "08006", message: "server \(address.host):\(address.port): \(error)"))
+                // Reached, but the TLS setup is refused: every attempt would fail alike.
+                fail(ErrorFields(sqlState: "08006", message: "server \(address.host):\(address.port): \(error)"), serverAnswered: true)
             }
         }
     }
 
-    /// Login failure: the pool tells waiting clients. `serverAnswered`: the server refused the
-    /// login (an error, not a connection that could not be made).
+    /// Login failure: the pool tells waiting clients. `serverAnswered`: the server was reached and
+    /// refused the login or its TLS setup (not a connection that could not be made).
     private func fail(_ error: ErrorFields, serverAnswered: Bool = false) {
         guard !opened, !gone else { return }
         gone = true
