@@ -103,7 +103,8 @@ struct PGRelayCommand: ParsableCommand {
         }
         let sink = LogSink()
         var level = ProxyServer.logLevel(config.logLevel)
-        if verbose > 0 { level = .debug }
+        // `verbose = N` in the config is the same as N times -v, as in PgBouncer.
+        if verbose > 0 || config.verbose > 0 { level = .debug }
         sink.configure(format: config.logFormat == .json ? .json : .text, level: level, logfile: config.logfile, quiet: quiet)
         if reboot {
             sink.write("{\"level\":\"notice\",\"msg\":\"-R/--reboot (online restart) is not supported; starting normally\"}")

@@ -75,8 +75,7 @@ final class ServerConnection: @unchecked Sendable {
         }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(Int64(max(settings.connectTimeout, 0.001) * 1e9)))
-            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+            .tcpSettings(settings.tcp)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ServerChannelHandler(server: self))
@@ -119,19 +118,21 @@ final class ServerConnection: @unchecked Sendable {
                 tlsDescription = description
                 then()
             case .failure(let error):
-                fail(ErrorFields(sqlState: "08006", message: "server \(address.host):\(address.port): \(error)"))
+                // Reached, but the TLS setup is refused: every attempt would fail alike.
+                fail(ErrorFields(sqlState: "08006", message: "server \(address.host):\(address.port): \(error)"), serverAnswered: true)
             }
         }
     }
 
-    /// Login failure: the pool tells waiting clients.
-    private func fail(_ error: ErrorFields) {
+    /// Login failure: the pool tells waiting clients. `serverAnswered`: the server was reached and
+    /// refused the login or its TLS setup (not a connection that could not be made).
+    private func fail(_ error: ErrorFields, serverAnswered: Bool = false) {
         guard !opened, !gone else { return }
         gone = true
         loginTimeout?.cancel()
         phase = .closed
         channel?.close(promise: nil)
-        pool.serverFailedToOpen(error)
+        pool.serverFailedToOpen(error, serverAnswered: serverAnswered)
     }
 
     // MARK: reading
@@ -194,7 +195,7 @@ final class ServerConnection: @unchecked Sendable {
             switch action {
             case .send(let bytes): channel?.writeAndFlush(bytes, promise: nil)
             case .wait: break
-            case .fail(let error): fail(error)
+            case .fail(let error): fail(error, serverAnswered: true)
             case .ready:
                 parameters = machine.parameters
                 backendKey = machine.backendKey
@@ -208,7 +209,7 @@ final class ServerConnection: @unchecked Sendable {
         case .connectQuery:
             switch message {
             case .errorResponse(let fields)?:
-                fail(ErrorFields(sqlState: fields.sqlState ?? "08006", message: "connect_query failed: \(fields.message)"))
+                fail(ErrorFields(sqlState: fields.sqlState ?? "08006", message: "connect_query failed: \(fields.message)"), serverAnswered: true)
             case .readyForQuery?:
                 finishOpening()
             case .parameterStatus(let name, let value)?:

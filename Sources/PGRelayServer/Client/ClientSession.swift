@@ -36,10 +36,18 @@ final class ClientSession: @unchecked Sendable {
         }
     }
     var linkedServerID: UInt64? { server?.id }
+    /// Past its login (the pool's server_login_retry fast failure is only for such clients: one
+    /// still logging in waits for the pool's first server, as in PgBouncer).
+    var hasLoggedIn: Bool {
+        if case .ready = phase { return true }
+        return false
+    }
     private(set) var lastRequestAt = NIODeadline.now()
     /// Last time anything moved between this client and its server (for the idle timeouts).
     private var lastActivity = NIODeadline.now()
     private var warnedAboutSessionState = false
+    /// Counted against max_db_client_connections / max_user_client_connections (until it leaves).
+    private var countedInClientLimits = false
 
     private enum Phase {
         case startup
@@ -158,6 +166,7 @@ final class ClientSession: @unchecked Sendable {
         phase = .closed
         loginTimeout?.cancel()
         runtime.unregister(self)
+        if countedInClientLimits { runtime.clientLimits.leave(database: database, user: user) }
         if counters != PoolCounters() { pool?.add(counters) }
         if waitingForServer, let pool { pool.cancelWait(for: self) }
         if let server {
@@ -355,6 +364,12 @@ final class ClientSession: @unchecked Sendable {
             fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "database \"\(database)\" is disabled"))
             return
         }
+        if let refusal = runtime.clientLimits.admit(database: database, user: user, config: runtime.config) {
+            logger.info("client refused: \(refusal.error.message)", metadata: ["user": "\(user)", "database": "\(database)"])
+            fatal(refusal.error)
+            return
+        }
+        countedInClientLimits = true
         self.pool = pool
         self.mode = pool.settings.mode
         let config = runtime.config
@@ -1048,6 +1063,20 @@ final class ClientSession: @unchecked Sendable {
            quietFor > limits.idleTransactionTimeout {
             logger.info("idle_transaction_timeout: closing the client")
             fatal(ErrorFields(severity: "FATAL", sqlState: "25P03", message: "idle transaction timeout"))
+            return
+        }
+        let transactionTimeout = limits.transactionTimeout(forUser: user)
+        if transactionTimeout > .zero, server != nil, let started = transactionStarted, now - started > transactionTimeout {
+            logger.info("transaction_timeout: closing the client")
+            if !requests.isEmpty { cancelRunningQuery() }
+            // The server is closed, not pooled: the transaction is open on it (clientClosed).
+            fatal(ErrorFields(severity: "FATAL", sqlState: "25P04", message: "transaction timeout"))
+            return
+        }
+        if limits.serverFastClose, mode == .session, let server, tracker.isIdle, swallowReady == 0, pipeline.isEmpty,
+           server.pool.isMarkedForClose(server) {
+            logger.info("server_fast_close: closing the client between transactions", metadata: ["server": "\(server.id)"])
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "database configuration changed"))
             return
         }
         if limits.clientIdleTimeout > .zero, server == nil || (mode == .session && tracker.isIdle), !waitingForServer,

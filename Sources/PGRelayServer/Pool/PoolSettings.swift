@@ -19,6 +19,14 @@ struct PoolSettings: Sendable {
     var queryWaitTimeout: Double
     var connectQuery: String?
     var startupParameters: [String: String]
+    /// server_round_robin: idle servers are lent oldest first (FIFO) instead of newest first.
+    var roundRobin: Bool
+    /// server_login_retry: seconds between connection attempts after one failed.
+    var loginRetry: Double
+    /// query_wait_notify: seconds after which a queued client gets a notice; 0 = never.
+    var queryWaitNotify: Double
+    /// TCP options of the sockets to servers.
+    var tcp: TCPSocketSettings
 
     init(config: Config, entry: DatabaseConfig, user: String) {
         let userConfig = config.user(named: user)
@@ -38,5 +46,9 @@ struct PoolSettings: Sendable {
         queryWaitTimeout = config.queryWaitTimeout
         connectQuery = entry.connectQuery
         startupParameters = entry.startupParameters
+        roundRobin = config.serverRoundRobin
+        loginRetry = config.serverLoginRetry
+        queryWaitNotify = config.queryWaitNotify
+        tcp = TCPSocketSettings(config: config)
     }
 }

@@ -29,6 +29,13 @@ final class ServerPool: @unchecked Sendable {
     private var members: [ObjectIdentifier: ServerConnection] = [:]
     /// RECONNECT / KILL: servers opened before this close instead of going back to the pool.
     private var closeOpenedBefore: NIODeadline?
+    /// server_login_retry: when the last connection attempt failed, the next one waits.
+    private var loginRetry = ServerLoginRetry()
+    /// `host=` lists: the host of the next connection (load_balance_hosts).
+    private var hostRotation: HostRotation
+    /// A replica's pool: its failures ban the replica (health checks bring it back), so
+    /// server_login_retry does not apply and its waiting clients fail at once to read elsewhere.
+    private let isReplicaPool: Bool
 
     // Counters for SHOW STATS / SHOW POOLS, guarded by `lock`.
     private(set) var totalServerAssignments: UInt64 = 0
@@ -64,6 +71,8 @@ final class ServerPool: @unchecked Sendable {
     struct Waiter {
         let client: ClientSession
         let since: NIODeadline
+        /// query_wait_notify: the client was told that it is queued.
+        var notified = false
     }
 
     init(key: PoolKey, entry: DatabaseConfig, runtime: ProxyRuntime, settings: PoolSettings) {
@@ -71,6 +80,9 @@ final class ServerPool: @unchecked Sendable {
         self.entry = entry
         self.runtime = runtime
         self._settings = settings
+        // Only the primary's pool rotates over the host list; a replica's pool has one address.
+        self.isReplicaPool = entry.hosts.first != key.address
+        self.hostRotation = HostRotation(hostCount: isReplicaPool ? 1 : entry.hosts.count, mode: entry.loadBalanceHosts)
     }
 
     var settings: PoolSettings { lock.withLock { _settings } }
@@ -87,26 +99,43 @@ final class ServerPool: @unchecked Sendable {
     func acquire(for client: ClientSession) {
         var server: ServerConnection?
         var open = false
+        var fastFail: ErrorFields?
         lock.withLock {
             if retired || runtime.isPaused(database: key.database) {
                 waiters.append(Waiter(client: client, since: .now()))
                 return
             }
-            if let index = idle.lastIndex(where: { $0.loop === client.loop }) ?? (idle.isEmpty ? nil : idle.count - 1) {
+            if let index = idleIndexToLendLocked(to: client) {
                 server = idle.remove(at: index)
                 lent.insert(ObjectIdentifier(server!))
                 totalServerAssignments += 1
                 return
             }
-            waiters.append(Waiter(client: client, since: .now()))
+            if client.hasLoggedIn, !isReplicaPool {
+                fastFail = loginRetry.fastFailError(serversAlive: idle.count + lent.count + busy.count)
+            }
+            if fastFail == nil { waiters.append(Waiter(client: client, since: .now())) }
+            // After a fast failure too, so that the pool retries (once server_login_retry has
+            // passed) although no client waits.
             open = canOpenLocked(limit: _settings.size)
             if open { connecting += 1 }
         }
         if let server {
             hand(server, to: client)
-        } else if open {
+        } else if let fastFail {
+            client.poolFailed(fastFail)
+        }
+        if open {
             openServer(on: client.loop)
         }
+    }
+
+    /// The idle server to lend: the newest (LIFO, so that few servers do most of the work),
+    /// preferring the client's event loop; with server_round_robin the oldest (FIFO), so that
+    /// every server gets its share, as behind a load balancer or a `host=` list.
+    private func idleIndexToLendLocked(to client: ClientSession) -> Int? {
+        if _settings.roundRobin { return idle.isEmpty ? nil : 0 }
+        return idle.lastIndex(where: { $0.loop === client.loop }) ?? (idle.isEmpty ? nil : idle.count - 1)
     }
 
     /// A client that no longer waits (it disconnected) leaves the queue.
@@ -245,14 +274,17 @@ final class ServerPool: @unchecked Sendable {
     private var totalLocked: Int { idle.count + lent.count + busy.count + closing.count + connecting }
 
     private func canOpenLocked(limit: Int) -> Bool {
-        guard !retired, totalLocked < limit else { return false }
+        guard !retired, totalLocked < limit,
+              isReplicaPool || loginRetry.mayConnect(now: .now(), retry: _settings.loginRetry, inFlight: connecting) else { return false }
         return runtime.reserveServerSlot(database: key.database, user: key.user)
     }
 
     private func openServer(on loop: EventLoop) {
         let settings = self.settings
         let credentials = runtime.credentials(for: entry, user: key.user)
-        ServerConnection.open(pool: self, address: key.address, database: settings.serverDatabase,
+        let (hostIndex, hostCount) = lock.withLock { (hostRotation.next(), hostRotation.hostCount) }
+        let address = hostCount > 1 && entry.hosts.indices.contains(hostIndex) ? entry.hosts[hostIndex] : key.address
+        ServerConnection.open(pool: self, address: address, database: settings.serverDatabase,
                               credentials: credentials, settings: settings, on: loop)
     }
 
@@ -262,6 +294,8 @@ final class ServerPool: @unchecked Sendable {
             connecting -= 1
             busy.insert(ObjectIdentifier(server)) // counted until makeAvailable places it
             lastLoginError = nil
+            loginRetry.succeeded()
+            hostRotation.attemptEnded(succeeded: true)
             members[ObjectIdentifier(server)] = server
             if _welcome == nil {
                 _welcome = server.parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
@@ -270,15 +304,20 @@ final class ServerPool: @unchecked Sendable {
         makeAvailable(server)
     }
 
-    /// A new server could not connect or log in. When no server of this pool is alive, the waiting
-    /// clients get the error now instead of waiting for query_wait_timeout.
-    func serverFailedToOpen(_ error: ErrorFields) {
+    /// A new server could not connect or log in; the next attempt waits server_login_retry. When
+    /// no server of this pool is alive and the server refused the login, the waiting clients get
+    /// the error now instead of waiting for query_wait_timeout; when it could not be reached they
+    /// stay queued for the retry, as in PgBouncer. A replica's clients are always failed at once:
+    /// their reads then go to another backend.
+    func serverFailedToOpen(_ error: ErrorFields, serverAnswered: Bool = false) {
         var failed: [Waiter] = []
         lock.withLock {
             connecting -= 1
             runtime.releaseServerSlot(database: key.database, user: key.user)
             lastLoginError = error
-            if totalLocked == 0 {
+            loginRetry.failed(at: .now(), message: error.message)
+            hostRotation.attemptEnded(succeeded: false)
+            if totalLocked == 0, isReplicaPool || ServerLoginFailure.failsWaitingClients(error, serverAnswered: serverAnswered) {
                 while let waiter = waiters.popFirst() { failed.append(waiter) }
             }
         }
@@ -297,6 +336,7 @@ final class ServerPool: @unchecked Sendable {
     func maintain(now: NIODeadline) {
         let settings = self.settings
         var timedOut: [Waiter] = []
+        var toNotify: [ClientSession] = []
         var toClose: [ServerConnection] = []
         var toCheck: [ServerConnection] = []
         var opens = 0
@@ -305,6 +345,13 @@ final class ServerPool: @unchecked Sendable {
                 let limit = TimeAmount.nanoseconds(Int64(settings.queryWaitTimeout * 1e9))
                 while let first = waiters.first, now - first.since > limit {
                     timedOut.append(waiters.removeFirst())
+                }
+            }
+            if settings.queryWaitNotify > 0 {
+                let limit = TimeAmount.nanoseconds(Int64(settings.queryWaitNotify * 1e9))
+                for index in waiters.indices where !waiters[index].notified && now - waiters[index].since > limit {
+                    waiters[index].notified = true
+                    toNotify.append(waiters[index].client)
                 }
             }
             if let first = waiters.first, settings.reserveSize > 0,
@@ -341,6 +388,7 @@ final class ServerPool: @unchecked Sendable {
         for waiter in timedOut {
             waiter.client.poolFailed(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "query_wait_timeout"))
         }
+        for client in toNotify { client.notifyQueued() }
         for server in toClose { discard(server) }
         for server in toCheck {
             server.runInternalQuery(settings.checkQuery) { [self] ok in
@@ -350,8 +398,13 @@ final class ServerPool: @unchecked Sendable {
         for _ in 0..<opens { openServer(on: runtime.group.next()) }
     }
 
+    /// A reload or `SET`: new settings, and a failed login no longer delays the next attempt
+    /// (the change may be what fixes it).
     func update(settings: PoolSettings) {
-        lock.withLock { _settings = settings }
+        lock.withLock {
+            _settings = settings
+            loginRetry.reset()
+        }
     }
 
     /// The database was removed from the configuration: idle servers close now, lent ones when
@@ -373,7 +426,7 @@ final class ServerPool: @unchecked Sendable {
         lock.withLock {
             while !waiters.isEmpty, !idle.isEmpty {
                 let waiter = waiters.removeFirst()
-                let server = idle.removeLast()
+                let server = _settings.roundRobin ? idle.removeFirst() : idle.removeLast()
                 lent.insert(ObjectIdentifier(server))
                 totalServerAssignments += 1
                 handouts.append((server, waiter.client))

@@ -7,8 +7,8 @@ extension ProxyServer {
     public func set(key: String, value: String) throws {
         let updated = try runtime.config.set(key: key, value: value)
         runtime.apply(config: updated)
-        sink.configure(format: updated.logFormat == .json ? .json : .text, level: ProxyServer.logLevel(updated.logLevel),
-                       logfile: updated.logfile, quiet: false)
+        configureLogSink(for: updated)
+        applyListenerSettings(for: updated)
         logger.info("setting changed from the console", metadata: ["key": "\(key)"])
     }
 }

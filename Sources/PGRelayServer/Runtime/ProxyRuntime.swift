@@ -51,6 +51,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     let tls = TLSContextStore()
     /// Secrets of users looked up with auth_query.
     public let authSecrets = AuthSecretCache()
+    /// Client connections per database and user (max_db/user_client_connections).
+    let clientLimits = ClientLimits()
     private let loopContexts: [ObjectIdentifier: LoopContext]
     /// Whether PAUSE is in effect for anything (changed under the state lock).
     private let anythingPaused = Atomic<Bool>(false)

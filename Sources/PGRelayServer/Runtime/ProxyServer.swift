@@ -14,6 +14,8 @@ public final class ProxyServer: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     let sink: LogSink
     private var listeners: [Channel] = []
+    /// The TCP listener (tcp_defer_accept changes reach it on reload).
+    private var tcpListener: Channel?
     private var maintenance: RepeatedTask?
     private var healthChecker: ReplicaHealthChecker?
     private let shutdownPromise: EventLoopPromise<Void>
@@ -62,6 +64,7 @@ public final class ProxyServer: @unchecked Sendable {
         let tcp = try bootstrap(unix: false)
             .bind(host: config.listenAddr, port: config.listenPort).wait()
         listeners.append(tcp)
+        tcpListener = tcp
         boundPort = tcp.localAddress?.port
         if !config.unixSocketDir.isEmpty {
             let path = (config.unixSocketDir as NSString).appendingPathComponent(".s.PGSQL.\(config.listenPort)")
@@ -122,6 +125,10 @@ public final class ProxyServer: @unchecked Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if !unix {
+                        // Read per connection, so that a reload changes the options of new clients.
+                        try TCPSocketSettings(config: runtime.config).apply(to: channel)
+                    }
                     if !unix, let tls = runtime.tls.clientContext {
                         try channel.pipeline.syncOperations.addHandler(ClientDirectTLSDetector(context: tls))
                     }
@@ -129,7 +136,7 @@ public final class ProxyServer: @unchecked Sendable {
                 }
             }
         if !unix {
-            bootstrap = bootstrap.childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            bootstrap = bootstrap.tcpListenerSettings(TCPSocketSettings(config: runtime.config))
         }
         return bootstrap
     }
@@ -148,9 +155,8 @@ public final class ProxyServer: @unchecked Sendable {
             try runtime.tls.rebuild(from: loaded.config)
             let old = runtime.config
             runtime.apply(config: loaded.config, secrets: secrets)
-            sink.configure(format: loaded.config.logFormat == .json ? .json : .text,
-                           level: verbose ? .debug : ProxyServer.logLevel(loaded.config.logLevel),
-                           logfile: loaded.config.logfile, quiet: quiet)
+            configureLogSink(for: loaded.config)
+            applyListenerSettings(for: loaded.config)
             if old.listenPort != loaded.config.listenPort || old.listenAddr != loaded.config.listenAddr {
                 logger.warning("listen_addr/listen_port changes need a restart")
             }
@@ -180,6 +186,22 @@ public final class ProxyServer: @unchecked Sendable {
     struct AuthFileMissing: Error, CustomStringConvertible {
         let path: String
         var description: String { "auth_file \(path) does not exist" }
+    }
+
+    /// Points the log sink at `config`'s format, level and logfile. `-v` and `-q` keep their
+    /// effect, and `verbose = N` raises the level to debug as N times `-v` does.
+    func configureLogSink(for config: Config) {
+        sink.configure(format: config.logFormat == .json ? .json : .text,
+                       level: verbose || config.verbose > 0 ? .debug : ProxyServer.logLevel(config.logLevel),
+                       logfile: config.logfile, quiet: quiet)
+    }
+
+    /// tcp_defer_accept after a reload or `SET`: the open TCP listener gets the new value.
+    func applyListenerSettings(for config: Config) {
+        guard let tcpListener else { return }
+        TCPSocketSettings(config: config).applyToListener(tcpListener).whenFailure { [logger] error in
+            logger.warning("could not change the TCP listener's options", metadata: ["error": "\(error)"])
+        }
     }
 
     public static func logLevel(_ level: LogLevel) -> Logger.Level {

@@ -1,0 +1,21 @@
+import PGWire
+
+extension ClientSession {
+    /// query_wait_notify: tells a client that has waited that long for a server that it is
+    /// queued (PgBouncer's notice, once per wait). A client still logging in gets nothing: the
+    /// notice would come before its authentication result.
+    func notifyQueued() {
+        onLoop { [self] in
+            guard stateDescription == "waiting", channel.isActive else { return }
+            var buffer = channel.allocator.buffer(capacity: 96)
+            buffer.writeNoticeResponse(QueueNotice.fields)
+            channel.writeAndFlush(buffer, promise: nil)
+        }
+    }
+}
+
+/// The notice a queued client gets.
+enum QueueNotice {
+    static let fields = ErrorFields(severity: "NOTICE", sqlState: "00000",
+                                    message: "No server connection available in postgres backend, client being queued")
+}
