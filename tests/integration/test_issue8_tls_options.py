@@ -33,12 +33,17 @@ def test_client_tls_protocols_tls13_only(proxy, certs):
     assert p.query("SELECT 'tls13'", sslmode="require", ssl_min_protocol_version="TLSv1.3") == "tls13"
     assert "protocol: TLSv1.3" in conninfo_line(p, sslmode="require")
     if harness.PROXY_KIND == "pgrelay":
-        # Version, suite and key-exchange group, as PgBouncer shows them.
-        shown = [r["tls"] for r in p.console_dicts("SHOW CLIENTS") if r["tls"]]
-        assert shown and all(re.fullmatch(r"TLSv1\.3/TLS_(AES_\d+_GCM_SHA\d+|CHACHA20_POLY1305_SHA256)/ECDH=\w+", v)
-                             for v in shown), shown
-        status, clients = p.http("/clients")
-        assert status == 200 and any(c.get("tls", "").startswith("TLSv1.3/TLS_") for c in clients), clients
+        import psycopg
+        # A TLS client that stays connected while both listings are read (a psql that has
+        # exited may or may not be gone from them yet).
+        with psycopg.connect(p.dsn(sslmode="require", ssl_min_protocol_version="TLSv1.3"), autocommit=True) as held:
+            held.execute("SELECT 1")
+            # Version, suite and key-exchange group, as PgBouncer shows them.
+            shown = [r["tls"] for r in p.console_dicts("SHOW CLIENTS") if r["tls"]]
+            assert shown and all(re.fullmatch(r"TLSv1\.3/TLS_(AES_\d+_GCM_SHA\d+|CHACHA20_POLY1305_SHA256)/ECDH=\w+", v)
+                                 for v in shown), shown
+            status, clients = p.http("/clients")
+            assert status == 200 and any(c.get("tls", "").startswith("TLSv1.3/TLS_") for c in clients), clients
 
 
 @pytest.mark.parametrize("cipher", ["ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"])

@@ -13,7 +13,11 @@ public struct TrackedParameters: Sendable, Equatable {
     /// Canonical name → value the client expects.
     public private(set) var values: [String: String] = [:]
 
+    /// The `extra` names this value was made with (track_extra_parameters).
+    public let extraNames: [String]
+
     public init(extra: [String] = []) {
+        extraNames = extra
         var map: [String: String] = [:]
         for name in Self.alwaysTracked + extra { map[name.lowercased()] = name }
         canonical = map

@@ -16,7 +16,11 @@ final class ServerConnection: @unchecked Sendable {
 
     private(set) var channel: Channel?
     /// Values of the server's reported parameters (from ParameterStatus).
-    var parameters: [String: String] = [:]
+    var parameters: [String: String] = [:] {
+        didSet { matchedParameterSet = 0 }
+    }
+    /// The set of tracked values (`ParameterSetIDs`) this server is known to have; 0: unknown.
+    var matchedParameterSet: UInt64 = 0
     private(set) var backendKey: CancelRequest?
     /// Guarded by the pool's lock.
     private(set) var idleSince = NIODeadline.now()

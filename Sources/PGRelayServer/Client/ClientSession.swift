@@ -89,7 +89,11 @@ final class ClientSession: @unchecked Sendable {
     private var answeredSinceDispatch = false
     private var waitingForServer = false
     private(set) var waitStarted: NIODeadline?
-    private var parameters: TrackedParameters
+    private var parameters: TrackedParameters {
+        didSet { parameterSetID = 0 }
+    }
+    /// `ParameterSetIDs` number of `parameters`; 0 until asked for after a change.
+    private var parameterSetID: UInt64 = 0
     private var tracker = TransactionTracker()
     /// ReadyForQuery messages that answer the proxy's own SET, not the client.
     private var swallowReady = 0
@@ -138,7 +142,7 @@ final class ClientSession: @unchecked Sendable {
         self.isUnixSocket = isUnixSocket
         let config = runtime.config
         self.limits = ProtocolLimits(maxMessageLength: config.maxPacketSize, maxStartupPacketLength: config.maxStartupPacketSize)
-        self.parameters = TrackedParameters(extra: config.trackExtraParameters)
+        self.parameters = runtime.emptyTrackedParameters(extra: config.trackExtraParameters)
         self.allocator = channel.allocator
         self.context = runtime.context(of: channel.eventLoop)
     }
@@ -165,6 +169,7 @@ final class ClientSession: @unchecked Sendable {
         if case .closed = phase { return }
         phase = .closed
         loginTimeout?.cancel()
+        loginTimeout = nil
         runtime.unregister(self)
         if countedInClientLimits { runtime.clientLimits.leave(database: database, user: user) }
         if counters != PoolCounters() { pool?.add(counters) }
@@ -387,6 +392,7 @@ final class ClientSession: @unchecked Sendable {
 
     private func finishLogin(prelude: ByteBuffer?, welcome: [(name: String, value: String)]) {
         loginTimeout?.cancel()
+        loginTimeout = nil
         var buffer = allocator.buffer(capacity: 512)
         if var prelude { buffer.writeBuffer(&prelude) }
         buffer.writeAuthenticationRequest(.ok)
@@ -745,10 +751,17 @@ final class ClientSession: @unchecked Sendable {
         default:
             self.server = server
         }
-        let differences = parameters.differences(from: server.parameters)
-        if !differences.isEmpty {
-            server.write(ServerConnection.queryBuffer(TrackedParameters.setStatement(differences)))
-            swallowReady += 1
+        if parameterSetID == 0 { parameterSetID = runtime.parameterSets.id(for: parameters.values) }
+        if server.matchedParameterSet != parameterSetID {
+            let differences = parameters.differences(from: server.parameters)
+            if !differences.isEmpty {
+                server.write(ServerConnection.queryBuffer(TrackedParameters.setStatement(differences)))
+                swallowReady += 1
+            } else {
+                // Nothing to bring over. After a SET, its ParameterStatus answers update the
+                // server's values, which forgets the match until the next comparison.
+                server.matchedParameterSet = parameterSetID
+            }
         }
         answeredSinceDispatch = false
         do {
@@ -1012,6 +1025,7 @@ final class ClientSession: @unchecked Sendable {
 
     private func startConsole(prelude: ByteBuffer?) {
         loginTimeout?.cancel()
+        loginTimeout = nil
         guard let access = AdminConsoleSession.access(user: user, isUnixSocket: isUnixSocket, config: runtime.config) else {
             fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "not allowed"))
             return

@@ -45,6 +45,20 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Pool counters at the last `stats_period` boundaries, for the averages of SHOW STATS.
     let statsPeriods = StatsPeriodTracker()
     let statementNames = StatementNames()
+    /// Numbers for sets of tracked parameter values (a server assignment compares two of them).
+    let parameterSets = ParameterSetIDs()
+    private let trackedParametersTemplate = NIOLockedValueBox<TrackedParameters?>(nil)
+
+    /// An empty `TrackedParameters` for a new client. Copies of one template share its name
+    /// table (copy-on-write) instead of building one per client: memory per idle client.
+    func emptyTrackedParameters(extra: [String]) -> TrackedParameters {
+        trackedParametersTemplate.withLockedValue { template in
+            if let template, template.extraNames == extra { return template }
+            let fresh = TrackedParameters(extra: extra)
+            template = fresh
+            return fresh
+        }
+    }
     /// Health of primaries and replicas, and the routing counters.
     public let routing = BackendRegistry()
     /// TLS contexts for clients and servers, rebuilt on reload.

@@ -1,0 +1,26 @@
+import XCTest
+@testable import PGRelayCore
+
+final class ParameterSetIDsTests: XCTestCase {
+    func testEqualValuesShareANumberAndDifferentValuesDoNot() {
+        let ids = ParameterSetIDs()
+        let a = ids.id(for: ["TimeZone": "UTC", "application_name": "x"])
+        XCTAssertNotEqual(a, 0)
+        XCTAssertEqual(ids.id(for: ["application_name": "x", "TimeZone": "UTC"]), a)
+        XCTAssertNotEqual(ids.id(for: ["TimeZone": "UTC", "application_name": "y"]), a)
+        XCTAssertNotEqual(ids.id(for: ["TimeZone": "UTC"]), a)
+        XCTAssertNotEqual(ids.id(for: [:]), 0)
+    }
+
+    func testNumbersAreNeverReusedAfterTheTableIsEmptied() {
+        let ids = ParameterSetIDs(capacity: 2)
+        var seen = Set<UInt64>()
+        for index in 0..<10 {
+            let id = ids.id(for: ["application_name": "app\(index)"])
+            XCTAssertTrue(seen.insert(id).inserted, "number \(id) given twice")
+        }
+        // A set forgotten when the table was emptied gets a new number, not an old one.
+        let again = ids.id(for: ["application_name": "app0"])
+        XCTAssertFalse(seen.contains(again))
+    }
+}
