@@ -117,17 +117,26 @@ public struct ClassificationCache {
     }
 }
 
-/// Fingerprints cached per statement text; one per event loop (not thread-safe).
+/// Fingerprints cached per statement text, and per shape (`SQLShape`) for texts with literals;
+/// one per event loop (not thread-safe).
 public struct FingerprintCache {
     private var storage: StatementTextCache<String>
+    private var byShape: [Int: String] = [:]
+    /// Most shapes kept; the table is emptied when full (a rare event: shapes repeat).
+    public let shapeCapacity: Int
 
-    /// Creates an empty cache of at most `capacity` texts, each at most `maximumKeyLength` bytes.
-    public init(capacity: Int = 10_000, maximumKeyLength: Int = 8192) {
+    /// Creates an empty cache of at most `capacity` texts, each at most `maximumKeyLength` bytes,
+    /// and at most `shapeCapacity` shapes.
+    public init(capacity: Int = 10_000, maximumKeyLength: Int = 8192, shapeCapacity: Int = 2000) {
         self.storage = StatementTextCache(capacity: capacity, maximumKeyLength: maximumKeyLength)
+        self.shapeCapacity = max(1, shapeCapacity)
     }
 
     /// Number of texts held.
     public var count: Int { storage.count }
+
+    /// Number of shapes held.
+    public var shapeCount: Int { byShape.count }
 
     /// `SQLFingerprint.normalize(sql)`, from the cache when possible.
     public mutating func fingerprint(_ sql: String) -> String {
@@ -138,7 +147,14 @@ public struct FingerprintCache {
     /// is normalized straight from the bytes, without making a String of it first.
     public mutating func fingerprint(utf8 bytes: UnsafeRawBufferPointer) -> String {
         if !StatementTextCache<String>.isWorthStoring(bytes) {
-            return SQLFingerprint.normalize(utf8: bytes)
+            let shape = SQLShape.hash(utf8: bytes)
+            if let known = byShape[shape] { return known }
+            let fingerprint = SQLFingerprint.normalize(utf8: bytes)
+            if bytes.count <= storage.maximumKeyLength {
+                if byShape.count >= shapeCapacity { byShape.removeAll(keepingCapacity: true) }
+                byShape[shape] = fingerprint
+            }
+            return fingerprint
         }
         return fingerprint(String(decoding: bytes, as: UTF8.self))
     }
