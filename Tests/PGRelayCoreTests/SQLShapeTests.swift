@@ -2,7 +2,7 @@ import XCTest
 @testable import PGRelayCore
 
 final class SQLShapeTests: XCTestCase {
-    private func shape(_ sql: String) -> Int {
+    private func shape(_ sql: String) -> UInt64 {
         Array(sql.utf8).withUnsafeBytes { SQLShape.hash(utf8: $0) }
     }
 

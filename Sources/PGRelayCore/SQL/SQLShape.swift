@@ -7,30 +7,39 @@
 /// What the normalizer looks at besides token kinds is kept in the hash: every byte of the
 /// other tokens (whitespace and comments included), the prefix of a string (`E`, `U&`, `B`,
 /// ...) and whether a token is terminated.
+///
+/// The hash is 64-bit FNV-1a from a per-process random seed: cheap per byte, which matters on
+/// the hot path. It only labels statistics (a collision would count a statement under another
+/// statement's fingerprint, never expose a literal nor change a route).
 public enum SQLShape {
-    /// The shape hash of UTF-8 statement text (per process: `Hasher` is seeded at start).
-    public static func hash(utf8 bytes: UnsafeRawBufferPointer) -> Int {
+    private static let seed: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64.random(in: 0 ... UInt64.max)
+    private static let prime: UInt64 = 0x0000_0100_0000_01b3
+
+    /// The shape hash of UTF-8 statement text.
+    public static func hash(utf8 bytes: UnsafeRawBufferPointer) -> UInt64 {
         bytes.withMemoryRebound(to: UInt8.self) { text in
             var lexer = SQLLexer(bytes: text)
-            var hasher = Hasher()
-            hasher.combine(text.count == 0)
+            var hash = seed ^ UInt64(text.count == 0 ? 1 : 0)
             while let token = lexer.next() {
-                hasher.combine(token.kind.rawValue)
-                hasher.combine(token.isTerminated)
+                // Kind, termination and a boundary mark in one step: the boundaries of tokens
+                // are part of the shape, not only their bytes.
+                hash = (hash ^ (UInt64(token.kind.rawValue) << 1 | (token.isTerminated ? 1 : 0) | 0x100)) &* prime
                 switch token.kind {
                 case .number, .dollarString:
-                    break
+                    continue
                 case .string:
-                    var prefixEnd = token.start
-                    while prefixEnd < token.end, text[prefixEnd] != UInt8(ascii: "'") { prefixEnd += 1 }
-                    hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(text)[token.start ..< prefixEnd]))
+                    var index = token.start
+                    while index < token.end, text[index] != UInt8(ascii: "'") {
+                        hash = (hash ^ UInt64(text[index])) &* prime
+                        index += 1
+                    }
                 default:
-                    hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(text)[token.start ..< token.end]))
+                    for index in token.start ..< token.end {
+                        hash = (hash ^ UInt64(text[index])) &* prime
+                    }
                 }
-                // Token boundaries are part of the shape, not only the bytes.
-                hasher.combine(UInt8(0xFF))
             }
-            return hasher.finalize()
+            return hash
         }
     }
 }

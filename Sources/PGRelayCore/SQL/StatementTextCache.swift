@@ -121,7 +121,7 @@ public struct ClassificationCache {
 /// one per event loop (not thread-safe).
 public struct FingerprintCache {
     private var storage: StatementTextCache<String>
-    private var byShape: [Int: String] = [:]
+    private var byShape: [UInt64: String] = [:]
     /// Most shapes kept; the table is emptied when full (a rare event: shapes repeat).
     public let shapeCapacity: Int
 

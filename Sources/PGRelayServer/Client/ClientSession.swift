@@ -524,13 +524,15 @@ final class ClientSession: @unchecked Sendable {
         case FrontendType.query:
             let textStart = index + 5, textLength = max(0, length - 6)
             // Only statements that name LISTEN, an advisory lock or HOLD can hold session state.
-            let checkSessionState = mode != .session && !warnedAboutSessionState
-                && buffer.viewBytes(at: textStart, length: textLength).map(SessionStateMentions.mayMention) ?? false
             let fingerprintNow = wantsFingerprint && context.settings.fingerprintsEveryQuery
-            if fingerprintNow {
+            let mayCheckSessionState = mode != .session && !warnedAboutSessionState
+            var checkSessionState = false
+            if fingerprintNow || mayCheckSessionState {
                 let offset = textStart - buffer.readerIndex
-                batchLabel.fingerprint = buffer.withUnsafeReadableBytes { readable in
-                    context.fingerprints.fingerprint(utf8: UnsafeRawBufferPointer(rebasing: readable[offset ..< offset + textLength]))
+                buffer.withUnsafeReadableBytes { readable in
+                    let text = UnsafeRawBufferPointer(rebasing: readable[offset ..< offset + textLength])
+                    checkSessionState = mayCheckSessionState && SessionStateMentions.mayMention(text)
+                    if fingerprintNow { batchLabel.fingerprint = context.fingerprints.fingerprint(utf8: text) }
                 }
             }
             if checkSessionState, let sql = buffer.getString(at: textStart, length: textLength) {
