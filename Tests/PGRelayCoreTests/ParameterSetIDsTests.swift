@@ -24,3 +24,23 @@ final class ParameterSetIDsTests: XCTestCase {
         XCTAssertFalse(seen.contains(again))
     }
 }
+
+final class ParameterSetSharingTests: XCTestCase {
+    func testInternReturnsTheStoredValuesAndTheirNumber() {
+        let ids = ParameterSetIDs()
+        let first = ids.intern(["TimeZone": "UTC"])
+        let second = ids.intern(["TimeZone": "UTC"])
+        XCTAssertEqual(first.id, second.id)
+        XCTAssertEqual(second.values, ["TimeZone": "UTC"])
+        XCTAssertEqual(ids.id(for: ["TimeZone": "UTC"]), first.id)
+    }
+
+    func testShareValuesOnlyTakesEqualValues() {
+        var parameters = TrackedParameters()
+        parameters.set("TimeZone", "UTC")
+        parameters.shareValues(with: ["TimeZone": "Europe/Paris"])
+        XCTAssertEqual(parameters.value("timezone"), "UTC")
+        parameters.shareValues(with: ["TimeZone": "UTC"])
+        XCTAssertEqual(parameters.value("TimeZone"), "UTC")
+    }
+}

@@ -22,13 +22,22 @@ public final class ParameterSetIDs: Sendable {
 
     /// The number of this set of values (never 0, which stands for "unknown").
     public func id(for values: [String: String]) -> UInt64 {
+        intern(values).id
+    }
+
+    /// The number of this set of values, and the table's own copy of them: clients with equal
+    /// values then share one dictionary's storage (memory per idle client).
+    public func intern(_ values: [String: String]) -> (id: UInt64, values: [String: String]) {
         state.withLock { state in
-            if let id = state.ids[values] { return id }
+            if let index = state.ids.index(forKey: values) {
+                let (stored, id) = state.ids[index]
+                return (id, stored)
+            }
             if state.ids.count >= capacity { state.ids.removeAll(keepingCapacity: true) }
             let id = state.next
             state.next += 1
             state.ids[values] = id
-            return id
+            return (id, values)
         }
     }
 }

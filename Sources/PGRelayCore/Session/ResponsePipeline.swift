@@ -36,7 +36,8 @@ public struct ResponsePipeline {
         case drop
     }
 
-    public private(set) var entries = CircularBuffer<Entry>(initialCapacity: 8)
+    // Small at first (one per client, idle most of the time); it grows for pipelined batches.
+    public private(set) var entries = CircularBuffer<Entry>(initialCapacity: 2)
     /// Status of the last ReadyForQuery seen (for made-up ReadyForQuery messages).
     public private(set) var status: TransactionStatus = .idle
     /// Made-up ReadyForQuery messages written since the last `takeFakeReadies()`: each one ends a

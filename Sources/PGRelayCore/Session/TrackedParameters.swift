@@ -33,6 +33,12 @@ public struct TrackedParameters: Sendable, Equatable {
         values[name] = value
     }
 
+    /// Takes `equal`'s storage for the values when it holds the same values (they are shared
+    /// copy-on-write then); otherwise changes nothing.
+    public mutating func shareValues(with equal: [String: String]) {
+        if equal == values { values = equal }
+    }
+
     public func value(_ name: String) -> String? {
         canonicalName(name).flatMap { values[$0] }
     }

@@ -275,28 +275,46 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Lends this server to `client`: from now on its bytes go to the client's session.
     func link(to client: ClientSession) {
-        onLoop { [self] in
-            guard case .ready = phase, !gone else {
-                // Closed while the pool handed it out: the client asks again.
-                pool.serverClosed(self)
-                client.onLoop { client.serverUnavailable() }
-                return
-            }
-            linkedClient = client
-            linkedClientID = client.id
-            lastCheckedOrUsed = .now()
-            client.onLoop { client.assign(self) }
+        // Once per transaction: on the fast path (same loop) no closure is made, so nothing is
+        // allocated.
+        if loop.inEventLoop {
+            linkOnLoop(client)
+        } else {
+            loop.execute { [self] in linkOnLoop(client) }
+        }
+    }
+
+    private func linkOnLoop(_ client: ClientSession) {
+        guard case .ready = phase, !gone else {
+            // Closed while the pool handed it out: the client asks again.
+            pool.serverClosed(self)
+            client.onLoop { client.serverUnavailable() }
+            return
+        }
+        linkedClient = client
+        linkedClientID = client.id
+        lastCheckedOrUsed = .now()
+        if client.loop.inEventLoop {
+            client.assign(self)
+        } else {
+            client.loop.execute { [self] in client.assign(self) }
         }
     }
 
     /// The client is done with this server; `clean` says whether it may be lent again.
     func unlink(clean: Bool, reset: Bool = true) {
-        onLoop { [self] in
-            linkedClient = nil
-            linkedClientID = nil
-            lastCheckedOrUsed = .now()
-            pool.release(self, clean: clean && !gone, reset: reset)
+        if loop.inEventLoop {
+            unlinkOnLoop(clean: clean, reset: reset)
+        } else {
+            loop.execute { [self] in unlinkOnLoop(clean: clean, reset: reset) }
         }
+    }
+
+    private func unlinkOnLoop(clean: Bool, reset: Bool) {
+        linkedClient = nil
+        linkedClientID = nil
+        lastCheckedOrUsed = .now()
+        pool.release(self, clean: clean && !gone, reset: reset)
     }
 
     /// Runs a query whose results nobody sees (server_reset_query, server_check_query).

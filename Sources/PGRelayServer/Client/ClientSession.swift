@@ -402,7 +402,10 @@ final class ClientSession: @unchecked Sendable {
             buffer.writeParameterStatus(name: name, value: shown)
             if parameters.value(name) == nil { expected.set(name, value) }
         }
+        let interned = runtime.parameterSets.intern(expected.values)
+        expected.shareValues(with: interned.values)
         parameters = expected
+        parameterSetID = interned.id
         if let key = cancelKey { buffer.writeBackendKeyData(key) }
         buffer.writeReadyForQuery(.idle)
         phase = .ready
