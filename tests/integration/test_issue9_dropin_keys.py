@@ -380,3 +380,18 @@ def test_without_verbose_info_level_has_no_debug_lines(proxy):
     assert p.query("SELECT 1") == "1"
     time.sleep(0.5)
     assert "client logged in" not in p.log_text()
+
+
+# ---- listen_backlog ----------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_listen_backlog_is_the_backlog_of_the_listening_socket(proxy):
+    p = proxy(listen_backlog=77)
+    # For a listening socket, ss shows the backlog in the Send-Q column.
+    out = subprocess.run(["ss", "-ltnH", f"( sport = :{p.port} )"], capture_output=True, text=True,
+                         timeout=10).stdout
+    backlogs = [int(line.split()[2]) for line in out.splitlines() if line.strip()]
+    assert backlogs == [77], out
+    if IS_PGRELAY:
+        settings = {row["key"]: row["value"] for row in p.console_dicts("SHOW CONFIG")}
+        assert settings["listen_backlog"] == "77"
