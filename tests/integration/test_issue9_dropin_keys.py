@@ -395,3 +395,62 @@ def test_listen_backlog_is_the_backlog_of_the_listening_socket(proxy):
     if IS_PGRELAY:
         settings = {row["key"]: row["value"] for row in p.console_dicts("SHOW CONFIG")}
         assert settings["listen_backlog"] == "77"
+
+
+# ---- log_connections / log_disconnections / log_pooler_errors ----------------------------
+
+def wait_for_log(p, *needles, timeout=5):
+    """The proxy's log once every needle is in it (or the timeout passed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = p.log_text()
+        if all(n in text for n in needles) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+def log_lines(text, needle):
+    return [line for line in text.splitlines() if needle in line]
+
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_connections_and_disconnections_write_one_line_each(proxy):
+    p = proxy(log_level="info")
+    with p.connect() as conn:
+        conn.execute("SELECT 1")
+    text = wait_for_log(p, "login attempt", "closing because: client close request")
+    logins = log_lines(text, "login attempt")
+    assert len(logins) == 1, text
+    assert "user=app" in logins[0] and "database=appdb" in logins[0] and "tls=no" in logins[0], logins
+    assert "127.0.0.1" in logins[0]
+    closes = log_lines(text, "closing because: client close request")
+    assert len(closes) == 1 and "user=app" in closes[0], text
+    assert harness.PASSWORDS["app"] + " " not in text.replace("user=app", "")
+
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_connections_off_writes_no_login_line(proxy):
+    p = proxy(log_level="info", log_connections=0, log_disconnections=0)
+    assert p.query("SELECT 1") == "1"
+    time.sleep(0.5)
+    text = p.log_text()
+    assert "login attempt" not in text and "closing because" not in text, text
+
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_pooler_errors_logs_the_error_sent_to_the_client(proxy):
+    p = proxy(log_level="info")
+    error = login_error(p, database="no_such_db")
+    assert error is not None and error["C"] == "3D000"
+    text = wait_for_log(p, "pooler error")
+    lines = log_lines(text, "pooler error")
+    assert lines and "no such database" in lines[0] and "3D000" in lines[0], text
+    assert log_lines(text, "closing because: no such database"), text
+
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_pooler_errors_off(proxy):
+    p = proxy(log_level="info", log_pooler_errors=0)
+    assert login_error(p, database="no_such_db") is not None
+    time.sleep(0.5)
+    assert "pooler error" not in p.log_text()

@@ -165,9 +165,11 @@ final class ClientSession: @unchecked Sendable {
         }
     }
 
-    func clientClosed() {
+    /// The client is gone (or being closed); `reason` is what `log_disconnections` reports.
+    func clientClosed(reason: String = ClientSession.unexpectedEOFReason) {
         if case .closed = phase { return }
         phase = .closed
+        logDisconnection(reason: reason)
         loginTimeout?.cancel()
         loginTimeout = nil
         runtime.unregister(self)
@@ -187,10 +189,13 @@ final class ClientSession: @unchecked Sendable {
     /// Sends a FATAL-style error and closes.
     func fatal(_ error: ErrorFields) {
         guard channel.isActive else { return }
+        logPoolerError(error)
         var buffer = allocator.buffer(capacity: 128)
         buffer.writeErrorResponse(error)
+        // Closed first: the write may complete and close the channel at once, and the channel's
+        // close would report the client as gone without this reason.
+        clientClosed(reason: error.message)
         channel.writeAndFlush(buffer).whenComplete { [channel] _ in channel.close(promise: nil) }
-        clientClosed()
     }
 
     func close() {
@@ -411,6 +416,7 @@ final class ClientSession: @unchecked Sendable {
         phase = .ready
         channel.writeAndFlush(buffer, promise: nil)
         logger.debug("client logged in", metadata: ["user": "\(user)", "database": "\(database)"])
+        logLogin()
         if inbound != nil { try? relayClientMessages() }
     }
 
@@ -605,8 +611,9 @@ final class ClientSession: @unchecked Sendable {
     }
 
     private func terminate() {
+        // Before close(): the channel's close reports the client gone, without this reason.
+        clientClosed(reason: ClientSession.closeRequestReason)
         close()
-        clientClosed()
     }
 
     // MARK: relay with prepared statements (transaction/statement pooling)
@@ -1045,6 +1052,7 @@ final class ClientSession: @unchecked Sendable {
         if let key = cancelKey { buffer.writeBackendKeyData(key) }
         buffer.writeReadyForQuery(.idle)
         channel.writeAndFlush(buffer, promise: nil)
+        logLogin()
     }
 
     private func readConsole() throws {
