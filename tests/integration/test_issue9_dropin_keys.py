@@ -454,3 +454,21 @@ def test_log_pooler_errors_off(proxy):
     assert login_error(p, database="no_such_db") is not None
     time.sleep(0.5)
     assert "pooler error" not in p.log_text()
+
+
+# ---- disable_pqexec ----------------------------------------------------------------------
+
+def test_disable_pqexec_refuses_the_simple_protocol_only(proxy):
+    p = proxy(disable_pqexec=1)
+    result = p.psql("SELECT 1", check=False)
+    assert result.returncode != 0
+    assert "PQexec disallowed" in result.stderr
+    # The extended protocol (Parse/Bind/Execute) keeps working.
+    with p.connect() as conn:
+        assert conn.execute("SELECT %s::int", (41,)).fetchone() == (41,)
+        assert conn.execute("SELECT 2", prepare=True).fetchone() == (2,)
+
+
+def test_without_disable_pqexec_the_simple_protocol_works(proxy):
+    p = proxy(disable_pqexec=0)
+    assert p.query("SELECT 1") == "1"

@@ -434,6 +434,13 @@ final class ClientSession: @unchecked Sendable {
                 terminate()
                 return
             }
+            if type == FrontendType.query, context.settings.refusesSimpleQuery {
+                // PgBouncer's words and code for disable_pqexec. Frames of this read before the
+                // Query are dropped too: the client is closed.
+                inbound = nil
+                fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "PQexec disallowed"))
+                return
+            }
             noteClientMessage(type, buffer, at: index, length: length)
             let frame = Frame(type: type, bytes: buffer.getSlice(at: index, length: length)!)
             if server != nil, pendingFrames.isEmpty, fitsRoute(frame) {
