@@ -472,3 +472,25 @@ def test_disable_pqexec_refuses_the_simple_protocol_only(proxy):
 def test_without_disable_pqexec_the_simple_protocol_works(proxy):
     p = proxy(disable_pqexec=0)
     assert p.query("SELECT 1") == "1"
+
+
+# ---- application_name_add_host -----------------------------------------------------------
+
+def test_application_name_add_host_appends_the_client_address(proxy, cluster):
+    p = proxy(application_name_add_host=1)
+    with p.connect(application_name="billing") as conn:
+        with socket.fromfd(conn.pgconn.socket, socket.AF_INET, socket.SOCK_STREAM) as dup:
+            local_port = dup.getsockname()[1]
+        shown = conn.execute("SELECT current_setting('application_name')").fetchone()[0]
+        assert shown == f"billing - 127.0.0.1:{local_port}"
+        assert cluster.sql("SELECT count(*) FROM pg_stat_activity "
+                           f"WHERE application_name = 'billing - 127.0.0.1:{local_port}'") == "1"
+    with p.connect() as conn:  # no application_name: PgBouncer names the client "app"
+        shown = conn.execute("SELECT current_setting('application_name')").fetchone()[0]
+        assert re.fullmatch(r"app - 127\.0\.0\.1:\d+", shown), shown
+
+
+def test_without_application_name_add_host_the_name_is_unchanged(proxy):
+    p = proxy(application_name_add_host=0)
+    with p.connect(application_name="billing") as conn:
+        assert conn.execute("SELECT current_setting('application_name')").fetchone()[0] == "billing"

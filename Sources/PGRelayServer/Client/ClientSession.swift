@@ -284,6 +284,10 @@ final class ClientSession: @unchecked Sendable {
             }
         }
         if database.isEmpty { database = user }
+        if config.applicationNameAddHost {
+            // As PgBouncer: "app" stands in for a missing name, then " - <addr>:<port>".
+            parameters.set("application_name", "\(parameters.value("application_name") ?? "app") - \(remoteDescription)")
+        }
         guard !user.isEmpty else {
             fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "no PostgreSQL user name specified in startup packet"))
             return
