@@ -494,3 +494,26 @@ def test_without_application_name_add_host_the_name_is_unchanged(proxy):
     p = proxy(application_name_add_host=0)
     with p.connect(application_name="billing") as conn:
         assert conn.execute("SELECT current_setting('application_name')").fetchone()[0] == "billing"
+
+
+# ---- scram_iterations --------------------------------------------------------------------
+
+def scram_iterations_offered(p, user):
+    """The i= of the SCRAM server-first-message the proxy sends to a client logging in as user."""
+    conn = rawpg.RawConnection(p.port, timeout=20)
+    try:
+        seen = conn.login(user, harness.PASSWORDS[user], "appdb")
+    finally:
+        conn.close()
+    for tag, payload in seen:
+        if tag == b"R" and int.from_bytes(payload[:4], "big") == 11:
+            attrs = dict(kv.split("=", 1) for kv in payload[4:].decode().split(","))
+            return int(attrs["i"])
+    raise AssertionError(f"no SCRAM exchange: {seen}")
+
+
+def test_scram_iterations_for_a_plain_password_in_the_auth_file(proxy):
+    p = proxy(auth_type="scram-sha-256", scram_iterations=5000)
+    assert scram_iterations_offered(p, "app") == 5000  # app's auth_file entry is its password
+    # A SCRAM secret in the auth_file keeps the iterations it was made with.
+    assert scram_iterations_offered(p, "scramuser") == 4096

@@ -333,7 +333,7 @@ final class ClientSession: @unchecked Sendable {
             }
             method = .trust
         }
-        var machine = ClientAuthMachine(method: method, user: user, secret: secret)
+        var machine = ClientAuthMachine(method: method, user: user, secret: secret, scramIterations: runtime.config.scramIterations)
         handleAuth(machine.start(), machine: &machine)
     }
 
