@@ -517,3 +517,29 @@ def test_scram_iterations_for_a_plain_password_in_the_auth_file(proxy):
     assert scram_iterations_offered(p, "app") == 5000  # app's auth_file entry is its password
     # A SCRAM secret in the auth_file keeps the iterations it was made with.
     assert scram_iterations_offered(p, "scramuser") == 4096
+
+
+# ---- log_stats ---------------------------------------------------------------------------
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_stats_writes_the_averages_of_each_database_every_period(proxy):
+    p = proxy(log_level="info", stats_period=1)
+    with p.connect() as conn:
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            conn.execute("SELECT 1")
+            time.sleep(0.05)
+    text = wait_for_log(p, "stats: ")
+    lines = [line for line in log_lines(text, "stats: ") if "database=appdb" in line]
+    assert lines, text
+    assert re.search(r"stats: \d+ xacts/s, \d+ queries/s, in \d+ B/s, out \d+ B/s, "
+                     r"xact \d+ us, query \d+ us, wait \d+ us", lines[0]), lines
+    assert any(not re.search(r"stats: 0 xacts/s, 0 queries/s", line) for line in lines), lines
+
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_stats_off_writes_no_stats_line(proxy):
+    p = proxy(log_level="info", stats_period=1, log_stats=0)
+    assert p.query("SELECT 1") == "1"
+    time.sleep(2.5)
+    assert "stats: " not in p.log_text()
