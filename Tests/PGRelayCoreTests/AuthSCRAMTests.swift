@@ -331,6 +331,36 @@ final class AuthSCRAMTests: XCTestCase {
         }
     }
 
+    // MARK: scram_iterations
+
+    func testIterationsApplyToSecretsBuiltFromPlainPasswordsOnly() throws {
+        let cases: [(name: String, secret: StoredSecret?, iterations: Int, expected: String)] = [
+            ("plain password", .plain("pencil"), 10, "i=10"),
+            ("plain password, default", .plain("pencil"), SCRAMServerExchange.defaultIterations, "i=4096"),
+            ("unknown user looks alike", nil, 10, "i=10"),
+            ("stored SCRAM secret keeps its own", .scram(pencilSecret), 10, "i=4096"),
+        ]
+        for (name, secret, iterations, expected) in cases {
+            var server = try SCRAMServerExchange(username: "user", secret: secret, iterations: iterations,
+                                                 cache: PBKDF2Cache(capacity: 2))
+            let client = try SCRAMClientExchange(username: "user", credential: .password("pencil"), nonce: clientNonce)
+            let serverFirst = text(try server.receiveClientFirst(client.clientFirstMessage()))
+            XCTAssertEqual(serverFirst.split(separator: ",").last.map(String.init), expected, name)
+        }
+        // The whole exchange works with a plain password and few iterations.
+        var server = try SCRAMServerExchange(username: "alice", secret: .plain("pencil"), iterations: 10)
+        var client = try SCRAMClientExchange(username: "alice", credential: .password("pencil"))
+        try exchange(&client, &server)
+        XCTAssertTrue(server.isComplete)
+    }
+
+    func testIterationsOutOfRangeAreRefusedForPlainPasswords() {
+        for iterations in [0, -1, PBKDF2Cache.maximumIterations + 1] {
+            XCTAssertThrowsError(try SCRAMServerExchange(username: "alice", secret: .plain("pencil"), iterations: iterations),
+                                 "\(iterations)")
+        }
+    }
+
     // MARK: Helpers
 
     /// Runs a whole exchange, as the proxy's handlers would pass the messages along.

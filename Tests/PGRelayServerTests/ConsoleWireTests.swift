@@ -146,4 +146,27 @@ final class StatsAveragesTests: XCTestCase {
         XCTAssertEqual(tracker.overallAverages().queries, 10)
         XCTAssertEqual(tracker.averages(database: "other"), PoolAverages())
     }
+
+    func testTrackerReportsCompletedPeriodsForLogStats() {
+        let tracker = StatsPeriodTracker()
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var busy = PoolCounters()
+        XCTAssertFalse(tracker.tick(totals: ["b": busy, "a": PoolCounters()], period: 2, now: start), "first mark")
+        XCTAssertTrue(tracker.periodAverages().isEmpty)
+        busy.transactions = 4
+        busy.queries = 10
+        busy.bytesReceived = 2048
+        busy.bytesSent = 4096
+        busy.transactionMicros = 400
+        busy.queryMicros = 300
+        busy.serverAssignments = 2
+        busy.waitMicros = 50
+        XCTAssertFalse(tracker.tick(totals: ["b": busy, "a": PoolCounters()], period: 2, now: start + .seconds(1)))
+        XCTAssertTrue(tracker.tick(totals: ["b": busy, "a": PoolCounters()], period: 2, now: start + .seconds(2)))
+        let lines = tracker.periodAverages().map { "\($0.database): \($0.averages.statsLogLine)" }
+        XCTAssertEqual(lines, [
+            "a: stats: 0 xacts/s, 0 queries/s, in 0 B/s, out 0 B/s, xact 0 us, query 0 us, wait 0 us",
+            "b: stats: 2 xacts/s, 5 queries/s, in 1024 B/s, out 2048 B/s, xact 100 us, query 30 us, wait 25 us",
+        ])
+    }
 }

@@ -380,3 +380,166 @@ def test_without_verbose_info_level_has_no_debug_lines(proxy):
     assert p.query("SELECT 1") == "1"
     time.sleep(0.5)
     assert "client logged in" not in p.log_text()
+
+
+# ---- listen_backlog ----------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_listen_backlog_is_the_backlog_of_the_listening_socket(proxy):
+    p = proxy(listen_backlog=77)
+    # For a listening socket, ss shows the backlog in the Send-Q column.
+    out = subprocess.run(["ss", "-ltnH", f"( sport = :{p.port} )"], capture_output=True, text=True,
+                         timeout=10).stdout
+    backlogs = [int(line.split()[2]) for line in out.splitlines() if line.strip()]
+    assert backlogs == [77], out
+    if IS_PGRELAY:
+        settings = {row["key"]: row["value"] for row in p.console_dicts("SHOW CONFIG")}
+        assert settings["listen_backlog"] == "77"
+
+
+# ---- log_connections / log_disconnections / log_pooler_errors ----------------------------
+
+def wait_for_log(p, *needles, timeout=5):
+    """The proxy's log once every needle is in it (or the timeout passed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = p.log_text()
+        if all(n in text for n in needles) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+def log_lines(text, needle):
+    return [line for line in text.splitlines() if needle in line]
+
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_connections_and_disconnections_write_one_line_each(proxy):
+    p = proxy(log_level="info")
+    with p.connect() as conn:
+        conn.execute("SELECT 1")
+    text = wait_for_log(p, "login attempt", "closing because: client close request")
+    logins = log_lines(text, "login attempt")
+    assert len(logins) == 1, text
+    assert "user=app" in logins[0] and "database=appdb" in logins[0] and "tls=no" in logins[0], logins
+    assert "127.0.0.1" in logins[0]
+    closes = log_lines(text, "closing because: client close request")
+    assert len(closes) == 1 and "user=app" in closes[0], text
+    assert harness.PASSWORDS["app"] + " " not in text.replace("user=app", "")
+
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_connections_off_writes_no_login_line(proxy):
+    p = proxy(log_level="info", log_connections=0, log_disconnections=0)
+    assert p.query("SELECT 1") == "1"
+    time.sleep(0.5)
+    text = p.log_text()
+    assert "login attempt" not in text and "closing because" not in text, text
+
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_pooler_errors_logs_the_error_sent_to_the_client(proxy):
+    p = proxy(log_level="info")
+    error = login_error(p, database="no_such_db")
+    assert error is not None and error["C"] == "3D000"
+    text = wait_for_log(p, "pooler error")
+    lines = log_lines(text, "pooler error")
+    assert lines and "no such database" in lines[0] and "3D000" in lines[0], text
+    assert log_lines(text, "closing because: no such database"), text
+
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_pooler_errors_off(proxy):
+    p = proxy(log_level="info", log_pooler_errors=0)
+    assert login_error(p, database="no_such_db") is not None
+    time.sleep(0.5)
+    assert "pooler error" not in p.log_text()
+
+
+# ---- disable_pqexec ----------------------------------------------------------------------
+
+def test_disable_pqexec_refuses_the_simple_protocol_only(proxy):
+    p = proxy(disable_pqexec=1)
+    result = p.psql("SELECT 1", check=False)
+    assert result.returncode != 0
+    assert "PQexec disallowed" in result.stderr
+    # The extended protocol (Parse/Bind/Execute) keeps working.
+    with p.connect() as conn:
+        assert conn.execute("SELECT %s::int", (41,)).fetchone() == (41,)
+        assert conn.execute("SELECT 2", prepare=True).fetchone() == (2,)
+
+
+def test_without_disable_pqexec_the_simple_protocol_works(proxy):
+    p = proxy(disable_pqexec=0)
+    assert p.query("SELECT 1") == "1"
+
+
+# ---- application_name_add_host -----------------------------------------------------------
+
+def test_application_name_add_host_appends_the_client_address(proxy, cluster):
+    p = proxy(application_name_add_host=1)
+    with p.connect(application_name="billing") as conn:
+        with socket.fromfd(conn.pgconn.socket, socket.AF_INET, socket.SOCK_STREAM) as dup:
+            local_port = dup.getsockname()[1]
+        shown = conn.execute("SELECT current_setting('application_name')").fetchone()[0]
+        assert shown == f"billing - 127.0.0.1:{local_port}"
+        assert cluster.sql("SELECT count(*) FROM pg_stat_activity "
+                           f"WHERE application_name = 'billing - 127.0.0.1:{local_port}'") == "1"
+    with p.connect() as conn:  # no application_name: PgBouncer names the client "app"
+        shown = conn.execute("SELECT current_setting('application_name')").fetchone()[0]
+        assert re.fullmatch(r"app - 127\.0\.0\.1:\d+", shown), shown
+
+
+def test_without_application_name_add_host_the_name_is_unchanged(proxy):
+    p = proxy(application_name_add_host=0)
+    with p.connect(application_name="billing") as conn:
+        assert conn.execute("SELECT current_setting('application_name')").fetchone()[0] == "billing"
+
+
+# ---- scram_iterations --------------------------------------------------------------------
+
+def scram_iterations_offered(p, user):
+    """The i= of the SCRAM server-first-message the proxy sends to a client logging in as user."""
+    conn = rawpg.RawConnection(p.port, timeout=20)
+    try:
+        seen = conn.login(user, harness.PASSWORDS[user], "appdb")
+    finally:
+        conn.close()
+    for tag, payload in seen:
+        if tag == b"R" and int.from_bytes(payload[:4], "big") == 11:
+            attrs = dict(kv.split("=", 1) for kv in payload[4:].decode().split(","))
+            return int(attrs["i"])
+    raise AssertionError(f"no SCRAM exchange: {seen}")
+
+
+def test_scram_iterations_for_a_plain_password_in_the_auth_file(proxy):
+    p = proxy(auth_type="scram-sha-256", scram_iterations=5000)
+    assert scram_iterations_offered(p, "app") == 5000  # app's auth_file entry is its password
+    # A SCRAM secret in the auth_file keeps the iterations it was made with.
+    assert scram_iterations_offered(p, "scramuser") == 4096
+
+
+# ---- log_stats ---------------------------------------------------------------------------
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_stats_writes_the_averages_of_each_database_every_period(proxy):
+    p = proxy(log_level="info", stats_period=1)
+    with p.connect() as conn:
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            conn.execute("SELECT 1")
+            time.sleep(0.05)
+    text = wait_for_log(p, "stats: ")
+    lines = [line for line in log_lines(text, "stats: ") if "database=appdb" in line]
+    assert lines, text
+    assert re.search(r"stats: \d+ xacts/s, \d+ queries/s, in \d+ B/s, out \d+ B/s, "
+                     r"xact \d+ us, query \d+ us, wait \d+ us", lines[0]), lines
+    assert any(not re.search(r"stats: 0 xacts/s, 0 queries/s", line) for line in lines), lines
+
+
+@pytest.mark.pgrelay_only("pgrelay's log lines")
+def test_log_stats_off_writes_no_stats_line(proxy):
+    p = proxy(log_level="info", stats_period=1, log_stats=0)
+    assert p.query("SELECT 1") == "1"
+    time.sleep(2.5)
+    assert "stats: " not in p.log_text()

@@ -15,7 +15,8 @@ public struct SCRAMServerExchange: Sendable {
     /// The SASL mechanism name to offer in AuthenticationSASL.
     public static let mechanism = "SCRAM-SHA-256"
 
-    /// Iterations used when the stored secret is a plain password (PostgreSQL's default).
+    /// Iterations used when the stored secret is a plain password, unless told otherwise
+    /// (PostgreSQL's and PgBouncer's default).
     public static let defaultIterations = 4096
 
     private enum State: Sendable {
@@ -50,14 +51,18 @@ public struct SCRAMServerExchange: Sendable {
     /// - Parameters:
     ///   - username: the user from the startup packet, used in error messages.
     ///   - secret: the stored secret, or nil when the user is unknown. A plain password is turned
-    ///     into a SCRAM secret with a per-process salt and ``defaultIterations`` (cached in `cache`).
+    ///     into a SCRAM secret with a per-process salt and `iterations` (cached in `cache`).
     ///     An MD5 hash cannot serve SCRAM, and an empty password is never accepted: the exchange
     ///     is then doomed to fail, as in PostgreSQL.
     ///   - nonce: the server's part of the nonce; random (18 bytes, base64) unless a test injects one.
     ///     It must consist of printable ASCII characters other than `,`.
+    ///   - iterations: the iteration count of the secret built from a plain password (and of the
+    ///     fake one of a doomed exchange, so that both look alike): `scram_iterations`.
     ///   - cache: where SaltedPassword derivations for plain passwords are cached.
-    /// - Throws: ``AuthError/protocolViolation(detail:)`` for an invalid injected nonce.
-    public init(username: String, secret: StoredSecret?, nonce: String? = nil, cache: PBKDF2Cache = .shared) throws {
+    /// - Throws: ``AuthError/protocolViolation(detail:)`` for an invalid injected nonce, or
+    ///   iterations outside 1...``PBKDF2Cache/maximumIterations`` with a plain password.
+    public init(username: String, secret: StoredSecret?, nonce: String? = nil, iterations: Int = defaultIterations,
+                cache: PBKDF2Cache = .shared) throws {
         self.username = username
         if let nonce {
             guard SCRAMPrimitives.isValidNonce(Substring(nonce)) else {
@@ -76,11 +81,11 @@ public struct SCRAMServerExchange: Sendable {
             // Per user, so that two users sharing a password do not show the same salt.
             let salt = ProcessSeed.salt("plain-password-salt", Array(username.utf8) + [0] + Array(password.utf8))
             self.secret = try SCRAMSecret.make(
-                password: password, salt: salt, iterations: Self.defaultIterations, cache: cache)
+                password: password, salt: salt, iterations: iterations, cache: cache)
             self.plainPassword = password
             self.isDoomed = false
         case .plain, .md5, nil:
-            self.secret = Self.mockSecret(username: username)
+            self.secret = Self.mockSecret(username: username, iterations: iterations)
             self.plainPassword = nil
             self.isDoomed = true
         }
@@ -212,11 +217,11 @@ public struct SCRAMServerExchange: Sendable {
     }
 
     /// A deterministic-per-user fake secret, so a doomed exchange looks like a real one.
-    private static func mockSecret(username: String) -> SCRAMSecret {
+    private static func mockSecret(username: String, iterations: Int) -> SCRAMSecret {
         let user = Array(username.utf8)
         return SCRAMSecret.make(
             saltedPassword: ProcessSeed.derive("mock-salted-password", user),
-            salt: ProcessSeed.salt("mock-salt", user), iterations: defaultIterations)
+            salt: ProcessSeed.salt("mock-salt", user), iterations: iterations)
     }
 }
 

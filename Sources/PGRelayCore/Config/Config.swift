@@ -65,8 +65,6 @@ public struct Config: Sendable, Hashable {
     public internal(set) var maxUserClientConnections: Int = 0
     /// `server_round_robin`: hand out idle servers round-robin instead of LIFO.
     public internal(set) var serverRoundRobin: Bool = false
-    /// `autodb_idle_timeout`: pools of databases created from `*` are freed after this idle time.
-    public internal(set) var autodbIdleTimeout: Double = 3600
     /// `max_prepared_statements`: named prepared statements tracked per server in transaction mode.
     public internal(set) var maxPreparedStatements: Int = 200
 
@@ -116,8 +114,6 @@ public struct Config: Sendable, Hashable {
     public internal(set) var queryWaitTimeout: Double = 120
     /// `query_wait_notify`: notice a waiting client after this long; 0 disables.
     public internal(set) var queryWaitNotify: Double = 5
-    /// `cancel_wait_timeout`: drop cancel requests not forwarded within this; 0 disables.
-    public internal(set) var cancelWaitTimeout: Double = 10
     /// `client_idle_timeout`: close clients idle longer; 0 disables.
     public internal(set) var clientIdleTimeout: Double = 0
     /// `client_login_timeout`: close clients that have not logged in by then.

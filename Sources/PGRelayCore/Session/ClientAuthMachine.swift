@@ -27,16 +27,20 @@ public struct ClientAuthMachine {
     private let method: AuthType
     private let user: String
     private let secret: StoredSecret?
+    private let scramIterations: Int
     private var step: Step = .notStarted
     private let allocator = ByteBufferAllocator()
 
     /// - Parameters:
     ///   - secret: the user's secret, or nil when the user is unknown (the exchange still runs so
     ///     that an unknown user cannot be told from a wrong password).
-    public init(method: AuthType, user: String, secret: StoredSecret?) {
+    ///   - scramIterations: `scram_iterations`, for the SCRAM secret built from a plain password.
+    public init(method: AuthType, user: String, secret: StoredSecret?,
+                scramIterations: Int = SCRAMServerExchange.defaultIterations) {
         self.method = method
         self.user = user
         self.secret = secret
+        self.scramIterations = scramIterations
     }
 
     public static func passwordFailed(user: String) -> ErrorFields {
@@ -99,7 +103,7 @@ public struct ClientAuthMachine {
                                            message: "client selected an invalid SASL authentication mechanism"))
             }
             do {
-                var exchange = try SCRAMServerExchange(username: user, secret: secret)
+                var exchange = try SCRAMServerExchange(username: user, secret: secret, iterations: scramIterations)
                 let serverFirst = try exchange.receiveClientFirst(data)
                 step = .awaitingSASLFinal(exchange)
                 return .send(request(.saslContinue(data: serverFirst)))

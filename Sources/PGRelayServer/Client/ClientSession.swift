@@ -165,9 +165,11 @@ final class ClientSession: @unchecked Sendable {
         }
     }
 
-    func clientClosed() {
+    /// The client is gone (or being closed); `reason` is what `log_disconnections` reports.
+    func clientClosed(reason: String = ClientSession.unexpectedEOFReason) {
         if case .closed = phase { return }
         phase = .closed
+        logDisconnection(reason: reason)
         loginTimeout?.cancel()
         loginTimeout = nil
         runtime.unregister(self)
@@ -187,10 +189,13 @@ final class ClientSession: @unchecked Sendable {
     /// Sends a FATAL-style error and closes.
     func fatal(_ error: ErrorFields) {
         guard channel.isActive else { return }
+        logPoolerError(error)
         var buffer = allocator.buffer(capacity: 128)
         buffer.writeErrorResponse(error)
+        // Closed first: the write may complete and close the channel at once, and the channel's
+        // close would report the client as gone without this reason.
+        clientClosed(reason: error.message)
         channel.writeAndFlush(buffer).whenComplete { [channel] _ in channel.close(promise: nil) }
-        clientClosed()
     }
 
     func close() {
@@ -279,6 +284,10 @@ final class ClientSession: @unchecked Sendable {
             }
         }
         if database.isEmpty { database = user }
+        if config.applicationNameAddHost {
+            // As PgBouncer: "app" stands in for a missing name, then " - <addr>:<port>".
+            parameters.set("application_name", "\(parameters.value("application_name") ?? "app") - \(remoteDescription)")
+        }
         guard !user.isEmpty else {
             fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "no PostgreSQL user name specified in startup packet"))
             return
@@ -324,7 +333,7 @@ final class ClientSession: @unchecked Sendable {
             }
             method = .trust
         }
-        var machine = ClientAuthMachine(method: method, user: user, secret: secret)
+        var machine = ClientAuthMachine(method: method, user: user, secret: secret, scramIterations: runtime.config.scramIterations)
         handleAuth(machine.start(), machine: &machine)
     }
 
@@ -411,6 +420,7 @@ final class ClientSession: @unchecked Sendable {
         phase = .ready
         channel.writeAndFlush(buffer, promise: nil)
         logger.debug("client logged in", metadata: ["user": "\(user)", "database": "\(database)"])
+        logLogin()
         if inbound != nil { try? relayClientMessages() }
     }
 
@@ -426,6 +436,13 @@ final class ClientSession: @unchecked Sendable {
                 forward(buffer, from: runStart, to: index)
                 inbound = nil
                 terminate()
+                return
+            }
+            if type == FrontendType.query, context.settings.refusesSimpleQuery {
+                // PgBouncer's words and code for disable_pqexec. Frames of this read before the
+                // Query are dropped too: the client is closed.
+                inbound = nil
+                fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "PQexec disallowed"))
                 return
             }
             noteClientMessage(type, buffer, at: index, length: length)
@@ -605,8 +622,9 @@ final class ClientSession: @unchecked Sendable {
     }
 
     private func terminate() {
+        // Before close(): the channel's close reports the client gone, without this reason.
+        clientClosed(reason: ClientSession.closeRequestReason)
         close()
-        clientClosed()
     }
 
     // MARK: relay with prepared statements (transaction/statement pooling)
@@ -1045,6 +1063,7 @@ final class ClientSession: @unchecked Sendable {
         if let key = cancelKey { buffer.writeBackendKeyData(key) }
         buffer.writeReadyForQuery(.idle)
         channel.writeAndFlush(buffer, promise: nil)
+        logLogin()
     }
 
     private func readConsole() throws {

@@ -55,12 +55,26 @@ final class StatsPeriodTracker: @unchecked Sendable {
     private var newer: Mark?
 
     /// Rolls the marks when `period` seconds have passed since the newer one (called about once
-    /// a second; the first call only sets a mark).
-    func tick(totals: @autoclosure () -> [String: PoolCounters], period: Int, now: NIODeadline) {
+    /// a second; the first call only sets a mark). True when this call completed a period.
+    @discardableResult
+    func tick(totals: @autoclosure () -> [String: PoolCounters], period: Int, now: NIODeadline) -> Bool {
         lock.withLock {
-            if let newer, now - newer.at < .seconds(Int64(max(1, period))) { return }
+            if let newer, now - newer.at < .seconds(Int64(max(1, period))) { return false }
             older = newer
             newer = Mark(at: now, totals: totals())
+            return older != nil
+        }
+    }
+
+    /// Averages of every database over the last complete period, in name order (for log_stats).
+    func periodAverages() -> [(database: String, averages: PoolAverages)] {
+        lock.withLock {
+            guard let older, let newer else { return [] }
+            let micros = Self.micros(from: older.at, to: newer.at)
+            return newer.totals.keys.sorted().map { database in
+                (database, PoolAverages(current: newer.totals[database] ?? PoolCounters(),
+                                        previous: older.totals[database] ?? PoolCounters(), micros: micros))
+            }
         }
     }
 
@@ -95,9 +109,25 @@ extension ProxyRuntime {
         return sums.keys.sorted().map { ($0, sums[$0] ?? PoolCounters()) }
     }
 
-    /// Called once a second by the maintenance timer.
+    /// Called once a second by the maintenance timer. With `log_stats`, a completed period gets
+    /// one info line per database, as PgBouncer's "stats: ..." lines.
     func rollStatsPeriod(now: NIODeadline = .now()) {
-        statsPeriods.tick(totals: Dictionary(uniqueKeysWithValues: countersByDatabase().map { ($0.database, $0.counters) }),
-                          period: config.statsPeriod, now: now)
+        let config = self.config
+        let completed = statsPeriods.tick(
+            totals: Dictionary(uniqueKeysWithValues: countersByDatabase().map { ($0.database, $0.counters) }),
+            period: config.statsPeriod, now: now)
+        guard completed, config.logStats else { return }
+        for (database, averages) in statsPeriods.periodAverages() {
+            logger.info("\(averages.statsLogLine)", metadata: ["database": "\(database)"])
+        }
+    }
+}
+
+extension PoolAverages {
+    /// PgBouncer's log_stats wording: rates per second, then times per transaction, query and
+    /// server assignment in microseconds.
+    var statsLogLine: String {
+        "stats: \(transactions) xacts/s, \(queries) queries/s, in \(bytesReceived) B/s, out \(bytesSent) B/s, "
+            + "xact \(transactionMicros) us, query \(queryMicros) us, wait \(waitMicros) us"
     }
 }

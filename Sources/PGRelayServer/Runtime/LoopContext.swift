@@ -28,8 +28,11 @@ struct HotSettings: Sendable {
     /// Stats need every query's fingerprint; the slow log alone only those of slow queries.
     var fingerprintsEveryQuery: Bool
     var readAfterWrite: TimeAmount
+    /// `disable_pqexec`: a simple-protocol Query closes the client.
+    var refusesSimpleQuery: Bool
 
     init(config: Config) {
+        refusesSimpleQuery = config.disablePqexec
         readAfterWrite = .nanoseconds(Int64(max(0, config.readAfterWriteMs) * 1e6))
         logQueries = config.logQueries
         slowThresholdNanos = UInt64(max(0, config.slowQueryThresholdMs) * 1e6)

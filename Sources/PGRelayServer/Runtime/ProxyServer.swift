@@ -120,7 +120,7 @@ public final class ProxyServer: @unchecked Sendable {
     private func bootstrap(unix: Bool) -> ServerBootstrap {
         let runtime = self.runtime
         var bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 4096)
+            .serverChannelOption(ChannelOptions.backlog, value: ChannelOptions.Types.BacklogOption.Value(clamping: runtime.config.listenBacklog))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
             // An idle client keeps its last receive buffer: start small (clients mostly send short
