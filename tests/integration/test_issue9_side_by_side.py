@@ -7,6 +7,7 @@ other columns must be exactly what PgBouncer added between 1.18 and 1.25.2
 """
 
 import os
+import time
 import re
 import shutil
 import tempfile
@@ -155,6 +156,11 @@ def test_both_run_on_the_same_ini(pair):
     ref, ours = pair
     assert normalized(ours) == normalized(ref) + "admin_port = ADMIN_PORT\n"
     for p in pair:
+        # The pidfile is written once the sockets listen (it tells -d's parent that the start
+        # worked), so it may appear a moment after the port opens.
+        deadline = time.monotonic() + 10
+        while not os.path.exists(p.pidfile) and time.monotonic() < deadline:
+            time.sleep(0.05)
         with open(p.pidfile) as f:
             assert int(f.read().strip()) == p.pid, f"{p.kind}: pidfile"
         assert os.path.getsize(p.logfile) > 0, f"{p.kind}: logfile"
