@@ -67,7 +67,7 @@ enum ConsoleTables {
                 entry.hosts.count > 1 ? entry.loadBalanceHosts.rawValue : nil,
                 "\(entry.maxDBConnections ?? config.maxDBConnections)", "\(serverCounts[name] ?? 0)",
                 "\(entry.maxDBClientConnections ?? config.maxDBClientConnections)", "\(clientCounts[name] ?? 0)",
-                runtime.isPaused(database: name) ? "1" : "0", runtime.isDisabled(database: name) ? "1" : "0", "\(reserve)",
+                runtime.isPausedByName(database: name) ? "1" : "0", runtime.isDisabled(database: name) ? "1" : "0", "\(reserve)",
             ])
         }
         table.add(adminDatabaseRow(config, consoleClients: AdminConsoleSession.databaseNames.reduce(0) { $0 + (clientCounts[$1] ?? 0) }))

@@ -221,6 +221,12 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Whether PAUSE without a database is in effect.
     var isPausedAll: Bool { state.withLockedValue { $0.pausedAll } }
 
+    /// Whether `PAUSE database` names this database (SHOW DATABASES' `paused`: as in PgBouncer, a
+    /// PAUSE of everything leaves each database's own flag at 0).
+    func isPausedByName(database: String) -> Bool {
+        state.withLockedValue { $0.pausedDatabases.contains(database) }
+    }
+
     /// PAUSE (`database` nil: all) sets, RESUME clears the flag pools consult before lending.
     func setPaused(_ paused: Bool, database: String?) {
         state.withLockedValue { state in
