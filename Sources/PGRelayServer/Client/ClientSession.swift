@@ -53,8 +53,10 @@ final class ClientSession: @unchecked Sendable {
         case startup
         /// Waiting for the user's secret (auth_query) and the peer's credentials (Unix socket).
         case resolvingLogin
-        case authenticating(ClientAuthMachine)
-        case awaitingWelcome(prelude: ByteBuffer?)
+        // Boxed: the auth machine is ~290 bytes and lives only during login; inline it would
+        // make every idle client's session that much larger.
+        indirect case authenticating(ClientAuthMachine)
+        indirect case awaitingWelcome(prelude: ByteBuffer?)
         case ready
         case console
         case closed
