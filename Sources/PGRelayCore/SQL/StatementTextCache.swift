@@ -39,7 +39,7 @@ public struct StatementTextCache<Value> {
             return slots[index].value
         }
         let value = compute(key)
-        guard key.utf8.count <= maximumKeyLength, Self.isWorthStoring(key) else { return value }
+        guard key.utf8.count <= maximumKeyLength, Self.isWorthStoring(key.utf8) else { return value }
         if slots.count < capacity {
             slotIndex[key] = slots.count
             slots.append(Slot(key: key, value: value, referenced: false))
@@ -53,10 +53,6 @@ public struct StatementTextCache<Value> {
     }
 
     /// Whether a text is likely to come again verbatim: it has no literal nor parameter.
-    static func isWorthStoring(_ key: String) -> Bool {
-        isWorthStoring(key.utf8)
-    }
-
     static func isWorthStoring<Bytes: Sequence>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
         for byte in bytes {
             switch byte {
@@ -110,10 +106,18 @@ public struct ClassificationCache {
     /// Number of texts held.
     public var count: Int { storage.count }
 
+    /// The last text classified, whether stored or not: routing asks about one Query several
+    /// times (may it go to the held server, are all waiting statements reads, bookkeeping), and
+    /// a text with literals is never stored.
+    private var last: (sql: String, classification: SQLClassification)?
+
     /// The classification of `sql`, from the cache when possible.
     public mutating func classify(_ sql: String) -> SQLClassification {
+        if let last, last.sql == sql { return last.classification }
         let classifier = self.classifier
-        return storage.value(for: sql) { classifier.classify($0) }
+        let classification = storage.value(for: sql) { classifier.classify($0) }
+        last = (sql, classification)
+        return classification
     }
 }
 

@@ -546,7 +546,7 @@ final class ClientSession: @unchecked Sendable {
         case FrontendType.query:
             let textStart = index + 5, textLength = max(0, length - 6)
             // Only statements that name LISTEN, an advisory lock or HOLD can hold session state.
-            let fingerprintNow = wantsFingerprint && context.settings.fingerprintsEveryQuery
+            let fingerprintNow = context.settings.fingerprintsEveryQuery
             let mayCheckSessionState = mode != .session && !warnedAboutSessionState
             var checkSessionState = false
             if fingerprintNow || mayCheckSessionState {

@@ -25,7 +25,8 @@ struct HotSettings: Sendable {
     var logQueries: LogQueries
     var slowThresholdNanos: UInt64
     var wantsFingerprints: Bool
-    /// Stats need every query's fingerprint; the slow log alone only those of slow queries.
+    /// Stats need every query's fingerprint; the slow log alone only those of slow queries
+    /// (implies `wantsFingerprints`).
     var fingerprintsEveryQuery: Bool
     var readAfterWrite: TimeAmount
     /// `disable_pqexec`: a simple-protocol Query closes the client.
