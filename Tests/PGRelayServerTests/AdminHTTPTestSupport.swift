@@ -75,6 +75,7 @@ private final class ResponseCollector: ChannelInboundHandler {
     private var body: [UInt8] = []
     private var received: [ReceivedResponse] = []
     private var waiters: [EventLoopPromise<ReceivedResponse>] = []
+    private var isClosed = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -91,14 +92,24 @@ private final class ResponseCollector: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        isClosed = true
         for waiter in waiters { waiter.fail(ChannelError.eof) }
         waiters = []
     }
 
-    func next(on eventLoop: EventLoop) -> EventLoopFuture<ReceivedResponse> {
+    /// The next response; fails at once when the server has already closed the connection
+    /// (a refused connection can close before the request is written) and after `timeout`, so
+    /// that a test fails instead of hanging.
+    func next(on eventLoop: EventLoop, timeout: TimeAmount) -> EventLoopFuture<ReceivedResponse> {
         let promise = eventLoop.makePromise(of: ReceivedResponse.self)
         waiters.append(promise)
         deliver()
+        if isClosed, !waiters.isEmpty {
+            for waiter in waiters { waiter.fail(ChannelError.eof) }
+            waiters = []
+        }
+        let expiry = eventLoop.scheduleTask(in: timeout) { promise.fail(ChannelError.connectTimeout(timeout)) }
+        promise.futureResult.whenComplete { _ in expiry.cancel() }
         return promise.futureResult
     }
 
@@ -138,7 +149,7 @@ final class TestHTTPClient {
         let collector = self.collector
         let bodyBuffer = channel.allocator.buffer(bytes: body)
         return try channel.eventLoop.flatSubmit { () -> EventLoopFuture<ReceivedResponse> in
-            let response = collector.value.next(on: channel.eventLoop)
+            let response = collector.value.next(on: channel.eventLoop, timeout: .seconds(20))
             channel.write(HTTPClientRequestPart.head(head), promise: nil)
             if bodyBuffer.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(bodyBuffer)), promise: nil) }
             channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
@@ -150,8 +161,24 @@ final class TestHTTPClient {
 
     var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
 
+    /// Waits for the server to close the connection; throws instead of hanging when it does not.
+    func waitUntilClosed(within timeout: TimeAmount = .seconds(20)) throws {
+        try channel.closeFuture.waitWithin(timeout, on: channel.eventLoop)
+    }
+
     func close() {
         try? channel.close().wait()
+    }
+}
+
+extension EventLoopFuture where Value == Void {
+    /// `wait()` that gives up after `timeout`, so a missing close fails the test instead of CI.
+    func waitWithin(_ timeout: TimeAmount, on eventLoop: EventLoop) throws {
+        let bounded = eventLoop.makePromise(of: Void.self)
+        let expiry = eventLoop.scheduleTask(in: timeout) { bounded.fail(ChannelError.connectTimeout(timeout)) }
+        cascade(to: bounded)
+        defer { expiry.cancel() }
+        try bounded.futureResult.wait()
     }
 }
 
