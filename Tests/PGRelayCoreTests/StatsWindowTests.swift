@@ -115,6 +115,36 @@ final class StatsWindowTests: XCTestCase {
         XCTAssertEqual(Set(snapshot.byUser.keys), ["user_a", QueryStatsShard.overflowLabel])
     }
 
+    /// Consecutive samples of one key reuse the previous slot; interleaved keys, routes and
+    /// overflowed names must still land where a lookup would put them.
+    func testInterleavedLabelsAreCountedUnderTheirOwnKeys() {
+        let settings = StatsSettings(maxDatabaseRoutes: 3, maxUsers: 2)
+        let registry = QueryStatsRegistry(shardCount: 1, settings: settings, clock: ManualClock().function)
+        let shard = registry.shard(at: 0)
+        let plan: [(database: String, route: QueryRoute, user: String, fingerprint: String)] = [
+            ("a", .primary, "u1", "SELECT $1"), ("a", .primary, "u1", "SELECT $1"), ("a", .replica, "u1", "SELECT $2"),
+            ("b", .primary, "u2", "SELECT $1"), ("a", .primary, "u1", "SELECT $2"), ("c", .primary, "u3", "SELECT $3"),
+            ("d", .replica, "u4", "SELECT $3"), ("c", .primary, "u3", "SELECT $1"), ("b", .primary, "u2", "SELECT $2"),
+        ]
+        for step in plan {
+            shard.record(sample(ms: 1, database: step.database, user: step.user, route: step.route, fingerprint: step.fingerprint))
+        }
+        let snapshot = registry.snapshot()
+        let overflow = QueryStatsShard.overflowLabel
+        // Three route slots: a/primary, a/replica, b/primary; c and d overflow (c twice, d once).
+        XCTAssertEqual(snapshot.byDatabase["a"]?.count, 4)
+        XCTAssertEqual(snapshot.byDatabase["b"]?.count, 2)
+        XCTAssertEqual(snapshot.byDatabase[overflow]?.count, 3)
+        XCTAssertNil(snapshot.byDatabase["c"])
+        XCTAssertEqual(snapshot.byRoute[.replica]?.count, 2)
+        XCTAssertEqual(snapshot.byUser["u1"]?.count, 4)
+        XCTAssertEqual(snapshot.byUser["u2"]?.count, 2)
+        XCTAssertEqual(snapshot.byUser[overflow]?.count, 3)
+        let calls = Dictionary(uniqueKeysWithValues: snapshot.topSlow.map { ($0.fingerprint, $0.calls) })
+        XCTAssertEqual(calls, ["SELECT $1": 4, "SELECT $2": 3, "SELECT $3": 2])
+        XCTAssertEqual(snapshot.totals.count, UInt64(plan.count))
+    }
+
     func testSettingsClampBadValues() {
         let settings = StatsSettings(slowThresholdMs: -.infinity, windowSeconds: -5, degradedRatio: .nan,
                                      unhealthyRatio: 0.01, maxFingerprints: -1, maxDatabaseRoutes: 0, maxUsers: 1_000_000)

@@ -36,7 +36,10 @@ struct FingerprintTable {
         // Overlong keys allocate their cut copy on every record; normalized SQL rarely gets there.
         let key = Self.boundedKey(fingerprint)
         let slot: Int
-        if let existing = slotByKey[key] {
+        if newest != Self.none, keys[Int(newest)] == key {
+            // The same statement again (a pooled workload repeats itself): no hashing of the text.
+            slot = Int(newest)
+        } else if let existing = slotByKey[key] {
             slot = Int(existing)
             moveToNewest(slot)
         } else {

@@ -59,15 +59,27 @@ struct RouteKey: Hashable, Sendable {
 }
 
 /// Everything one shard holds. A value type, so a capture is a consistent copy.
+///
+/// Routes and users live in slots that are never taken back (only `reset` empties them), so the
+/// slot of the previous sample can be remembered: one connection's queries, and a pool's, mostly
+/// carry the same database, route and user one after another, and comparing with the last key
+/// (short names compare as two words) costs far less than hashing the names for every query.
 struct ShardState: Sendable {
     private(set) var settings: StatsSettings
     private(set) var layout: WindowLayout
     private var thresholdNanos: UInt64
-    private(set) var routeWindows: [RouteKey: WindowSeries] = [:]
-    private(set) var userWindows: [String: WindowSeries] = [:]
+    private var routeSlotByKey: [RouteKey: Int] = [:]
+    private var routeKeys: [RouteKey] = []
+    private var routeCounterSlots: [RouteCounters] = []
+    /// nil while the route has been idle for a whole window (its histograms freed).
+    private var routeWindowSlots: [WindowSeries?] = []
+    private var userSlotByName: [String: Int] = [:]
+    private var userNames: [String] = []
+    private var userWindowSlots: [WindowSeries?] = []
+    private var admittedUserCount = 0
+    private var lastRoute: (key: RouteKey, slot: Int)?
+    private var lastUser: (name: String, slot: Int)?
     private(set) var waitWindow: WindowSeries
-    private(set) var routeCounters: [RouteKey: RouteCounters] = [:]
-    private var admittedUsers: Set<String> = []
     private(set) var fingerprints: FingerprintTable
     private var prunedEpoch: UInt64 = 0
 
@@ -79,6 +91,29 @@ struct ShardState: Sendable {
         fingerprints = FingerprintTable(capacity: settings.maxFingerprints)
     }
 
+    /// Window series by route, without the idle ones.
+    var routeWindows: [RouteKey: WindowSeries] {
+        var result: [RouteKey: WindowSeries] = [:]
+        for (slot, series) in routeWindowSlots.enumerated() {
+            if let series { result[routeKeys[slot]] = series }
+        }
+        return result
+    }
+
+    /// Window series by user, without the idle ones.
+    var userWindows: [String: WindowSeries] {
+        var result: [String: WindowSeries] = [:]
+        for (slot, series) in userWindowSlots.enumerated() {
+            if let series { result[userNames[slot]] = series }
+        }
+        return result
+    }
+
+    /// All-time counters by route.
+    var routeCounters: [RouteKey: RouteCounters] {
+        Dictionary(uniqueKeysWithValues: zip(routeKeys, routeCounterSlots))
+    }
+
     mutating func record(_ sample: QuerySample, at nanos: UInt64) {
         guard settings.enabled else { return }
         let micros = Self.micros(ofNanos: sample.durationNanos)
@@ -87,28 +122,14 @@ struct ShardState: Sendable {
         let epoch = layout.epoch(at: nanos)
         if epoch != prunedEpoch { pruneIdleSeries(at: epoch) }
 
-        // One hash per table: update in place through the index when the key is known.
-        var key = RouteKey(database: sample.database, route: sample.route)
-        if let index = routeCounters.index(forKey: key) {
-            routeCounters.values[index].record(
-                nanos: sample.durationNanos, waitNanos: sample.waitNanos, isSlow: isSlow, isError: sample.isError)
-        } else {
-            key = admittedRouteKey(database: sample.database, route: sample.route)
-            routeCounters[key, default: RouteCounters()].record(
-                nanos: sample.durationNanos, waitNanos: sample.waitNanos, isSlow: isSlow, isError: sample.isError)
-        }
-        if let index = routeWindows.index(forKey: key) {
-            routeWindows.values[index].record(micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
-        } else {
-            routeWindows[key, default: WindowSeries(layout: layout)].record(
-                micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
-        }
-        if let index = userWindows.index(forKey: sample.user) {
-            userWindows.values[index].record(micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
-        } else {
-            userWindows[admittedUser(sample.user), default: WindowSeries(layout: layout)].record(
-                micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
-        }
+        let route = routeSlot(database: sample.database, route: sample.route)
+        routeCounterSlots[route].record(
+            nanos: sample.durationNanos, waitNanos: sample.waitNanos, isSlow: isSlow, isError: sample.isError)
+        if routeWindowSlots[route] == nil { routeWindowSlots[route] = WindowSeries(layout: layout) }
+        routeWindowSlots[route]!.record(micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
+        let user = userSlot(sample.user)
+        if userWindowSlots[user] == nil { userWindowSlots[user] = WindowSeries(layout: layout) }
+        userWindowSlots[user]!.record(micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
         waitWindow.record(
             micros: Self.micros(ofNanos: sample.waitNanos), isSlow: false, isError: false, epoch: epoch, layout: layout)
         if let fingerprint = sample.fingerprint {
@@ -116,12 +137,62 @@ struct ShardState: Sendable {
         }
     }
 
+    /// The slot a sample is counted under; beyond the cap, new databases share the overflow label.
+    private mutating func routeSlot(database: String, route: QueryRoute) -> Int {
+        if let last = lastRoute, last.key.route == route, last.key.database == database { return last.slot }
+        var key = RouteKey(database: database, route: route)
+        let slot: Int
+        if let known = routeSlotByKey[key] {
+            slot = known
+        } else {
+            if routeKeys.count >= settings.maxDatabaseRoutes {
+                key = RouteKey(database: QueryStatsShard.overflowLabel, route: route)
+            }
+            slot = routeSlotByKey[key] ?? addRoute(key)
+        }
+        lastRoute = (RouteKey(database: database, route: route), slot)
+        return slot
+    }
+
+    private mutating func addRoute(_ key: RouteKey) -> Int {
+        let slot = routeKeys.count
+        routeSlotByKey[key] = slot
+        routeKeys.append(key)
+        routeCounterSlots.append(RouteCounters())
+        routeWindowSlots.append(nil)
+        return slot
+    }
+
+    /// The slot of a user; beyond the cap, new users share the overflow label.
+    private mutating func userSlot(_ user: String) -> Int {
+        if let last = lastUser, last.name == user { return last.slot }
+        let slot: Int
+        if let known = userSlotByName[user] {
+            slot = known
+        } else if admittedUserCount < settings.maxUsers {
+            admittedUserCount += 1
+            slot = addUser(user)
+        } else {
+            slot = userSlotByName[QueryStatsShard.overflowLabel] ?? addUser(QueryStatsShard.overflowLabel)
+        }
+        lastUser = (user, slot)
+        return slot
+    }
+
+    private mutating func addUser(_ name: String) -> Int {
+        let slot = userNames.count
+        userSlotByName[name] = slot
+        userNames.append(name)
+        userWindowSlots.append(nil)
+        return slot
+    }
+
     mutating func reconfigure(_ newSettings: StatsSettings) {
         let newLayout = WindowLayout(windowSeconds: newSettings.windowSeconds)
         if newLayout != layout {
             layout = newLayout
-            routeWindows = [:]
-            userWindows = [:]
+            routeWindowSlots = Array(repeating: nil, count: routeWindowSlots.count)
+            userWindowSlots = Array(repeating: nil, count: userWindowSlots.count)
             waitWindow = WindowSeries(layout: newLayout)
         }
         if newSettings.maxFingerprints != fingerprints.capacity {
@@ -129,6 +200,9 @@ struct ShardState: Sendable {
         }
         thresholdNanos = Self.nanos(ofMs: newSettings.slowThresholdMs)
         settings = newSettings
+        // New caps decide anew which names get their own slot.
+        lastRoute = nil
+        lastUser = nil
     }
 
     mutating func reset() {
@@ -139,28 +213,12 @@ struct ShardState: Sendable {
     private mutating func pruneIdleSeries(at epoch: UInt64) {
         prunedEpoch = epoch
         let layout = self.layout
-        var idleRoutes: [RouteKey] = []
-        for (key, series) in routeWindows where series.isIdle(at: epoch, layout: layout) { idleRoutes.append(key) }
-        for key in idleRoutes { routeWindows.removeValue(forKey: key) }
-        var idleUsers: [String] = []
-        for (key, series) in userWindows where series.isIdle(at: epoch, layout: layout) { idleUsers.append(key) }
-        for key in idleUsers { userWindows.removeValue(forKey: key) }
-    }
-
-    /// The key a sample is counted under: beyond the cap, new databases share the overflow label.
-    private func admittedRouteKey(database: String, route: QueryRoute) -> RouteKey {
-        let key = RouteKey(database: database, route: route)
-        if routeCounters.index(forKey: key) != nil || routeCounters.count < settings.maxDatabaseRoutes {
-            return key
+        for slot in routeWindowSlots.indices where routeWindowSlots[slot]?.isIdle(at: epoch, layout: layout) == true {
+            routeWindowSlots[slot] = nil
         }
-        return RouteKey(database: QueryStatsShard.overflowLabel, route: route)
-    }
-
-    private mutating func admittedUser(_ user: String) -> String {
-        if admittedUsers.contains(user) { return user }
-        guard admittedUsers.count < settings.maxUsers else { return QueryStatsShard.overflowLabel }
-        admittedUsers.insert(user)
-        return user
+        for slot in userWindowSlots.indices where userWindowSlots[slot]?.isIdle(at: epoch, layout: layout) == true {
+            userWindowSlots[slot] = nil
+        }
     }
 
     static func micros(ofNanos nanos: UInt64) -> UInt64 {

@@ -52,6 +52,21 @@ struct WindowSlot: Sendable {
     var slow: UInt64 = 0
     var errors: UInt64 = 0
 
+    mutating func record(micros: UInt64, isSlow: Bool, isError: Bool, epoch newEpoch: UInt64) {
+        if epoch != newEpoch { restart(epoch: newEpoch) }
+        let value = Swift.min(micros, LatencyHistogram.highestMicros)
+        if case .none = histogram {
+            var fresh = LatencyHistogram.make()
+            fresh.record(value)
+            histogram = fresh
+        } else {
+            histogram!.record(value)
+        }
+        sumMicros &+= micros
+        if isSlow { slow &+= 1 }
+        if isError { errors &+= 1 }
+    }
+
     /// Empties the slot for a new epoch, keeping the histogram's memory for reuse.
     mutating func restart(epoch newEpoch: UInt64) {
         epoch = newEpoch
@@ -72,13 +87,9 @@ struct WindowSeries: Sendable {
     }
 
     mutating func record(micros: UInt64, isSlow: Bool, isError: Bool, epoch: UInt64, layout: WindowLayout) {
-        let position = layout.position(of: epoch)
-        if slots[position].epoch != epoch { slots[position].restart(epoch: epoch) }
-        if slots[position].histogram == nil { slots[position].histogram = LatencyHistogram.make() }
-        slots[position].histogram!.record(Swift.min(micros, LatencyHistogram.highestMicros))
-        slots[position].sumMicros &+= micros
-        if isSlow { slots[position].slow &+= 1 }
-        if isError { slots[position].errors &+= 1 }
+        // One in-place access to the slot: reading fields through `slots[position]` one by one
+        // copied the slot (and retained its histogram) on every query.
+        slots[layout.position(of: epoch)].record(micros: micros, isSlow: isSlow, isError: isError, epoch: epoch)
         lastEpoch = epoch
     }
 
