@@ -50,8 +50,9 @@ final class SQLStatementCacheTests: XCTestCase {
     func testTextsWithLiteralsAreComputedButNotStored() {
         let cases: [(String, Bool)] = [
             ("BEGIN", true), ("COMMIT", true), ("SELECT now()", true), ("select * from t where a = b", true),
-            ("SELECT 1", false), ("SELECT 'x'", false), ("SELECT $1", false), ("SELECT $$x$$", false),
-            ("SELECT * FROM t2", false), ("", true),
+            ("SELECT 1", false), ("SELECT 'x'", false), ("SELECT $$x$$", false), ("", true),
+            // Parameters and digits in names are not literals: such texts repeat verbatim.
+            ("SELECT $1", true), ("SELECT * FROM t2", true),
         ]
         for (sql, stored) in cases {
             var cache = StatementTextCache<Int>(capacity: 4)
@@ -71,6 +72,31 @@ final class SQLStatementCacheTests: XCTestCase {
         XCTAssertNil(cache.peek("a"))
         _ = cache.value(for: "b") { _ in 2 }
         XCTAssertEqual(cache.peek("b"), 2)
+    }
+
+    /// Texts that repeat verbatim (no literal) are stored; parameters and digits in names are
+    /// not literals, so the extended protocol's statement texts are stored too.
+    func testWhichTextsAreWorthStoring() {
+        let cases: [(text: String, stored: Bool)] = [
+            ("SELECT now()", true),
+            ("", true),
+            ("SELECT abalance FROM pgbench_accounts WHERE aid = $1;", true),
+            ("UPDATE t2 SET a_1 = $12, b = $2 WHERE id = $3", true),
+            ("SELECT a$1 FROM x", true),
+            ("SELECT 1", false),
+            ("SELECT * FROM t WHERE id = $1 AND n > 10", false),
+            ("SELECT .5", false),
+            ("SELECT 'a'", false),
+            ("SELECT E'a'", false),
+            ("SELECT $$x$$", false),
+            ("SELECT $tag$x$tag$", false),
+            ("SELECT $1,2", false),
+            ("SELECT $", false),
+            ("SELECT x FROM \"t 1\"", false),
+        ]
+        for test in cases {
+            XCTAssertEqual(StatementTextCache<Int>.isWorthStoring(test.text.utf8), test.stored, test.text)
+        }
     }
 
     func testClassificationCacheMatchesClassifier() {

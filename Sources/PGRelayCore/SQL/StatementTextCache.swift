@@ -5,7 +5,7 @@
 /// computed every time and never stored, so memory stays below roughly
 /// `capacity × (maximumKeyLength + value size)`.
 ///
-/// Texts that carry literals (a digit, a quote or a `$`) are computed but not stored: with
+/// Texts that carry literals (a number, a quote or a dollar quote) are computed but not stored: with
 /// literals inlined nearly every text is new, and storing each one would evict a useful entry and
 /// cost more than computing the value (the texts that repeat, like `BEGIN` or `COMMIT`, carry none).
 public struct StatementTextCache<Value> {
@@ -52,15 +52,50 @@ public struct StatementTextCache<Value> {
         return value
     }
 
-    /// Whether a text is likely to come again verbatim: it has no literal nor parameter.
+    /// Whether a text is likely to come again verbatim: it has no literal. Parameters (`$1`) and
+    /// digits inside names (`t1`, `a_2`) are not literals: the extended protocol's statement
+    /// texts repeat exactly and must be stored. A quote, a dollar quote (`$$`, `$tag$`) or a
+    /// number that starts a token count as literals. A false "literal" only costs a computation,
+    /// so the scan stays byte-simple.
     static func isWorthStoring<Bytes: Sequence>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
+        var state = WorthStoringScan.text
+        var previous: UInt8 = 0x20
         for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "'"), UInt8(ascii: "$"): return false
-            default: continue
+            let isDigit = (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            switch state {
+            case .dollar:
+                // `$` at the start of a token: `$1` is a parameter, anything else (`$$`, `$tag$`)
+                // opens a dollar-quoted string.
+                guard isDigit else { return false }
+                state = .parameter
+                previous = byte
+                continue
+            case .parameter:
+                if isDigit { continue }
+                state = .text
+            case .text:
+                break
             }
+            if byte == UInt8(ascii: "'") { return false }
+            if !isNameByte(previous) {
+                if isDigit { return false }
+                if byte == UInt8(ascii: "$") { state = .dollar }
+            }
+            previous = byte
         }
-        return true
+        return state != .dollar
+    }
+
+    private enum WorthStoringScan { case text, dollar, parameter }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "$"), 0x80...0xFF:
+            return true
+        default:
+            return false
+        }
     }
 
     /// The cached value for `key`, without computing or counting it as a use.
