@@ -61,7 +61,12 @@ public struct StatementTextCache<Value> {
         var state = WorthStoringScan.text
         var previous: UInt8 = 0x20
         for byte in bytes {
-            let isDigit = (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            // Fast path: letters, spaces and most punctuation lie outside '$' (0x24) ... '9' (0x39).
+            if state == .text, byte > UInt8(ascii: "9") || byte < UInt8(ascii: "$") {
+                previous = byte
+                continue
+            }
+            let isDigit = byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
             switch state {
             case .dollar:
                 // `$` at the start of a token: `$1` is a parameter, anything else (`$$`, `$tag$`)
