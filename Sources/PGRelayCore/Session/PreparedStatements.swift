@@ -109,6 +109,16 @@ public struct PreparedStatementRewriter {
     /// server name of a (query, parameter types) pair.
     public mutating func handle(_ frame: Frame, cache: inout ServerStatementCache, pipeline: inout ResponsePipeline,
                                 nameFor: (String, [UInt32]) -> String) throws -> Outcome {
+        if StatementNamePeek.target(of: frame) == .unnamedStatement {
+            // Nothing to rename for the unnamed statement (what most drivers use): no decode.
+            switch frame.type {
+            case FrontendType.parse: pipeline.append(.forward(.parse, serverStatement: nil))
+            case FrontendType.bind: pipeline.append(.forward(.bind, serverStatement: nil))
+            case FrontendType.describe: pipeline.append(.forward(.describeStatement, serverStatement: nil))
+            default: pipeline.append(.forward(.close, serverStatement: nil))
+            }
+            return .passThrough
+        }
         switch frame.type {
         case FrontendType.parse:
             guard case .parse(let parse)? = try FrontendMessage.decode(frame) else {

@@ -578,9 +578,13 @@ final class ClientSession: @unchecked Sendable {
             }
         case FrontendType.bind:
             counters.binds &+= 1
-            if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
-               case .bind(let bind)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
-                batchLabel.fingerprint = bind.statement.isEmpty ? unnamedFingerprint : statementFingerprints[bind.statement]
+            if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length) {
+                let bindFrame = Frame(type: type, bytes: frame)
+                if StatementNamePeek.target(of: bindFrame) == .unnamedStatement {
+                    batchLabel.fingerprint = unnamedFingerprint
+                } else if case .bind(let bind)? = try? FrontendMessage.decode(bindFrame) {
+                    batchLabel.fingerprint = bind.statement.isEmpty ? unnamedFingerprint : statementFingerprints[bind.statement]
+                }
             }
         case FrontendType.close:
             if let frame = buffer.getSlice(at: index, length: length),

@@ -1,0 +1,55 @@
+import NIOCore
+
+/// Reads only whether an extended-protocol message names a prepared statement, without
+/// decoding it: most drivers use the unnamed statement, and for those the relay has nothing to
+/// rewrite or look up, so the full decode (strings, parameter arrays) would be wasted.
+public enum StatementNamePeek {
+    /// What a message refers to.
+    public enum Target: Equatable, Sendable {
+        /// The unnamed statement (Parse, Bind, or Describe/Close of kind 'S' with an empty name).
+        case unnamedStatement
+        /// Something else: a named statement, a portal, another message type, or a message the
+        /// peek cannot read (too short, no terminator); decode it to learn more.
+        case other
+    }
+
+    /// The target of a complete frame (type byte, length, body).
+    public static func target(of frame: Frame) -> Target {
+        frame.bytes.withUnsafeReadableBytes { target(type: frame.type, frameBytes: $0) }
+    }
+
+    /// The target of a complete frame given as raw bytes.
+    public static func target(type: UInt8, frameBytes bytes: UnsafeRawBufferPointer) -> Target {
+        let body = 5
+        guard bytes.count > body else { return .other }
+        switch type {
+        case FrontendType.parse:
+            // Parse: statement name, query, UInt16 count, that many UInt32 type OIDs; checked as
+            // far as `FrontendMessage.decode` checks, so a malformed message is still refused.
+            guard bytes[body] == 0, let queryEnd = terminator(in: bytes, from: body + 1),
+                  queryEnd + 3 <= bytes.count
+            else { return .other }
+            let count = Int(bytes[queryEnd + 1]) << 8 | Int(bytes[queryEnd + 2])
+            return bytes.count - (queryEnd + 3) >= count * 4 ? .unnamedStatement : .other
+        case FrontendType.bind:
+            // Bind: portal name, then statement name (the rest is passed on as it is).
+            guard let portalEnd = terminator(in: bytes, from: body), portalEnd + 1 < bytes.count else { return .other }
+            return bytes[portalEnd + 1] == 0 ? .unnamedStatement : .other
+        case FrontendType.describe, FrontendType.close:
+            // Kind byte, then the name; the whole message is exactly that for an empty name.
+            return bytes.count == body + 2 && bytes[body] == UInt8(ascii: "S") && bytes[body + 1] == 0
+                ? .unnamedStatement : .other
+        default:
+            return .other
+        }
+    }
+
+    private static func terminator(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        var index = start
+        while index < bytes.count {
+            if bytes[index] == 0 { return index }
+            index += 1
+        }
+        return nil
+    }
+}

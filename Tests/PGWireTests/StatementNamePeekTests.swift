@@ -1,0 +1,59 @@
+import NIOCore
+import PGWire
+import XCTest
+
+/// The peek must say "unnamed statement" exactly when the full decoder reads a well-formed
+/// message that refers to the unnamed statement; anything else (named, portal, malformed) is
+/// left to the decoder.
+final class StatementNamePeekTests: XCTestCase {
+    static let cases: [(name: String, bytes: [UInt8], expected: StatementNamePeek.Target)] = [
+        ("Parse unnamed", [0x50, 0, 0, 0, 16] + Wire.text("\0SELECT 1\0") + [0, 0], .unnamedStatement),
+        ("Parse unnamed with one type", [0x50, 0, 0, 0, 21] + Wire.text("\0SELECT $1\0") + [0, 1, 0, 0, 0, 23], .unnamedStatement),
+        ("Parse named", [0x50, 0, 0, 0, 18] + Wire.text("s1\0SELECT 1\0") + [0, 0], .other),
+        ("Parse unterminated query", [0x50, 0, 0, 0, 13] + Wire.text("\0SELECT 1"), .other),
+        ("Parse missing type count", [0x50, 0, 0, 0, 14] + Wire.text("\0SELECT 1\0"), .other),
+        ("Parse half a type count", [0x50, 0, 0, 0, 15] + Wire.text("\0SELECT 1\0") + [0], .other),
+        ("Parse fewer types than counted", [0x50, 0, 0, 0, 21] + Wire.text("\0SELECT $1\0") + [0, 2, 0, 0, 0, 23], .other),
+        ("Parse empty body", [0x50, 0, 0, 0, 4], .other),
+        ("Bind unnamed portal and statement", [0x42, 0, 0, 0, 12] + [0, 0] + [0, 0, 0, 0, 0, 0], .unnamedStatement),
+        ("Bind named portal, unnamed statement", [0x42, 0, 0, 0, 14] + Wire.text("c1\0\0") + [0, 0, 0, 0, 0, 0], .unnamedStatement),
+        ("Bind named statement", [0x42, 0, 0, 0, 14] + Wire.text("\0s1\0") + [0, 0, 0, 0, 0, 0], .other),
+        ("Bind unterminated portal", [0x42, 0, 0, 0, 6] + Wire.text("c1"), .other),
+        ("Bind portal but no statement", [0x42, 0, 0, 0, 5, 0], .other),
+        ("Describe unnamed statement", [0x44, 0, 0, 0, 6, 0x53, 0], .unnamedStatement),
+        ("Describe unnamed portal", [0x44, 0, 0, 0, 6, 0x50, 0], .other),
+        ("Describe named statement", [0x44, 0, 0, 0, 8, 0x53] + Wire.text("s1\0"), .other),
+        ("Describe unnamed statement with trailing byte", [0x44, 0, 0, 0, 7, 0x53, 0, 0], .other),
+        ("Describe without name", [0x44, 0, 0, 0, 5, 0x53], .other),
+        ("Close unnamed statement", [0x43, 0, 0, 0, 6, 0x53, 0], .unnamedStatement),
+        ("Close named statement", [0x43, 0, 0, 0, 8, 0x53] + Wire.text("s1\0"), .other),
+        ("Execute", [0x45, 0, 0, 0, 9, 0, 0, 0, 0, 0], .other),
+        ("Sync", [0x53, 0, 0, 0, 4], .other),
+        ("Query", [0x51, 0, 0, 0, 5, 0], .other),
+    ]
+
+    func testTargets() {
+        for test in Self.cases {
+            let frame = Frame(type: test.bytes[0], bytes: Wire.buffer(test.bytes))
+            XCTAssertEqual(StatementNamePeek.target(of: frame), test.expected, test.name)
+        }
+    }
+
+    func testAgreesWithTheDecoder() {
+        for test in Self.cases {
+            let frame = Frame(type: test.bytes[0], bytes: Wire.buffer(test.bytes))
+            let decodedUnnamed: Bool
+            switch try? FrontendMessage.decode(frame) {
+            case .parse(let parse)?: decodedUnnamed = parse.name.isEmpty
+            case .bind(let bind)?: decodedUnnamed = bind.statement.isEmpty
+            case .describe(let target)?, .close(let target)?: decodedUnnamed = target.kind == .statement && target.name.isEmpty
+            default: decodedUnnamed = false
+            }
+            if StatementNamePeek.target(of: frame) == .unnamedStatement {
+                XCTAssertTrue(decodedUnnamed, "\(test.name): the peek says unnamed, the decoder does not")
+            } else if test.name != "Describe unnamed statement with trailing byte" {
+                XCTAssertFalse(decodedUnnamed, "\(test.name): the decoder says unnamed, the peek does not")
+            }
+        }
+    }
+}
