@@ -73,6 +73,79 @@ final class SQLShapeTests: XCTestCase {
         }
     }
 
+    private func plain(_ sql: String) -> (hash: UInt64, hasLiterals: Bool)? {
+        Array(sql.utf8).withUnsafeBytes { SQLShape.plainHash(utf8: $0) }
+    }
+
+    /// The plain hash is only taken for texts whose numbers are bare digit runs; everything
+    /// the lexer reads differently is left to `hash(utf8:)`.
+    func testPlainTextsAndTheTextsThatNeedTheLexer() {
+        let cases: [(sql: String, plain: Bool, literals: Bool)] = [
+            ("SELECT abalance FROM pgbench_accounts WHERE aid = 4711;", true, true),
+            ("SELECT 1", true, true),
+            ("select * from t1 where a_2 = 3 and b in (1, 2,3)", true, true),
+            ("SELECT x FROM t WHERE y<=10 AND z>0", true, true),
+            ("UPDATE t SET n = n + 1 WHERE id = 7", true, true),
+            ("SELECT t.a FROM s.t", true, false),
+            ("BEGIN", true, false),
+            ("", true, false),
+            ("SELECT 1.5", false, false), ("SELECT .5", false, false), ("SELECT t.1", false, false),
+            ("SELECT 1e5", false, false), ("SELECT 0x1F", false, false), ("SELECT 1_000", false, false),
+            ("SELECT 1a", false, false), ("SELECT -1", false, false), ("SELECT 'a'", false, false),
+            ("SELECT \"a\"", false, false), ("SELECT $1", false, false), ("SELECT 1 -- x", false, false),
+            ("SELECT 1 /* x */", false, false), ("SELECT 1::int", false, false), ("SELECT 'é'", false, false),
+            ("SELECT 2/1", false, false),
+        ]
+        for test in cases {
+            let result = plain(test.sql)
+            XCTAssertEqual(result != nil, test.plain, test.sql)
+            if let result { XCTAssertEqual(result.hasLiterals, test.literals, test.sql) }
+        }
+    }
+
+    /// Same plain hash, same fingerprint: over the normalizer corpus, and over random plain
+    /// statements whose numbers are changed (the property the fast path rests on).
+    func testSamePlainHashMeansSameFingerprint() {
+        var compared = 0
+        for (sql, _) in SQLFingerprintTests.cases {
+            let variant = withOtherConstants(sql)
+            guard let a = plain(sql), let b = plain(variant) else { continue }
+            if a.hash == b.hash {
+                compared += 1
+                XCTAssertEqual(SQLFingerprint.normalize(sql), SQLFingerprint.normalize(variant), "\(sql) vs \(variant)")
+            }
+        }
+        XCTAssertGreaterThan(compared, 10, "too few corpus texts are plain")
+
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["SELECT", " ", "a", "t1", "x_2", "=", "<", ">", "(", ")", ",", "*", "+", ";", ".", "IN", "\n", "7", "42", "0"]
+        var plainPairs = 0
+        for _ in 0 ..< 3000 {
+            let sql = (0 ..< Int.random(in: 1 ... 14, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            let variant = String(sql.map { $0.isNumber ? Character(String(Int.random(in: 0 ... 9, using: &generator))) : $0 })
+            guard let a = plain(sql), let b = plain(variant) else { continue }
+            plainPairs += 1
+            if a.hash == b.hash {
+                XCTAssertEqual(SQLFingerprint.normalize(sql), SQLFingerprint.normalize(variant), "\(sql) vs \(variant)")
+            }
+        }
+        XCTAssertGreaterThan(plainPairs, 300)
+    }
+
+    func testPlainHashKeepsEverythingButNumbers() {
+        let different: [(String, String)] = [
+            ("SELECT a FROM t WHERE id = 1", "SELECT b FROM t WHERE id = 1"),
+            ("SELECT * FROM t1", "SELECT * FROM t2"),
+            ("SELECT 1, 2", "SELECT 1,2"),
+            ("SELECT 1 IN (1, 2)", "SELECT 1 IN (1, x)"),
+            ("SELECT x1", "SELECT x 1"),
+        ]
+        for (a, b) in different {
+            XCTAssertNotEqual(plain(a)?.hash, plain(b)?.hash, "\(a) / \(b)")
+        }
+        XCTAssertEqual(plain("SELECT 1 FROM t WHERE a = 22")?.hash, plain("SELECT 934 FROM t WHERE a = 0")?.hash)
+    }
+
     func testFingerprintCacheByShape() {
         var cache = FingerprintCache(capacity: 8, shapeCapacity: 2)
         let texts = ["SELECT * FROM t WHERE id = 1", "SELECT * FROM t WHERE id = 2", "SELECT * FROM u WHERE id = 'x'",

@@ -42,4 +42,81 @@ public enum SQLShape {
             return hash
         }
     }
+
+    // MARK: Plain texts without the lexer
+
+    /// A cheaper shape hash for the common plain text (`SELECT abalance FROM pgbench_accounts
+    /// WHERE aid = 4711;`), or nil when the text needs the lexer. A plain text has only ASCII
+    /// letters, digits, `_`, whitespace and the punctuation `( ) , ; = < > * + .` — no quote,
+    /// comment, dollar sign, minus or slash — and its numbers are bare digit runs that start a
+    /// token (no `1.5`, `1e5`, `0x1F`, `1_000`). There every digit run that starts a token is a
+    /// number token whatever its digits, and every other byte is the same in two texts of the
+    /// same hash, so they lex alike and have the same fingerprint. This hash has its own seed:
+    /// it never meets a `hash(utf8:)` value by design, only by a 64-bit accident.
+    /// `hasLiterals` is false when the text has no number at all.
+    public static func plainHash(utf8 bytes: UnsafeRawBufferPointer) -> (hash: UInt64, hasLiterals: Bool)? {
+        plainClasses.withUnsafeBufferPointer { classes in
+            let letter = PlainClass.letter.rawValue, digit = PlainClass.digit.rawValue
+            let dot = PlainClass.dot.rawValue, other = PlainClass.other.rawValue
+            var hash = plainSeed
+            var hasLiterals = false
+            var previous = PlainClass.space.rawValue
+            var index = 0
+            let count = bytes.count
+            while index < count {
+                let byte = bytes[index]
+                let kind = classes[Int(byte)]
+                if kind == other { return nil }
+                if kind == digit, previous != letter, previous != digit {
+                    // A digit run that starts a token: a number whatever its digits.
+                    if previous == dot { return nil }
+                    var end = index + 1
+                    while end < count, classes[Int(bytes[end])] == digit { end += 1 }
+                    // A letter, `_` or dot right after the digits makes another kind of number.
+                    if end < count {
+                        let next = classes[Int(bytes[end])]
+                        if next == letter || next == dot { return nil }
+                    }
+                    hash = (hash ^ 0x100) &* prime
+                    hasLiterals = true
+                    index = end
+                    previous = PlainClass.number.rawValue
+                    continue
+                }
+                // `.5` is a number the lexer reads with its dot (`1.5` ends above).
+                if kind == dot, index + 1 < count, classes[Int(bytes[index + 1])] == digit { return nil }
+                hash = (hash ^ UInt64(byte)) &* prime
+                previous = kind
+                index += 1
+            }
+            return (hash, hasLiterals)
+        }
+    }
+
+    private static let plainSeed: UInt64 = 0x84222325_cbf29ce4 ^ UInt64.random(in: 0 ... UInt64.max)
+
+    private enum PlainClass: UInt8 {
+        case other, letter, digit, space, punctuation, dot
+        /// Not a byte class: what `previous` is after a digit run that starts a token.
+        case number
+    }
+
+    private static let plainClasses: [UInt8] = (0 ... 255).map { value -> UInt8 in
+        let byte = UInt8(value)
+        switch byte {
+        case UInt8(ascii: "a") ... UInt8(ascii: "z"), UInt8(ascii: "A") ... UInt8(ascii: "Z"), UInt8(ascii: "_"):
+            return PlainClass.letter.rawValue
+        case UInt8(ascii: "0") ... UInt8(ascii: "9"):
+            return PlainClass.digit.rawValue
+        case 0x20, 0x09, 0x0A, 0x0D:
+            return PlainClass.space.rawValue
+        case UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="),
+             UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "*"), UInt8(ascii: "+"):
+            return PlainClass.punctuation.rawValue
+        case UInt8(ascii: "."):
+            return PlainClass.dot.rawValue
+        default:
+            return PlainClass.other.rawValue
+        }
+    }
 }

@@ -190,16 +190,24 @@ public struct FingerprintCache {
     /// The fingerprint of statement text given as UTF-8 bytes. Text with literals (never stored)
     /// is normalized straight from the bytes, without making a String of it first.
     public mutating func fingerprint(utf8 bytes: UnsafeRawBufferPointer) -> String {
+        // Plain text with numbers (the usual ORM or pgbench statement with inlined values): one
+        // byte scan instead of lexing.
+        if let plain = SQLShape.plainHash(utf8: bytes), plain.hasLiterals {
+            return fingerprint(utf8: bytes, shape: plain.hash)
+        }
         if !StatementTextCache<String>.isWorthStoring(bytes) {
-            let shape = SQLShape.hash(utf8: bytes)
-            if let known = byShape[shape] { return known }
-            let fingerprint = SQLFingerprint.normalize(utf8: bytes)
-            if bytes.count <= storage.maximumKeyLength {
-                if byShape.count >= shapeCapacity { byShape.removeAll(keepingCapacity: true) }
-                byShape[shape] = fingerprint
-            }
-            return fingerprint
+            return fingerprint(utf8: bytes, shape: SQLShape.hash(utf8: bytes))
         }
         return fingerprint(String(decoding: bytes, as: UTF8.self))
+    }
+
+    private mutating func fingerprint(utf8 bytes: UnsafeRawBufferPointer, shape: UInt64) -> String {
+        if let known = byShape[shape] { return known }
+        let fingerprint = SQLFingerprint.normalize(utf8: bytes)
+        if bytes.count <= storage.maximumKeyLength {
+            if byShape.count >= shapeCapacity { byShape.removeAll(keepingCapacity: true) }
+            byShape[shape] = fingerprint
+        }
+        return fingerprint
     }
 }

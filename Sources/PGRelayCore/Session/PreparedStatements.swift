@@ -46,6 +46,15 @@ public struct ServerStatementCache: Sendable {
         lastUse[name] = clock
     }
 
+    /// Marks `name` as just used when the cache holds it (one lookup, for every Bind of a
+    /// prepared statement); false when it does not.
+    public mutating func touchIfPresent(_ name: String) -> Bool {
+        guard let index = lastUse.index(forKey: name) else { return false }
+        clock &+= 1
+        lastUse.values[index] = clock
+        return true
+    }
+
     /// Adds `name`; returns the names evicted to make room (to Close on the server).
     public mutating func insert(_ name: String) -> [String] {
         var evicted: [String] = []
@@ -135,8 +144,7 @@ public struct PreparedStatementRewriter {
             statements[parse.name] = ClientStatement(query: parse.query, parameterTypes: parse.parameterTypes,
                                                      serverName: serverName, serverParse: serverParse)
             var out = allocator.buffer(capacity: 0)
-            if cache.contains(serverName) {
-                cache.touch(serverName)
+            if cache.touchIfPresent(serverName) {
                 var complete = allocator.buffer(capacity: 5)
                 complete.writeEmptyBackendMessage(BackendType.parseComplete)
                 pipeline.append(.fake(complete))
@@ -249,9 +257,7 @@ public struct PreparedStatementRewriter {
 
     private func ensurePrepared(_ statement: ClientStatement, cache: inout ServerStatementCache,
                                 pipeline: inout ResponsePipeline, out: inout ByteBuffer) {
-        if cache.contains(statement.serverName) {
-            cache.touch(statement.serverName)
-        } else {
+        if !cache.touchIfPresent(statement.serverName) {
             prepare(statement.serverName, parse: statement.serverParse, cache: &cache, pipeline: &pipeline, out: &out, swallow: true)
         }
     }
