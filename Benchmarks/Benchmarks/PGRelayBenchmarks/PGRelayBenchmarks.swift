@@ -18,7 +18,9 @@ private let tolerances: [BenchmarkMetric: BenchmarkThresholds] = [
 
 private func configuration() -> Benchmark.Configuration {
     Benchmark.Configuration(
-        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        // No `.throughput`: it is wall clock inverted, and package-benchmark checks it with no
+        // tolerance, so every run on this noisy box failed the check.
+        metrics: [.wallClock, .mallocCountTotal],
         timeUnits: .nanoseconds,
         warmupIterations: 10,
         scalingFactor: .kilo,
