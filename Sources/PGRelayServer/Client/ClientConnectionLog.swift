@@ -16,7 +16,7 @@ extension ClientSession {
     func logLogin() {
         guard runtime.config.logConnections else { return }
         logger.info("login attempt", metadata: [
-            "user": "\(user)", "database": "\(database)", "addr": "\(remoteDescription)", "tls": "\(tlsDescription)",
+            "user": "\(user)", "database": "\(database)", "addr": "\(remoteDescription)", "tls": "\(tlsLogValue)",
         ])
     }
 
@@ -43,8 +43,8 @@ extension ClientSession {
         logger.warning("pooler error: \(error.message)", metadata: metadata)
     }
 
-    private var tlsDescription: String {
-        let description = tlsInfo.description
+    private var tlsLogValue: String {
+        let description = tlsDescription
         return description.isEmpty ? "no" : description
     }
 }

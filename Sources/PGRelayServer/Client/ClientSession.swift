@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import PGRelayCore
 import PGWire
@@ -15,7 +16,16 @@ final class ClientSession: @unchecked Sendable {
     let connectedAtWall = Date()
     let isUnixSocket: Bool
     /// The negotiated TLS version, for SHOW CLIENTS.
-    let tlsInfo = ClientTLSInfo()
+    /// "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519" once a TLS handshake is done, "" for
+    /// plaintext; readable from any thread (SHOW CLIENTS, /clients). One lock for all sessions
+    /// guards it (written once per handshake, read by admin views), so a plaintext client
+    /// carries no lock or object of its own (memory per idle client).
+    var tlsDescription: String {
+        get { Self.tlsLock.withLock { tlsText } }
+        set { Self.tlsLock.withLock { tlsText = newValue } }
+    }
+    private var tlsText = ""
+    private static let tlsLock = NIOLock()
 
     private(set) var cancelKey: CancelRequest?
     private(set) var user = ""

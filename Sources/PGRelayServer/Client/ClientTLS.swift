@@ -5,18 +5,6 @@ import NIOTLS
 import PGRelayCore
 import PGWire
 
-/// The TLS state of one client connection, readable from any thread (SHOW CLIENTS, /clients).
-final class ClientTLSInfo: @unchecked Sendable {
-    private let text = NIOLockedValueBox("")
-
-    /// "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519" once the handshake is done; "" for plaintext.
-    var description: String { text.withLockedValue { $0 } }
-
-    func record(_ description: String) {
-        text.withLockedValue { $0 = description }
-    }
-}
-
 extension ClientSession {
     /// Whether the client's bytes arrive through TLS. On the client's loop only.
     var isOverTLS: Bool {
@@ -60,7 +48,7 @@ extension ClientSession {
     /// The handshake finished: remember version, cipher and group for the admin views.
     func tlsHandshakeCompleted() {
         let version = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
-        tlsInfo.record(TLSHandshakeObserver.takeSummary(from: channel.pipeline, fallback: ServerTLSNegotiation.describe(version)))
+        tlsDescription = TLSHandshakeObserver.takeSummary(from: channel.pipeline, fallback: ServerTLSNegotiation.describe(version))
     }
 }
 

@@ -115,7 +115,7 @@ extension ConsoleTables {
                 isUnix ? "unix" : local?.ipAddress ?? "", "\(isUnix ? listenPort : local?.port ?? 0)",
                 Self.timestamp(client.connectedAtWall), timestamp(client.lastRequestAt, now: now, wallNow: wallNow),
                 "\(waitedMicros / 1_000_000)", "\(waitedMicros % 1_000_000)", "0", pointer(client.id),
-                client.linkedServerID.map(pointer) ?? "", "0", client.tlsInfo.description,
+                client.linkedServerID.map(pointer) ?? "", "0", client.tlsDescription,
                 client.applicationName, "0", "\(client.id)",
             ]
         }
