@@ -58,6 +58,8 @@ final class ClientSession: @unchecked Sendable {
     private var warnedAboutSessionState = false
     /// Counted against max_db_client_connections / max_user_client_connections (until it leaves).
     private var countedInClientLimits = false
+    /// Whether bytes were written to the client since its last flush (`flushClient`).
+    private var clientUnflushed = false
 
     private enum Phase {
         case startup
@@ -312,6 +314,7 @@ final class ClientSession: @unchecked Sendable {
             var buffer = allocator.buffer(capacity: 32)
             buffer.writeNegotiateProtocolVersion(newestMinor: 0, unrecognized: unrecognized)
             channel.write(buffer, promise: nil)
+            clientUnflushed = true
         }
         if runtime.clientCount > config.maxClientConn {
             fatal(ErrorFields(severity: "FATAL", sqlState: "53300", message: "no more connections allowed (max_client_conn)"))
@@ -877,7 +880,7 @@ final class ClientSession: @unchecked Sendable {
     private func releaseServer(reset: Bool = true) {
         guard let server else { return }
         // The server's read-complete will no longer reach us once it is unlinked.
-        channel.flush()
+        flushClient()
         self.server = nil
         tracker.reset()
         swallowReady = 0
@@ -940,6 +943,7 @@ final class ClientSession: @unchecked Sendable {
                         flushRun(input, from: runStart, to: index)
                         runStart = index + length
                     } else if let status {
+                        flushEarly(input, from: &runStart, through: index + length)
                         tracker.serverReady(status)
                         requestFinished(status: status)
                     }
@@ -948,9 +952,11 @@ final class ClientSession: @unchecked Sendable {
                         runStart = index + length
                         counters.bytesSent &+= UInt64(fakes.readableBytes)
                         channel.write(fakes, promise: nil)
+                        clientUnflushed = true
                         completeFakeReadies()
                     }
                 } else if let status {
+                    flushEarly(input, from: &runStart, through: index + length)
                     tracker.serverReady(status)
                     requestFinished(status: status)
                 }
@@ -980,7 +986,24 @@ final class ClientSession: @unchecked Sendable {
     }
 
     func serverReadComplete() {
+        flushClient()
+    }
+
+    /// Flushes the client's channel unless nothing was written since the last flush: a flush
+    /// walks NIO's pipeline even when there is nothing to send.
+    private func flushClient() {
+        guard clientUnflushed else { return }
+        clientUnflushed = false
         channel.flush()
+    }
+
+    /// A ReadyForQuery that ends what the server sent in this read: the client gets its answer
+    /// now, before the proxy times the request, records it and releases the server.
+    private func flushEarly(_ input: ByteBuffer, from runStart: inout Int, through end: Int) {
+        guard end == input.writerIndex else { return }
+        flushRun(input, from: runStart, to: end)
+        runStart = end
+        flushClient()
     }
 
     private func flushRun(_ buffer: ByteBuffer, from start: Int, to end: Int) {
@@ -988,6 +1011,7 @@ final class ClientSession: @unchecked Sendable {
         counters.bytesSent &+= UInt64(end - start)
         answeredSinceDispatch = true
         channel.write(slice, promise: nil)
+        clientUnflushed = true
     }
 
     /// A ReadyForQuery answered the oldest outstanding request: time it, record it, and at the
@@ -1097,7 +1121,12 @@ final class ClientSession: @unchecked Sendable {
 
     func sendToClient(_ buffer: ByteBuffer, flush: Bool = true) {
         onLoop { [self] in
-            if flush { channel.writeAndFlush(buffer, promise: nil) } else { channel.write(buffer, promise: nil) }
+            if flush {
+                channel.writeAndFlush(buffer, promise: nil)
+            } else {
+                channel.write(buffer, promise: nil)
+                clientUnflushed = true
+            }
         }
     }
 
