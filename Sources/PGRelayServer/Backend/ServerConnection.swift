@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PGRelayCore
@@ -26,7 +27,14 @@ final class ServerConnection: @unchecked Sendable {
     private(set) var idleSince = NIODeadline.now()
     private(set) var lastCheckedOrUsed = NIODeadline.now()
     private(set) var linkedClientID: UInt64?
-    private(set) var tlsDescription = ""
+    /// TLS version and cipher of the connection ("" without TLS); readable from any thread (SHOW
+    /// SERVERS), so one lock for all servers guards it (written once, at connect).
+    private(set) var tlsDescription: String {
+        get { Self.tlsLock.withLock { tlsText } }
+        set { Self.tlsLock.withLock { tlsText = newValue } }
+    }
+    private var tlsText = ""
+    private static let tlsLock = NIOLock()
     /// Statements prepared on this server under shared server names (transaction pooling).
     var statementCache: ServerStatementCache
 
