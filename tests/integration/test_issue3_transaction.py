@@ -181,6 +181,26 @@ def test_pipelined_batches_with_an_error_in_the_middle(proxy):
     assert not churn.errors, churn.errors[:3]
 
 
+def test_pipelined_batch_mixing_small_and_large_messages_arrives_in_order(proxy):
+    # The frames of a batch are gathered into one write to the server up to a bound; a large
+    # Bind in the middle must still reach the server after the small frames before it and
+    # before those after it, with every value intact.
+    p = proxy(pool_mode="transaction", default_pool_size=1)
+    big = "x" * 200_000
+    with Churn(p) as churn, p.connect(prepare_threshold=None) as conn:
+        for round_ in range(5):
+            with conn.pipeline():
+                small_before = [conn.execute("SELECT %s::int", (round_ * 10 + k,)) for k in range(3)]
+                large = conn.execute("SELECT length(%s::text), md5(%s::text)", (big, big))
+                small_after = [conn.execute("SELECT %s::text", (f"after-{round_}-{k}",)) for k in range(3)]
+            assert [c.fetchone() for c in small_before] == [(round_ * 10 + k,) for k in range(3)]
+            length, digest = large.fetchone()
+            assert length == len(big)
+            assert digest == conn.execute("SELECT md5(repeat('x', 200000))").fetchone()[0]
+            assert [c.fetchone() for c in small_after] == [(f"after-{round_}-{k}",) for k in range(3)]
+    assert not churn.errors, churn.errors[:3]
+
+
 def test_dirty_disconnect_in_transaction_mode(proxy, cluster):
     p = proxy(pool_mode="transaction", default_pool_size=2)
     assert_killed_client_leaves_nothing_open(p, cluster, "kill_txn_t")
