@@ -35,6 +35,8 @@ final class ServerConnection: @unchecked Sendable {
     }
     private var tlsText = ""
     private static let tlsLock = NIOLock()
+    /// Lent, busy or neither, as its pool counts it; read and written only under the pool's lock.
+    var poolMembership = PoolMembership.none
     /// Statements prepared on this server under shared server names (transaction pooling).
     var statementCache: ServerStatementCache
 

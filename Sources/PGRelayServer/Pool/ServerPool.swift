@@ -17,8 +17,11 @@ final class ServerPool: @unchecked Sendable {
     // Guarded by `lock`.
     private var _settings: PoolSettings
     private var idle: [ServerConnection] = []
-    private var lent: Set<ObjectIdentifier> = []
-    private var busy: Set<ObjectIdentifier> = [] // resetting or checking
+    // Lent and busy (resetting or checking) servers are counted here and marked on the server
+    // itself (`ServerConnection.poolMembership`): two hash-set updates per transaction cost more
+    // than the rest of a release.
+    private var lentCount = 0
+    private var busyCount = 0
     private var closing: Set<ObjectIdentifier> = [] // closed by the pool, connection not gone yet
     private var connecting = 0
     private var waiters = CircularBuffer<Waiter>()
@@ -107,12 +110,12 @@ final class ServerPool: @unchecked Sendable {
             }
             if let index = idleIndexToLendLocked(to: client) {
                 server = idle.remove(at: index)
-                lent.insert(ObjectIdentifier(server!))
+                setMembershipLocked(server!, .lent)
                 totalServerAssignments += 1
                 return
             }
             if client.hasLoggedIn, !isReplicaPool {
-                fastFail = loginRetry.fastFailError(serversAlive: idle.count + lent.count + busy.count)
+                fastFail = loginRetry.fastFailError(serversAlive: idle.count + lentCount + busyCount)
             }
             if fastFail == nil { waiters.append(Waiter(client: client, since: .now())) }
             // After a fast failure too, so that the pool retries (once server_login_retry has
@@ -163,8 +166,7 @@ final class ServerPool: @unchecked Sendable {
         let next: Next = lock.withLock {
             if server.expired(lifetime: _settings.lifetime) || isMarkedForCloseLocked(server) { return .discard }
             if reset, !_settings.resetQuery.isEmpty, _settings.mode == .session || _settings.resetQueryAlways {
-                lent.remove(ObjectIdentifier(server))
-                busy.insert(ObjectIdentifier(server))
+                setMembershipLocked(server, .busy)
                 return .reset(_settings.resetQuery)
             }
             return .placed(placeLocked(server))
@@ -197,11 +199,10 @@ final class ServerPool: @unchecked Sendable {
     }
 
     private func placeLocked(_ server: ServerConnection) -> Placement {
-        lent.remove(ObjectIdentifier(server))
-        busy.remove(ObjectIdentifier(server))
+        setMembershipLocked(server, .none)
         if retired { return .close }
         if !runtime.isPaused(database: key.database), let first = takeWaiterLocked(for: server) {
-            lent.insert(ObjectIdentifier(server))
+            setMembershipLocked(server, .lent)
             totalServerAssignments += 1
             let waited = NIODeadline.now() - first.since
             maxWaitNanos = max(maxWaitNanos, UInt64(max(0, waited.nanoseconds)))
@@ -244,7 +245,9 @@ final class ServerPool: @unchecked Sendable {
     func discard(_ server: ServerConnection, alreadyUnlisted: Bool = false) {
         lock.withLock {
             let id = ObjectIdentifier(server)
-            if lent.remove(id) != nil || busy.remove(id) != nil || idle.contains(where: { $0 === server }) || members[id] != nil {
+            let wasCounted = server.poolMembership != .none
+            setMembershipLocked(server, .none)
+            if wasCounted || idle.contains(where: { $0 === server }) || members[id] != nil {
                 closing.insert(id)
             }
             idle.removeAll { $0 === server }
@@ -259,8 +262,7 @@ final class ServerPool: @unchecked Sendable {
         lock.withLock {
             let id = ObjectIdentifier(server)
             members[id] = nil
-            lent.remove(id)
-            busy.remove(id)
+            setMembershipLocked(server, .none)
             closing.remove(id)
             idle.removeAll { $0 === server }
             open = !waiters.isEmpty && waiters.count > connecting && canOpenLocked(limit: _settings.size)
@@ -269,9 +271,24 @@ final class ServerPool: @unchecked Sendable {
         if open { openServer(on: runtime.group.next()) }
     }
 
+    /// Moves a server between lent, busy and neither, keeping the counts. Under the lock.
+    private func setMembershipLocked(_ server: ServerConnection, _ membership: PoolMembership) {
+        switch server.poolMembership {
+        case .lent: lentCount -= 1
+        case .busy: busyCount -= 1
+        case .none: break
+        }
+        server.poolMembership = membership
+        switch membership {
+        case .lent: lentCount += 1
+        case .busy: busyCount += 1
+        case .none: break
+        }
+    }
+
     // MARK: opening servers
 
-    private var totalLocked: Int { idle.count + lent.count + busy.count + closing.count + connecting }
+    private var totalLocked: Int { idle.count + lentCount + busyCount + closing.count + connecting }
 
     private func canOpenLocked(limit: Int) -> Bool {
         guard !retired, totalLocked < limit,
@@ -292,7 +309,7 @@ final class ServerPool: @unchecked Sendable {
     func serverOpened(_ server: ServerConnection) {
         lock.withLock {
             connecting -= 1
-            busy.insert(ObjectIdentifier(server)) // counted until makeAvailable places it
+            setMembershipLocked(server, .busy) // counted until makeAvailable places it
             lastLoginError = nil
             loginRetry.succeeded()
             hostRotation.attemptEnded(succeeded: true)
@@ -374,7 +391,7 @@ final class ServerPool: @unchecked Sendable {
                 } else if !settings.checkQuery.isEmpty, settings.checkDelay >= 0,
                           now - server.lastCheckedOrUsed > .nanoseconds(Int64(settings.checkDelay * 1e9)) {
                     toCheck.append(server)
-                    busy.insert(ObjectIdentifier(server))
+                    setMembershipLocked(server, .busy)
                 } else {
                     keep.append(server)
                 }
@@ -427,7 +444,7 @@ final class ServerPool: @unchecked Sendable {
             while !waiters.isEmpty, !idle.isEmpty {
                 let waiter = waiters.removeFirst()
                 let server = _settings.roundRobin ? idle.removeFirst() : idle.removeLast()
-                lent.insert(ObjectIdentifier(server))
+                setMembershipLocked(server, .lent)
                 totalServerAssignments += 1
                 handouts.append((server, waiter.client))
             }
@@ -463,7 +480,7 @@ final class ServerPool: @unchecked Sendable {
     func counts(now: NIODeadline = .now()) -> Counts {
         lock.withLock {
             let oldest = waiters.first.map { UInt64(max(0, (now - $0.since).nanoseconds)) } ?? 0
-            return Counts(idle: idle.count, active: lent.count, busy: busy.count, connecting: connecting,
+            return Counts(idle: idle.count, active: lentCount, busy: busyCount, connecting: connecting,
                           waiting: waiters.count, maxWaitNanos: oldest, assignments: totalServerAssignments)
         }
     }
@@ -477,8 +494,12 @@ final class ServerPool: @unchecked Sendable {
     func serverStates() -> [(server: ServerConnection, state: String)] {
         lock.withLock {
             members.values.map { server -> (server: ServerConnection, state: String) in
-                let id = ObjectIdentifier(server)
-                let state = lent.contains(id) ? "active" : busy.contains(id) ? "used" : "idle"
+                let state: String
+                switch server.poolMembership {
+                case .lent: state = "active"
+                case .busy: state = "used"
+                case .none: state = "idle"
+                }
                 return (server, state)
             }
         }.sorted { $0.server.id < $1.server.id }
@@ -507,4 +528,10 @@ final class ServerPool: @unchecked Sendable {
         guard let mark = closeOpenedBefore else { return false }
         return server.createdAt < mark
     }
+}
+
+/// Where a pool counts one of its servers besides `idle`: lent to a client, or busy with a
+/// reset or check query.
+enum PoolMembership {
+    case none, lent, busy
 }
