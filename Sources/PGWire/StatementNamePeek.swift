@@ -45,11 +45,6 @@ public enum StatementNamePeek {
     }
 
     private static func terminator(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        var index = start
-        while index < bytes.count {
-            if bytes[index] == 0 { return index }
-            index += 1
-        }
-        return nil
+        bytes[start...].firstIndex(of: 0)
     }
 }

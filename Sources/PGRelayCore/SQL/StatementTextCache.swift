@@ -190,10 +190,11 @@ public struct FingerprintCache {
     /// The fingerprint of statement text given as UTF-8 bytes. Text with literals (never stored)
     /// is normalized straight from the bytes, without making a String of it first.
     public mutating func fingerprint(utf8 bytes: UnsafeRawBufferPointer) -> String {
-        // Plain text with numbers (the usual ORM or pgbench statement with inlined values): one
-        // byte scan instead of lexing.
-        if let plain = SQLShape.plainHash(utf8: bytes), plain.hasLiterals {
-            return fingerprint(utf8: bytes, shape: plain.hash)
+        // Plain text (the usual ORM or pgbench statement): one byte scan instead of lexing. With
+        // numbers it is looked up by shape; without, it has no literal and is stored by text.
+        if let plain = SQLShape.plainHash(utf8: bytes) {
+            if plain.hasLiterals { return fingerprint(utf8: bytes, shape: plain.hash) }
+            return fingerprint(String(decoding: bytes, as: UTF8.self))
         }
         if !StatementTextCache<String>.isWorthStoring(bytes) {
             return fingerprint(utf8: bytes, shape: SQLShape.hash(utf8: bytes))

@@ -118,25 +118,16 @@ public struct PreparedStatementRewriter {
     /// server name of a (query, parameter types) pair.
     public mutating func handle(_ frame: Frame, cache: inout ServerStatementCache, pipeline: inout ResponsePipeline,
                                 nameFor: (String, [UInt32]) -> String) throws -> Outcome {
-        if StatementNamePeek.target(of: frame) == .unnamedStatement {
-            // Nothing to rename for the unnamed statement (what most drivers use): no decode.
-            switch frame.type {
-            case FrontendType.parse: pipeline.append(.forward(.parse, serverStatement: nil))
-            case FrontendType.bind: pipeline.append(.forward(.bind, serverStatement: nil))
-            case FrontendType.describe: pipeline.append(.forward(.describeStatement, serverStatement: nil))
-            default: pipeline.append(.forward(.close, serverStatement: nil))
-            }
+        // Nothing to rename for the unnamed statement (what most drivers use): no decode.
+        let unnamed = StatementNamePeek.target(of: frame) == .unnamedStatement
+        func passThrough(_ kind: ResponsePipeline.Expectation) -> Outcome {
+            pipeline.append(.forward(kind, serverStatement: nil))
             return .passThrough
         }
         switch frame.type {
         case FrontendType.parse:
-            guard case .parse(let parse)? = try FrontendMessage.decode(frame) else {
-                pipeline.append(.forward(.parse, serverStatement: nil))
-                return .passThrough
-            }
-            if parse.name.isEmpty {
-                pipeline.append(.forward(.parse, serverStatement: nil))
-                return .passThrough
+            guard !unnamed, case .parse(let parse)? = try FrontendMessage.decode(frame), !parse.name.isEmpty else {
+                return passThrough(.parse)
             }
             let serverName = nameFor(parse.query, parse.parameterTypes)
             var serverParse = allocator.buffer(capacity: parse.query.utf8.count + serverName.utf8.count + 16)
@@ -153,13 +144,9 @@ public struct PreparedStatementRewriter {
             }
             return .rewritten(out)
         case FrontendType.bind:
-            guard case .bind(var bind)? = try FrontendMessage.decode(frame) else {
-                pipeline.append(.forward(.bind, serverStatement: nil))
-                return .passThrough
-            }
-            guard !bind.statement.isEmpty, let statement = statements[bind.statement] else {
-                pipeline.append(.forward(.bind, serverStatement: nil))
-                return .passThrough
+            guard !unnamed, case .bind(var bind)? = try FrontendMessage.decode(frame),
+                  !bind.statement.isEmpty, let statement = statements[bind.statement] else {
+                return passThrough(.bind)
             }
             var out = allocator.buffer(capacity: frame.bytes.readableBytes + 32)
             ensurePrepared(statement, cache: &cache, pipeline: &pipeline, out: &out)
@@ -168,17 +155,12 @@ public struct PreparedStatementRewriter {
             pipeline.append(.forward(.bind, serverStatement: nil))
             return .rewritten(out)
         case FrontendType.describe:
-            guard case .describe(let target)? = try FrontendMessage.decode(frame) else {
-                pipeline.append(.forward(.describePortal, serverStatement: nil))
-                return .passThrough
-            }
-            guard target.kind == .statement else {
-                pipeline.append(.forward(.describePortal, serverStatement: nil))
-                return .passThrough
+            if unnamed { return passThrough(.describeStatement) }
+            guard case .describe(let target)? = try FrontendMessage.decode(frame), target.kind == .statement else {
+                return passThrough(.describePortal)
             }
             guard !target.name.isEmpty, let statement = statements[target.name] else {
-                pipeline.append(.forward(.describeStatement, serverStatement: nil))
-                return .passThrough
+                return passThrough(.describeStatement)
             }
             var out = allocator.buffer(capacity: 64)
             ensurePrepared(statement, cache: &cache, pipeline: &pipeline, out: &out)
@@ -186,13 +168,9 @@ public struct PreparedStatementRewriter {
             pipeline.append(.forward(.describeStatement, serverStatement: nil))
             return .rewritten(out)
         case FrontendType.close:
-            guard case .close(let target)? = try FrontendMessage.decode(frame) else {
-                pipeline.append(.forward(.close, serverStatement: nil))
-                return .passThrough
-            }
-            guard target.kind == .statement, !target.name.isEmpty else {
-                pipeline.append(.forward(.close, serverStatement: nil))
-                return .passThrough
+            guard !unnamed, case .close(let target)? = try FrontendMessage.decode(frame),
+                  target.kind == .statement, !target.name.isEmpty else {
+                return passThrough(.close)
             }
             // The server keeps its copy for other clients; the client sees the close it asked for.
             // Closing a name that does not exist is not an error in PostgreSQL either.

@@ -140,17 +140,16 @@ struct ShardState: Sendable {
     /// The slot a sample is counted under; beyond the cap, new databases share the overflow label.
     private mutating func routeSlot(database: String, route: QueryRoute) -> Int {
         if let last = lastRoute, last.key.route == route, last.key.database == database { return last.slot }
-        var key = RouteKey(database: database, route: route)
+        let key = RouteKey(database: database, route: route)
         let slot: Int
         if let known = routeSlotByKey[key] {
             slot = known
         } else {
-            if routeKeys.count >= settings.maxDatabaseRoutes {
-                key = RouteKey(database: QueryStatsShard.overflowLabel, route: route)
-            }
-            slot = routeSlotByKey[key] ?? addRoute(key)
+            let admitted = routeKeys.count < settings.maxDatabaseRoutes
+                ? key : RouteKey(database: QueryStatsShard.overflowLabel, route: route)
+            slot = routeSlotByKey[admitted] ?? addRoute(admitted)
         }
-        lastRoute = (RouteKey(database: database, route: route), slot)
+        lastRoute = (key, slot)
         return slot
     }
 

@@ -54,10 +54,15 @@ final class ServerConnection: @unchecked Sendable {
     private var inbound: ByteBuffer?
     private var loginTimeout: Scheduled<Void>?
     private var opened = false
-    /// The one write since the last flush, not yet handed to NIO (see `write`).
-    private var held: ByteBuffer?
-    /// Whether several writes since the last flush sit in `gather`.
-    private var gathering = false
+    /// What `write` queued since the last flush, not yet handed to NIO.
+    private enum Outgoing {
+        case nothing
+        /// One write, passed on as it is.
+        case one(ByteBuffer)
+        /// Several writes, copied into `gather`.
+        case gathered
+    }
+    private var outgoing = Outgoing.nothing
     private var gather = ByteBufferAllocator().buffer(capacity: 0)
     private static let gatherLimit = 16 * 1024
     private var gone = false
@@ -366,41 +371,38 @@ final class ServerConnection: @unchecked Sendable {
     /// pipeline each. A single write is passed on as it is, without a copy.
     func write(_ buffer: ByteBuffer) {
         guard let channel else { return }
-        if !gathering, held == nil {
-            held = buffer
-            return
-        }
-        let queued = gathering ? gather.readableBytes : held?.readableBytes ?? 0
-        if queued + buffer.readableBytes > Self.gatherLimit {
-            sendHeld(on: channel)
-            held = buffer
-            return
-        }
-        if !gathering, let first = held {
+        switch outgoing {
+        case .nothing:
+            outgoing = .one(buffer)
+        case .one(let first) where first.readableBytes + buffer.readableBytes <= Self.gatherLimit:
             gather.clear()
             gather.writeImmutableBuffer(first)
-            held = nil
-            gathering = true
+            gather.writeImmutableBuffer(buffer)
+            outgoing = .gathered
+        case .gathered where gather.readableBytes + buffer.readableBytes <= Self.gatherLimit:
+            gather.writeImmutableBuffer(buffer)
+        case .one, .gathered:
+            sendOutgoing(on: channel)
+            outgoing = .one(buffer)
         }
-        gather.writeImmutableBuffer(buffer)
     }
 
     /// Flushes what `write` queued; a no-op without a write since the last flush (a client's
     /// read-complete would otherwise walk the pipeline for nothing once per request).
     func flush() {
-        guard let channel, gathering || held != nil else { return }
-        sendHeld(on: channel)
+        guard let channel else { return }
+        if case .nothing = outgoing { return }
+        sendOutgoing(on: channel)
         channel.flush()
     }
 
-    private func sendHeld(on channel: Channel) {
-        if gathering {
-            gathering = false
-            channel.write(gather, promise: nil)
-        } else if let held {
-            self.held = nil
-            channel.write(held, promise: nil)
+    private func sendOutgoing(on channel: Channel) {
+        switch outgoing {
+        case .nothing: return
+        case .one(let buffer): channel.write(buffer, promise: nil)
+        case .gathered: channel.write(gather, promise: nil)
         }
+        outgoing = .nothing
     }
 
     func setReading(_ enabled: Bool) {

@@ -313,8 +313,7 @@ final class ClientSession: @unchecked Sendable {
         if message.protocolMinor > 0 || !unrecognized.isEmpty {
             var buffer = allocator.buffer(capacity: 32)
             buffer.writeNegotiateProtocolVersion(newestMinor: 0, unrecognized: unrecognized)
-            channel.write(buffer, promise: nil)
-            clientUnflushed = true
+            writeToClient(buffer)
         }
         if runtime.clientCount > config.maxClientConn {
             fatal(ErrorFields(severity: "FATAL", sqlState: "53300", message: "no more connections allowed (max_client_conn)"))
@@ -951,8 +950,7 @@ final class ClientSession: @unchecked Sendable {
                         flushRun(input, from: runStart, to: index + length)
                         runStart = index + length
                         counters.bytesSent &+= UInt64(fakes.readableBytes)
-                        channel.write(fakes, promise: nil)
-                        clientUnflushed = true
+                        writeToClient(fakes)
                         completeFakeReadies()
                     }
                 } else if let status {
@@ -989,6 +987,12 @@ final class ClientSession: @unchecked Sendable {
         flushClient()
     }
 
+    /// Queues bytes for the client until `flushClient`.
+    private func writeToClient(_ buffer: ByteBuffer) {
+        channel.write(buffer, promise: nil)
+        clientUnflushed = true
+    }
+
     /// Flushes the client's channel unless nothing was written since the last flush: a flush
     /// walks NIO's pipeline even when there is nothing to send.
     private func flushClient() {
@@ -1010,8 +1014,7 @@ final class ClientSession: @unchecked Sendable {
         guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return }
         counters.bytesSent &+= UInt64(end - start)
         answeredSinceDispatch = true
-        channel.write(slice, promise: nil)
-        clientUnflushed = true
+        writeToClient(slice)
     }
 
     /// A ReadyForQuery answered the oldest outstanding request: time it, record it, and at the
@@ -1121,12 +1124,8 @@ final class ClientSession: @unchecked Sendable {
 
     func sendToClient(_ buffer: ByteBuffer, flush: Bool = true) {
         onLoop { [self] in
-            if flush {
-                channel.writeAndFlush(buffer, promise: nil)
-            } else {
-                channel.write(buffer, promise: nil)
-                clientUnflushed = true
-            }
+            writeToClient(buffer)
+            if flush { flushClient() }
         }
     }
 
