@@ -46,4 +46,41 @@ final class SessionStateMentionsTests: XCTestCase {
         XCTAssertFalse(SessionStateMentions.mayMention(bytes + Array("isten".utf8)))
         XCTAssertTrue(SessionStateMentions.mayMention(bytes + Array("Listen".utf8)))
     }
+
+    func testWordAtATimeScanAgreesWithByteByByteAtEveryAlignment() {
+        // Needles straddling, starting and ending each 8-byte word, in both letter cases,
+        // next to bytes that differ from a needle letter only in bit 0x20 or in the high bit.
+        let needles = ["listen", "LISTEN", "Advisory", "advisory", "hold", "HOLD", "hol", "liste", "advisor"]
+        let fillers: [UInt8] = [UInt8(ascii: " "), UInt8(ascii: "x"), 0x4C ^ 0x80, 0x0C, 0xEC, UInt8(ascii: "L"), 0x00]
+        var checked = 0, found = 0
+        for needle in needles {
+            for filler in fillers {
+                for before in 0 ... 17 {
+                    for after in [0, 1, 7, 9] {
+                        let bytes = [UInt8](repeating: filler, count: before) + Array(needle.utf8) + [UInt8](repeating: filler, count: after)
+                        bytes.withUnsafeBytes { raw in
+                            let fast = SessionStateMentions.mayMention(raw)
+                            XCTAssertEqual(fast, SessionStateMentions.mayMentionByteByByte(raw), "\(needle) after \(before) × \(filler)")
+                            if fast { found += 1 }
+                        }
+                        checked += 1
+                    }
+                }
+            }
+        }
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("lLaAhHistenvoryd xX_0\u{0C}".utf8) + [0xCC, 0xEC, 0x4C]
+        for _ in 0 ..< 3000 {
+            let bytes = (0 ..< Int.random(in: 0 ... 40, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            bytes.withUnsafeBytes { raw in
+                let fast = SessionStateMentions.mayMention(raw)
+                XCTAssertEqual(fast, SessionStateMentions.mayMentionByteByByte(raw), "\(bytes)")
+                if fast { found += 1 }
+            }
+            checked += 1
+        }
+        // Both answers take part: a scan that always said no (or yes) would not pass.
+        XCTAssertGreaterThan(found, 500)
+        XCTAssertLessThan(found, checked - 500)
+    }
 }

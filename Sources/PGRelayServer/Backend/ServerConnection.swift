@@ -16,6 +16,11 @@ final class ServerConnection: @unchecked Sendable {
     let createdAt = NIODeadline.now()
 
     private(set) var channel: Channel?
+    /// Proxy writes enter the pipeline at `ServerChannelHandler`; see `HandlerOutbound`.
+    var outbound = HandlerOutbound()
+    /// Whether the linked client runs on this server's loop: `write` and `flush` are called
+    /// from the client's loop.
+    private var clientSharesLoop = false
     /// Values of the server's reported parameters (from ParameterStatus).
     var parameters: [String: String] = [:] {
         didSet { matchedParameterSet = 0 }
@@ -314,7 +319,8 @@ final class ServerConnection: @unchecked Sendable {
         linkedClient = client
         linkedClientID = client.id
         lastCheckedOrUsed = .now()
-        if client.loop.inEventLoop {
+        clientSharesLoop = client.loop.inEventLoop
+        if clientSharesLoop {
             client.assign(self)
         } else {
             client.loop.execute { [self] in client.assign(self) }
@@ -370,7 +376,7 @@ final class ServerConnection: @unchecked Sendable {
     /// buffer: copying a few hundred bytes costs far less than one write through NIO's
     /// pipeline each. A single write is passed on as it is, without a copy.
     func write(_ buffer: ByteBuffer) {
-        guard let channel else { return }
+        guard channel != nil else { return }
         switch outgoing {
         case .nothing:
             outgoing = .one(buffer)
@@ -382,7 +388,7 @@ final class ServerConnection: @unchecked Sendable {
         case .gathered where gather.readableBytes + buffer.readableBytes <= Self.gatherLimit:
             gather.writeImmutableBuffer(buffer)
         case .one, .gathered:
-            sendOutgoing(on: channel)
+            sendOutgoing()
             outgoing = .one(buffer)
         }
     }
@@ -390,17 +396,16 @@ final class ServerConnection: @unchecked Sendable {
     /// Flushes what `write` queued; a no-op without a write since the last flush (a client's
     /// read-complete would otherwise walk the pipeline for nothing once per request).
     func flush() {
-        guard let channel else { return }
         if case .nothing = outgoing { return }
-        sendOutgoing(on: channel)
-        channel.flush()
+        sendOutgoing()
+        outbound.flush(onOwnLoop: clientSharesLoop)
     }
 
-    private func sendOutgoing(on channel: Channel) {
+    private func sendOutgoing() {
         switch outgoing {
         case .nothing: return
-        case .one(let buffer): channel.write(buffer, promise: nil)
-        case .gathered: channel.write(gather, promise: nil)
+        case .one(let buffer): outbound.write(buffer, onOwnLoop: clientSharesLoop)
+        case .gathered: outbound.write(gather, onOwnLoop: clientSharesLoop)
         }
         outgoing = .nothing
     }
@@ -455,6 +460,14 @@ final class ServerChannelHandler: ChannelInboundHandler {
 
     init(server: ServerConnection) {
         self.server = server
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        server.outbound.attach(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        server.outbound.detach()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

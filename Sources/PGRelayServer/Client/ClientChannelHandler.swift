@@ -19,6 +19,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         let session = ClientSession(runtime: runtime, channel: context.channel, isUnixSocket: isUnixSocket)
         self.session = session
+        session.outbound.attach(context)
         session.start()
         context.fireChannelActive()
     }
@@ -37,6 +38,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         session?.clientClosed()
+        session?.outbound.detach()
         session = nil
     }
 

@@ -11,6 +11,8 @@ final class ClientSession: @unchecked Sendable {
     let id: UInt64
     let runtime: ProxyRuntime
     let channel: Channel
+    /// Session writes enter the pipeline at `ClientChannelHandler`; see `HandlerOutbound`.
+    var outbound = HandlerOutbound()
     let loop: EventLoop
     let connectedAt = NIODeadline.now()
     let connectedAtWall = Date()
@@ -989,7 +991,7 @@ final class ClientSession: @unchecked Sendable {
 
     /// Queues bytes for the client until `flushClient`.
     private func writeToClient(_ buffer: ByteBuffer) {
-        channel.write(buffer, promise: nil)
+        outbound.write(buffer, onOwnLoop: true)
         clientUnflushed = true
     }
 
@@ -998,7 +1000,7 @@ final class ClientSession: @unchecked Sendable {
     private func flushClient() {
         guard clientUnflushed else { return }
         clientUnflushed = false
-        channel.flush()
+        outbound.flush(onOwnLoop: true)
     }
 
     /// A ReadyForQuery that ends what the server sent in this read: the client gets its answer
