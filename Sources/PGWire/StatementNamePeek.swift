@@ -44,6 +44,21 @@ public enum StatementNamePeek {
         }
     }
 
+    /// The statement name a Bind frame names ("" for the unnamed statement), read without
+    /// decoding the parameters; nil when the frame is not a Bind or its names are not terminated.
+    /// Only for labels and lookups: whether the whole message is well formed is for
+    /// `FrontendMessage.decode` to say.
+    public static func boundStatementName(of frame: Frame) -> String? {
+        guard frame.type == FrontendType.bind else { return nil }
+        return frame.bytes.withUnsafeReadableBytes { bytes -> String? in
+            let body = 5
+            guard bytes.count > body, let portalEnd = terminator(in: bytes, from: body), portalEnd + 1 < bytes.count,
+                  let nameEnd = terminator(in: bytes, from: portalEnd + 1)
+            else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(portalEnd + 1) ..< nameEnd]), as: UTF8.self)
+        }
+    }
+
     private static func terminator(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
         bytes[start...].firstIndex(of: 0)
     }

@@ -56,4 +56,26 @@ final class StatementNamePeekTests: XCTestCase {
             }
         }
     }
+
+    func testBoundStatementNames() {
+        let cases: [(name: String, bytes: [UInt8], expected: String?)] = [
+            ("unnamed", [0x42, 0, 0, 0, 12] + [0, 0] + [0, 0, 0, 0, 0, 0], ""),
+            ("named statement", [0x42, 0, 0, 0, 14] + Wire.text("\0s1\0") + [0, 0, 0, 0, 0, 0], "s1"),
+            ("named portal and statement", [0x42, 0, 0, 0, 16] + Wire.text("c1\0s1\0") + [0, 0, 0, 0, 0, 0], "s1"),
+            ("UTF-8 name", [0x42, 0, 0, 0, 10] + [0] + Array("é1".utf8) + [0] + [0, 0], "é1"),
+            ("unterminated statement name", [0x42, 0, 0, 0, 7] + Wire.text("\0s1"), nil),
+            ("unterminated portal", [0x42, 0, 0, 0, 6] + Wire.text("c1"), nil),
+            ("portal but no statement", [0x42, 0, 0, 0, 5, 0], nil),
+            ("empty body", [0x42, 0, 0, 0, 4], nil),
+            ("not a Bind", [0x44, 0, 0, 0, 8, 0x53] + Wire.text("s1\0"), nil),
+        ]
+        for test in cases {
+            let frame = Frame(type: test.bytes[0], bytes: Wire.buffer(test.bytes))
+            XCTAssertEqual(StatementNamePeek.boundStatementName(of: frame), test.expected, test.name)
+            // Where the decoder reads the Bind, both name the same statement.
+            if case .bind(let bind)? = try? FrontendMessage.decode(frame) {
+                XCTAssertEqual(StatementNamePeek.boundStatementName(of: frame), bind.statement, test.name)
+            }
+        }
+    }
 }

@@ -41,7 +41,8 @@ public struct ServerStatementCache: Sendable {
     /// preparing it again.
     public func mayStillHold(_ name: String) -> Bool { uncertain[name] != nil }
 
-    public mutating func touch(_ name: String) {
+    /// Marks `name` as just used, listing it if absent (without eviction: `insert` evicts first).
+    private mutating func touch(_ name: String) {
         clock &+= 1
         lastUse[name] = clock
     }

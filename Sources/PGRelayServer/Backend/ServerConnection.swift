@@ -33,13 +33,12 @@ final class ServerConnection: @unchecked Sendable {
     private(set) var lastCheckedOrUsed = NIODeadline.now()
     private(set) var linkedClientID: UInt64?
     /// TLS version and cipher of the connection ("" without TLS); readable from any thread (SHOW
-    /// SERVERS), so one lock for all servers guards it (written once, at connect).
+    /// SERVERS).
     private(set) var tlsDescription: String {
-        get { Self.tlsLock.withLock { tlsText } }
-        set { Self.tlsLock.withLock { tlsText = newValue } }
+        get { ConnectionTextLock.withLock { tlsText } }
+        set { ConnectionTextLock.withLock { tlsText = newValue } }
     }
     private var tlsText = ""
-    private static let tlsLock = NIOLock()
     /// Lent, busy or neither, as its pool counts it; read and written only under the pool's lock.
     var poolMembership = PoolMembership.none
     /// Statements prepared on this server under shared server names (transaction pooling).

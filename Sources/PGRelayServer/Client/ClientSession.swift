@@ -19,15 +19,12 @@ final class ClientSession: @unchecked Sendable {
     let isUnixSocket: Bool
     /// The negotiated TLS version, for SHOW CLIENTS.
     /// "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519" once a TLS handshake is done, "" for
-    /// plaintext; readable from any thread (SHOW CLIENTS, /clients). One lock for all sessions
-    /// guards it (written once per handshake, read by admin views), so a plaintext client
-    /// carries no lock or object of its own (memory per idle client).
+    /// plaintext; readable from any thread (SHOW CLIENTS, /clients).
     var tlsDescription: String {
-        get { Self.tlsLock.withLock { tlsText } }
-        set { Self.tlsLock.withLock { tlsText = newValue } }
+        get { ConnectionTextLock.withLock { tlsText } }
+        set { ConnectionTextLock.withLock { tlsText = newValue } }
     }
     private var tlsText = ""
-    private static let tlsLock = NIOLock()
 
     private(set) var cancelKey: CancelRequest?
     private(set) var user = ""
@@ -528,8 +525,8 @@ final class ClientSession: @unchecked Sendable {
             guard case .parse(let parse)? = try? FrontendMessage.decode(frame) else { return false }
             return parse.name.isEmpty ? unnamedIsRead : (statementIsRead[parse.name] ?? false)
         case FrontendType.bind:
-            guard case .bind(let bind)? = try? FrontendMessage.decode(frame) else { return false }
-            return bind.statement.isEmpty ? unnamedIsRead : (statementIsRead[bind.statement] ?? false)
+            guard let statement = StatementNamePeek.boundStatementName(of: frame) else { return false }
+            return statement.isEmpty ? unnamedIsRead : (statementIsRead[statement] ?? false)
         case FrontendType.functionCall:
             return false
         default:
@@ -593,11 +590,10 @@ final class ClientSession: @unchecked Sendable {
         case FrontendType.bind:
             counters.binds &+= 1
             if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length) {
-                let bindFrame = Frame(type: type, bytes: frame)
-                if StatementNamePeek.target(of: bindFrame) == .unnamedStatement {
-                    batchLabel.fingerprint = unnamedFingerprint
-                } else if case .bind(let bind)? = try? FrontendMessage.decode(bindFrame) {
-                    batchLabel.fingerprint = bind.statement.isEmpty ? unnamedFingerprint : statementFingerprints[bind.statement]
+                // Only the name is needed here; the rewriter decodes the whole message (and
+                // refuses a malformed one).
+                if let statement = StatementNamePeek.boundStatementName(of: Frame(type: type, bytes: frame)) {
+                    batchLabel.fingerprint = statement.isEmpty ? unnamedFingerprint : statementFingerprints[statement]
                 }
             }
         case FrontendType.close:
