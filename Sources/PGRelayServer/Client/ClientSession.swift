@@ -32,7 +32,11 @@ final class ClientSession: @unchecked Sendable {
     private(set) var pool: ServerPool?
     private(set) var mode: PoolMode = .session
     private(set) var server: ServerConnection?
-    var applicationName: String { parameters.value("application_name") ?? "" }
+    /// user, database and application_name are read by the admin views from other threads:
+    /// this loop writes them under `ConnectionTextLock` (at login, and when the application
+    /// name changes) and reads them without it; other threads read them under it.
+    var applicationName: String { ConnectionTextLock.withLock { applicationNameText } }
+    private var applicationNameText = ""
     var remoteDescription: String {
         if let address = channel.remoteAddress, let ip = address.ipAddress { return "\(ip):\(address.port ?? 0)" }
         return "unix"
@@ -103,7 +107,11 @@ final class ClientSession: @unchecked Sendable {
     private var waitingForServer = false
     private(set) var waitStarted: NIODeadline?
     private var parameters: TrackedParameters {
-        didSet { parameterSetID = 0 }
+        didSet {
+            parameterSetID = 0
+            let name = parameters.value("application_name") ?? ""
+            if name != applicationNameText { ConnectionTextLock.withLock { applicationNameText = name } }
+        }
     }
     /// `ParameterSetIDs` number of `parameters`; 0 until asked for after a change.
     private var parameterSetID: UInt64 = 0
@@ -288,15 +296,15 @@ final class ClientSession: @unchecked Sendable {
         var unsupported: [String] = []
         for (name, value) in message.parameters {
             switch name {
-            case "user": user = value
-            case "database": database = value
+            case "user": ConnectionTextLock.withLock { user = value }
+            case "database": ConnectionTextLock.withLock { database = value }
             case _ where name.hasPrefix("_pq_."): unrecognized.append(name)
             case _ where parameters.canonicalName(name) != nil: parameters.set(name, value)
             case _ where config.ignoreStartupParameters.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }): break
             default: unsupported.append(name)
             }
         }
-        if database.isEmpty { database = user }
+        if database.isEmpty { ConnectionTextLock.withLock { database = user } }
         if config.applicationNameAddHost {
             // As PgBouncer: "app" stands in for a missing name, then " - <addr>:<port>".
             parameters.set("application_name", "\(parameters.value("application_name") ?? "app") - \(remoteDescription)")
@@ -1184,8 +1192,8 @@ final class ClientSession: @unchecked Sendable {
         server?.setReading(writable)
     }
 
-    var userName: String { user }
-    var databaseName: String { database }
+    var userName: String { ConnectionTextLock.withLock { user } }
+    var databaseName: String { ConnectionTextLock.withLock { database } }
 }
 
 import Foundation
