@@ -395,9 +395,12 @@ final class ServerConnection: @unchecked Sendable {
     /// Flushes what `write` queued; a no-op without a write since the last flush (a client's
     /// read-complete would otherwise walk the pipeline for nothing once per request).
     func flush() {
-        if case .nothing = outgoing { return }
-        sendOutgoing()
-        outbound.flush(onOwnLoop: clientSharesLoop)
+        switch outgoing {
+        case .nothing: return
+        case .one(let buffer): outbound.writeAndFlush(buffer, onOwnLoop: clientSharesLoop)
+        case .gathered: outbound.writeAndFlush(gather, onOwnLoop: clientSharesLoop)
+        }
+        outgoing = .nothing
     }
 
     private func sendOutgoing() {

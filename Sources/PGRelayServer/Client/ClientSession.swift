@@ -1011,16 +1011,26 @@ final class ClientSession: @unchecked Sendable {
     /// now, before the proxy times the request, records it and releases the server.
     private func flushEarly(_ input: ByteBuffer, from runStart: inout Int, through end: Int) {
         guard end == input.writerIndex else { return }
-        flushRun(input, from: runStart, to: end)
+        if let slice = run(of: input, from: runStart, to: end) {
+            outbound.writeAndFlush(slice, onOwnLoop: true)
+            clientUnflushed = false
+        } else {
+            flushClient()
+        }
         runStart = end
-        flushClient()
     }
 
     private func flushRun(_ buffer: ByteBuffer, from start: Int, to end: Int) {
-        guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return }
+        if let slice = run(of: buffer, from: start, to: end) { writeToClient(slice) }
+    }
+
+    /// The bytes from `start` to `end` as one slice for the client, counted as sent; nil when
+    /// there are none.
+    private func run(of buffer: ByteBuffer, from start: Int, to end: Int) -> ByteBuffer? {
+        guard end > start, let slice = buffer.getSlice(at: start, length: end - start) else { return nil }
         counters.bytesSent &+= UInt64(end - start)
         answeredSinceDispatch = true
-        writeToClient(slice)
+        return slice
     }
 
     /// A ReadyForQuery answered the oldest outstanding request: time it, record it, and at the

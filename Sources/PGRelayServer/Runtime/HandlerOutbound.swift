@@ -45,4 +45,14 @@ struct HandlerOutbound {
             channel?.flush()
         }
     }
+
+    /// The last write before a flush, in one walk of the pipeline instead of two.
+    func writeAndFlush(_ buffer: ByteBuffer, onOwnLoop: Bool) {
+        if onOwnLoop, let context {
+            assert(context.eventLoop.inEventLoop)
+            context.writeAndFlush(NIOAny(buffer), promise: nil)
+        } else {
+            channel?.writeAndFlush(buffer, promise: nil)
+        }
+    }
 }
