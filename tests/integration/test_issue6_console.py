@@ -1,6 +1,7 @@
 """Issue 6: PgBouncer-compatible admin console, reload, pause/resume, graceful shutdown."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -292,3 +293,50 @@ def test_console_through_extended_protocol(proxy):
         names = [d.name for d in cur.description]
         assert names == p.console("SHOW POOLS")[0]  # as over the simple protocol
         assert ("appdb", "app") in [tuple(r[:2]) for r in cur.fetchall()]
+
+
+@pytest.mark.pgrelay_only("the HTTP admin API is pgrelay's")
+def test_admin_views_polled_under_load_disturb_nobody(proxy, workdir):
+    """Dashboards poll SHOW CLIENTS/SERVERS/POOLS/SOCKETS, /clients and /metrics while clients
+    log in, change application_name and run transactions on every event loop: every
+    transaction succeeds, every poll answers, and the listed application names are whole."""
+    p = proxy(pool_mode="transaction", default_pool_size=4)
+    script = os.path.join(workdir, "admin-poll-bench.sql")
+    with open(script, "w") as f:
+        f.write("SET application_name = 'bench-:client_id';\nSELECT 1;\n")
+    done = threading.Event()
+    polls, errors, names = [0], [], set()
+
+    def poll():
+        while not done.is_set():
+            try:
+                for row in p.console_dicts("SHOW CLIENTS"):
+                    names.add(row["application_name"])
+                for command in ("SHOW SERVERS", "SHOW POOLS", "SHOW SOCKETS", "SHOW LISTS"):
+                    p.console(command)
+                for path in ("/clients", "/servers", "/metrics"):
+                    status, _ = p.http(path)
+                    assert status == 200, f"{path}: {status}"
+                polls[0] += 1
+            except Exception as e:  # noqa: BLE001 — any failure of a poll fails the test below
+                errors.append(repr(e))
+                return
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        # -C: a new connection per transaction, so that clients log in all the time too.
+        churn = p.pgbench(["-n", "-f", script, "-c", "6", "-j", "2", "-T", "3", "-C"], timeout=60)
+        steady = p.pgbench(["-n", "-f", script, "-c", "8", "-j", "2", "-T", "3"], timeout=60)
+    finally:
+        done.set()
+        poller.join(timeout=30)
+    for run in (churn, steady):
+        assert run.returncode == 0, run.stderr + run.stdout
+        processed, failed = harness.pgbench_counts(run.stdout)
+        assert processed and processed > 0 and not failed, run.stdout
+    assert not errors, errors
+    assert polls[0] >= 5, f"only {polls[0]} rounds of polling"
+    unexpected = {n for n in names if n not in ("", "pgbench", "psql") and not re.fullmatch(r"bench-\d+", n or "")}
+    assert not unexpected, unexpected
+    assert p.query("SELECT 1") == "1"

@@ -28,18 +28,15 @@ struct HandlerOutbound {
 
     /// `onOwnLoop`: the caller runs on this connection's event loop.
     func write(_ buffer: ByteBuffer, onOwnLoop: Bool) {
-        if onOwnLoop, let context {
-            assert(context.eventLoop.inEventLoop)
+        if let context = usableContext(onOwnLoop) {
             context.write(NIOAny(buffer), promise: nil)
         } else {
             channel?.write(buffer, promise: nil)
         }
     }
 
-    /// `onOwnLoop`: the caller runs on this connection's event loop.
     func flush(onOwnLoop: Bool) {
-        if onOwnLoop, let context {
-            assert(context.eventLoop.inEventLoop)
+        if let context = usableContext(onOwnLoop) {
             context.flush()
         } else {
             channel?.flush()
@@ -48,11 +45,16 @@ struct HandlerOutbound {
 
     /// The last write before a flush, in one walk of the pipeline instead of two.
     func writeAndFlush(_ buffer: ByteBuffer, onOwnLoop: Bool) {
-        if onOwnLoop, let context {
-            assert(context.eventLoop.inEventLoop)
+        if let context = usableContext(onOwnLoop) {
             context.writeAndFlush(NIOAny(buffer), promise: nil)
         } else {
             channel?.writeAndFlush(buffer, promise: nil)
         }
+    }
+
+    private func usableContext(_ onOwnLoop: Bool) -> ChannelHandlerContext? {
+        guard onOwnLoop, let context else { return nil }
+        assert(context.eventLoop.inEventLoop)
+        return context
     }
 }
