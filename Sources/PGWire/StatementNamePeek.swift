@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 /// Reads only whether an extended-protocol message names a prepared statement, without
@@ -59,7 +64,22 @@ public enum StatementNamePeek {
         }
     }
 
+    /// The statement name and the query text of a Parse frame given as raw bytes, as offsets
+    /// into them (each without its terminator); nil when the frame is not a Parse or the two are
+    /// not terminated. For labels and lookups that need only the text: whether the whole message
+    /// is well formed is for `FrontendMessage.decode` to say.
+    public static func parseTexts(type: UInt8, frameBytes bytes: UnsafeRawBufferPointer) -> (name: Range<Int>, query: Range<Int>)? {
+        let body = 5
+        guard type == FrontendType.parse, bytes.count > body, let nameEnd = terminator(in: bytes, from: body),
+              let queryEnd = terminator(in: bytes, from: nameEnd + 1)
+        else { return nil }
+        return (body ..< nameEnd, nameEnd + 1 ..< queryEnd)
+    }
+
     private static func terminator(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        bytes[start...].firstIndex(of: 0)
+        guard start < bytes.count, let base = bytes.baseAddress,
+              let found = memchr(base + start, 0, bytes.count - start)
+        else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 }

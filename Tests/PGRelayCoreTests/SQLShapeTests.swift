@@ -92,7 +92,12 @@ final class SQLShapeTests: XCTestCase {
             ("SELECT 1.5", false, false), ("SELECT .5", false, false), ("SELECT t.1", false, false),
             ("SELECT 1e5", false, false), ("SELECT 0x1F", false, false), ("SELECT 1_000", false, false),
             ("SELECT 1a", false, false), ("SELECT -1", false, false), ("SELECT 'a'", false, false),
-            ("SELECT \"a\"", false, false), ("SELECT $1", false, false), ("SELECT 1 -- x", false, false),
+            ("SELECT \"a\"", false, false), ("SELECT 1 -- x", false, false),
+            ("SELECT abalance FROM pgbench_accounts WHERE aid = $1;", true, false), ("SELECT $1", true, false),
+            ("SELECT $12, 3", true, true), ("SELECT f($1,$2)", true, false), ("SELECT $1a", false, false),
+            ("SELECT a$1", false, false), ("SELECT 1$1", false, false), ("SELECT $$x$$", false, false),
+            ("SELECT $x$ a $x$", false, false), ("SELECT $", false, false), ("SELECT $1$", false, false),
+            ("SELECT $1.5", false, false), ("SELECT $1_", false, false),
             ("SELECT 1 /* x */", false, false), ("SELECT 1::int", false, false), ("SELECT 'é'", false, false),
             ("SELECT 2/1", false, false),
         ]
@@ -118,7 +123,8 @@ final class SQLShapeTests: XCTestCase {
         XCTAssertGreaterThan(compared, 10, "too few corpus texts are plain")
 
         var generator = SystemRandomNumberGenerator()
-        let pieces = ["SELECT", " ", "a", "t1", "x_2", "=", "<", ">", "(", ")", ",", "*", "+", ";", ".", "IN", "\n", "7", "42", "0"]
+        let pieces = ["SELECT", " ", "a", "t1", "x_2", "=", "<", ">", "(", ")", ",", "*", "+", ";", ".", "IN", "\n", "7", "42", "0",
+                      "$", "$1", "$23"]
         var plainPairs = 0
         for _ in 0 ..< 3000 {
             let sql = (0 ..< Int.random(in: 1 ... 14, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
@@ -139,6 +145,8 @@ final class SQLShapeTests: XCTestCase {
             ("SELECT 1, 2", "SELECT 1,2"),
             ("SELECT 1 IN (1, 2)", "SELECT 1 IN (1, x)"),
             ("SELECT x1", "SELECT x 1"),
+            ("SELECT $1", "SELECT $2"),
+            ("SELECT $1", "SELECT 1"),
         ]
         for (a, b) in different {
             XCTAssertNotEqual(plain(a)?.hash, plain(b)?.hash, "\(a) / \(b)")

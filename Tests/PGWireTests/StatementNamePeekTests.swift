@@ -78,4 +78,31 @@ final class StatementNamePeekTests: XCTestCase {
             }
         }
     }
+
+    func testParseTexts() {
+        let cases: [(name: String, bytes: [UInt8], expected: (String, String)?)] = [
+            ("unnamed", [0x50, 0, 0, 0, 16] + Wire.text("\0SELECT 1\0") + [0, 0], ("", "SELECT 1")),
+            ("named", [0x50, 0, 0, 0, 18] + Wire.text("s1\0SELECT 1\0") + [0, 0], ("s1", "SELECT 1")),
+            ("empty query", [0x50, 0, 0, 0, 8] + Wire.text("\0\0") + [0, 0], ("", "")),
+            ("types are not read", [0x50, 0, 0, 0, 15] + Wire.text("\0SELECT 1\0") + [0], ("", "SELECT 1")),
+            ("unterminated query", [0x50, 0, 0, 0, 13] + Wire.text("\0SELECT 1"), nil),
+            ("unterminated name", [0x50, 0, 0, 0, 6] + Wire.text("s1"), nil),
+            ("empty body", [0x50, 0, 0, 0, 4], nil),
+            ("not a Parse", [0x51, 0, 0, 0, 13] + Wire.text("SELECT 1\0"), nil),
+        ]
+        for test in cases {
+            let texts = test.bytes.withUnsafeBytes { raw -> (String, String)? in
+                guard let ranges = StatementNamePeek.parseTexts(type: test.bytes[0], frameBytes: raw) else { return nil }
+                return (String(decoding: raw[ranges.name], as: UTF8.self), String(decoding: raw[ranges.query], as: UTF8.self))
+            }
+            XCTAssertEqual(texts?.0, test.expected?.0, test.name)
+            XCTAssertEqual(texts?.1, test.expected?.1, test.name)
+            XCTAssertEqual(texts == nil, test.expected == nil, test.name)
+            // Where the decoder reads the Parse, both see the same name and text.
+            if case .parse(let parse)? = try? FrontendMessage.decode(Frame(type: test.bytes[0], bytes: Wire.buffer(test.bytes))) {
+                XCTAssertEqual(texts?.0, parse.name, test.name)
+                XCTAssertEqual(texts?.1, parse.query, test.name)
+            }
+        }
+    }
 }

@@ -47,8 +47,9 @@ public enum SQLShape {
 
     /// A cheaper shape hash for the common plain text (`SELECT abalance FROM pgbench_accounts
     /// WHERE aid = 4711;`), or nil when the text needs the lexer. A plain text has only ASCII
-    /// letters, digits, `_`, whitespace and the punctuation `( ) , ; = < > * + .` — no quote,
-    /// comment, dollar sign, minus or slash — and its numbers are bare digit runs that start a
+    /// letters, digits, `_`, whitespace, the punctuation `( ) , ; = < > * + .` and parameters
+    /// `$1` — no quote, comment, other dollar sign, minus or slash — and its numbers are bare
+    /// digit runs that start a
     /// token (no `1.5`, `1e5`, `0x1F`, `1_000`). There every digit run that starts a token is a
     /// number token whatever its digits, and every other byte is the same in two texts of the
     /// same hash, so they lex alike and have the same fingerprint. This hash has its own seed:
@@ -66,6 +67,23 @@ public enum SQLShape {
             while index < count {
                 let byte = bytes[index]
                 let kind = classes[Int(byte)]
+                if byte == UInt8(ascii: "$") {
+                    // `$1`, a parameter: hashed as it is (its digits are no literal). After a
+                    // letter or digit `$` continues an identifier, and without digits it opens a
+                    // dollar quote: both are left to the lexer, as is `$1a`.
+                    guard previous != letter, previous != digit, previous != PlainClass.number.rawValue else { return nil }
+                    var end = index + 1
+                    while end < count, classes[Int(bytes[end])] == digit { end += 1 }
+                    guard end > index + 1 else { return nil }
+                    if end < count {
+                        let next = classes[Int(bytes[end])]
+                        if next == letter || next == dot || bytes[end] == UInt8(ascii: "$") { return nil }
+                    }
+                    for position in index ..< end { hash = (hash ^ UInt64(bytes[position])) &* prime }
+                    index = end
+                    previous = PlainClass.number.rawValue
+                    continue
+                }
                 if kind == other { return nil }
                 if kind == digit, previous != letter, previous != digit {
                     // A digit run that starts a token: a number whatever its digits.

@@ -161,17 +161,19 @@ public struct ClassificationCache {
     }
 }
 
-/// Fingerprints cached per statement text, and per shape (`SQLShape`) for texts with literals;
-/// one per event loop (not thread-safe).
+/// Fingerprints cached per shape (`SQLShape`): plain texts by their byte hash (literals or not),
+/// other texts with literals by their lexer shape; other texts per statement text. One per event
+/// loop (not thread-safe).
 public struct FingerprintCache {
     private var storage: StatementTextCache<String>
     private var byShape: [UInt64: String] = [:]
-    /// Most shapes kept; the table is emptied when full (a rare event: shapes repeat).
+    /// Most shapes kept; the table is emptied when full (a rare event: shapes repeat). As many
+    /// as texts by default, since most statements are plain and kept here.
     public let shapeCapacity: Int
 
     /// Creates an empty cache of at most `capacity` texts, each at most `maximumKeyLength` bytes,
     /// and at most `shapeCapacity` shapes.
-    public init(capacity: Int = 10_000, maximumKeyLength: Int = 8192, shapeCapacity: Int = 2000) {
+    public init(capacity: Int = 10_000, maximumKeyLength: Int = 8192, shapeCapacity: Int = 10_000) {
         self.storage = StatementTextCache(capacity: capacity, maximumKeyLength: maximumKeyLength)
         self.shapeCapacity = max(1, shapeCapacity)
     }
@@ -190,11 +192,10 @@ public struct FingerprintCache {
     /// The fingerprint of statement text given as UTF-8 bytes. Text with literals (never stored)
     /// is normalized straight from the bytes, without making a String of it first.
     public mutating func fingerprint(utf8 bytes: UnsafeRawBufferPointer) -> String {
-        // Plain text (the usual ORM or pgbench statement): one byte scan instead of lexing. With
-        // numbers it is looked up by shape; without, it has no literal and is stored by text.
+        // Plain text (the usual ORM or pgbench statement): one byte scan instead of lexing, and
+        // looked up by that hash, with or without numbers (no String made of the text).
         if let plain = SQLShape.plainHash(utf8: bytes) {
-            if plain.hasLiterals { return fingerprint(utf8: bytes, shape: plain.hash) }
-            return fingerprint(String(decoding: bytes, as: UTF8.self))
+            return fingerprint(utf8: bytes, shape: plain.hash)
         }
         if !StatementTextCache<String>.isWorthStoring(bytes) {
             return fingerprint(utf8: bytes, shape: SQLShape.hash(utf8: bytes))

@@ -582,13 +582,13 @@ final class ClientSession: @unchecked Sendable {
             if wantsFingerprint, !fingerprintNow { batchLabel.sql = buffer.getSlice(at: textStart, length: textLength) }
         case FrontendType.parse:
             counters.clientParses &+= 1
-            // One decode serves both the route and the fingerprint of the statement.
-            if splitReads || wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
-               case .parse(let parse)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
-                if splitReads {
-                    let read = Self.routesAsRead(context.classifications.classify(parse.query))
-                    if parse.name.isEmpty { unnamedIsRead = read } else { statementIsRead[parse.name] = read }
-                }
+            if !splitReads {
+                if wantsFingerprint { noteParseFingerprint(buffer, at: index, length: length) }
+            } else if let frame = buffer.getSlice(at: index, length: length),
+                      case .parse(let parse)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)) {
+                // One decode serves both the route and the fingerprint of the statement.
+                let read = Self.routesAsRead(context.classifications.classify(parse.query))
+                if parse.name.isEmpty { unnamedIsRead = read } else { statementIsRead[parse.name] = read }
                 if wantsFingerprint {
                     let fingerprint = context.fingerprints.fingerprint(parse.query)
                     if parse.name.isEmpty { unnamedFingerprint = fingerprint } else { statementFingerprints[parse.name] = fingerprint }
@@ -616,6 +616,22 @@ final class ClientSession: @unchecked Sendable {
             pendingLabels.append(batchLabel)
             batchLabel = RequestLabel()
         }
+    }
+
+    /// The fingerprint of a Parse's statement, from its text in the received bytes (no decode,
+    /// no String of the text): what the batch is recorded under, and the statement's label for
+    /// its later Binds.
+    private func noteParseFingerprint(_ buffer: ByteBuffer, at index: Int, length: Int) {
+        let offset = index - buffer.readerIndex
+        let noted: (name: String, fingerprint: String)? = buffer.withUnsafeReadableBytes { readable in
+            let frame = UnsafeRawBufferPointer(rebasing: readable[offset ..< offset + length])
+            guard let texts = StatementNamePeek.parseTexts(type: FrontendType.parse, frameBytes: frame) else { return nil }
+            let fingerprint = context.fingerprints.fingerprint(utf8: UnsafeRawBufferPointer(rebasing: frame[texts.query]))
+            return (String(decoding: UnsafeRawBufferPointer(rebasing: frame[texts.name]), as: UTF8.self), fingerprint)
+        }
+        guard let noted else { return }
+        if noted.name.isEmpty { unnamedFingerprint = noted.fingerprint } else { statementFingerprints[noted.name] = noted.fingerprint }
+        batchLabel.fingerprint = noted.fingerprint
     }
 
     /// LISTEN, session advisory locks and WITH HOLD cursors outlive a transaction, which transaction
