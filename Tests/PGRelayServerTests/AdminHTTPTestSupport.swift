@@ -26,8 +26,13 @@ final class FakeAdminAPI: AdminAPI {
 
     func queryStats() -> QueryStatsSnapshot { state.withLock { $0.snapshot } }
     func healthBackends() -> [BackendHealth] { state.withLock { $0.backends } }
-    func listing(_ name: AdminListing) -> [[String: AdminValue]] { state.withLock { $0.listings[name] ?? [] } }
-    func prometheusSamples() -> [PrometheusSample] { state.withLock { $0.samples } }
+    func listing(_ name: AdminListing) -> EventLoopFuture<[[String: AdminValue]]> {
+        eventLoop.makeSucceededFuture(state.withLock { $0.listings[name] ?? [] })
+    }
+
+    func prometheusSamples() -> EventLoopFuture<[PrometheusSample]> {
+        eventLoop.makeSucceededFuture(state.withLock { $0.samples })
+    }
 
     func reload() -> EventLoopFuture<String> {
         let error = state.withLock { state -> Error? in

@@ -42,7 +42,7 @@ final class AdminMetricsTests: XCTestCase {
     func testSampleNamesNeverClashWithTheStatisticsFamilies() {
         var byDatabase = [(database: String, counters: PoolCounters)]()
         byDatabase.append(("appdb", PoolCounters(queries: 3)))
-        let samples = AdminMetrics.samples(runtime) + AdminMetrics.counterSamples(byDatabase)
+        let samples = AdminMetrics.samples(runtime, .empty) + AdminMetrics.counterSamples(byDatabase)
         XCTAssertFalse(samples.isEmpty)
         for sample in samples {
             XCTAssertFalse(PrometheusExposition.ownFamilies.contains(sample.name), sample.name)

@@ -89,7 +89,7 @@ final class ConsoleTableTests: XCTestCase {
 
     func testEveryPgBouncerTableHasItsColumnsFirstWithItsTypes() throws {
         for (subject, (names, letters)) in Self.pgbouncer {
-            let table = try ConsoleTables.table(named: subject, runtime: runtime)
+            let table = try ConsoleTables.table(named: subject, runtime: runtime, views: .empty)
             XCTAssertEqual(Array(table.columnNames.prefix(names.count)), names, subject)
             // PgBouncer's 'T' (timestamp) is sent as text; ids are int4 as in PgBouncer.
             let expected = letters.map { $0 == "T" ? Character("s") : $0 }
@@ -103,10 +103,10 @@ final class ConsoleTableTests: XCTestCase {
     }
 
     func testLegacyColumnsFollowPgBouncers() throws {
-        let stats = try ConsoleTables.table(named: "STATS", runtime: runtime)
+        let stats = try ConsoleTables.table(named: "STATS", runtime: runtime, views: .empty)
         XCTAssertEqual(stats.columnNames.last, "total_requests")
         XCTAssertEqual(stats.columns.last?.type, .numeric)
-        let databases = try ConsoleTables.table(named: "DATABASES", runtime: runtime)
+        let databases = try ConsoleTables.table(named: "DATABASES", runtime: runtime, views: .empty)
         XCTAssertEqual(databases.columnNames.last, "reserve_pool")
     }
 
@@ -155,20 +155,20 @@ final class ConsoleTableTests: XCTestCase {
 
     func testOurTablesHaveColumns() throws {
         for subject in ["QUERIES", "HEALTH", "ROUTES"] {
-            XCTAssertFalse(try ConsoleTables.table(named: subject, runtime: runtime).columns.isEmpty, subject)
+            XCTAssertFalse(try ConsoleTables.table(named: subject, runtime: runtime, views: .empty).columns.isEmpty, subject)
         }
-        XCTAssertEqual(try ConsoleTables.table(named: "HEALTH", runtime: runtime).rows.first?.first, "healthy")
+        XCTAssertEqual(try ConsoleTables.table(named: "HEALTH", runtime: runtime, views: .empty).rows.first?.first, "healthy")
     }
 
     func testEveryRowHasTheTableWidth() throws {
         for subject in ConsoleCommand.showSubjects {
-            let table = try ConsoleTables.table(named: subject, runtime: runtime)
+            let table = try ConsoleTables.table(named: subject, runtime: runtime, views: .empty)
             for row in table.rows { XCTAssertEqual(row.count, table.columns.count, subject) }
         }
     }
 
     func testDatabasesRows() throws {
-        let table = ConsoleTables.databases(runtime)
+        let table = ConsoleTables.databases(runtime, .empty)
         let rows = table.adminRows
         XCTAssertEqual(rows.map { $0["name"] }, [.string("appdb"), .string("otherdb"), .string("pgbouncer")])
         // the console, listed as PgBouncer lists its own
@@ -185,20 +185,20 @@ final class ConsoleTableTests: XCTestCase {
         XCTAssertEqual(rows[0]["paused"], .int(0))
         runtime.setPaused(true, database: "appdb")
         runtime.setDisabled(true, database: "otherdb")
-        let after = ConsoleTables.databases(runtime).adminRows
+        let after = ConsoleTables.databases(runtime, .empty).adminRows
         XCTAssertEqual(after[0]["paused"], .int(1))
         XCTAssertEqual(after[1]["disabled"], .int(1))
     }
 
     func testUsersListsAuthFileAndUsersSection() throws {
-        let rows = ConsoleTables.users(runtime).adminRows
+        let rows = ConsoleTables.users(runtime, .empty).adminRows
         XCTAssertEqual(rows.map { $0["name"] }, [.string("admin"), .string("app")])
         XCTAssertEqual(rows[1]["pool_size"], .string("3"))
         XCTAssertEqual(rows[0]["pool_size"], .string(""))
     }
 
     func testListsHasTheKeysExportersRead() throws {
-        let names = ConsoleTables.lists(runtime).rows.compactMap { $0.first ?? nil }
+        let names = ConsoleTables.lists(runtime, .empty).rows.compactMap { $0.first ?? nil }
         for key in ["databases", "users", "pools", "free_clients", "used_clients", "login_clients", "free_servers",
                     "used_servers", "dns_names", "dns_zones", "dns_queries", "dns_pending"] {
             XCTAssertTrue(names.contains(key), key)

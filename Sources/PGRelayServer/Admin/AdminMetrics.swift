@@ -4,10 +4,10 @@ import PGRelayCore
 /// with `pgrelay_pool_`, `pgrelay_clients` or `pgrelay_backend_` so that none clashes with the
 /// statistics families (`PrometheusExposition.ownFamilies`, e.g. `pgrelay_queries_total`).
 enum AdminMetrics {
-    static func samples(_ runtime: ProxyRuntime) -> [PrometheusSample] {
+    static func samples(_ runtime: ProxyRuntime, _ views: AdminViews) -> [PrometheusSample] {
         var samples: [PrometheusSample] = []
         var clientStates: [String: Int] = ["active": 0, "idle": 0, "waiting": 0, "login": 0]
-        for client in runtime.allClients() { clientStates[client.adminState, default: 0] += 1 }
+        for client in views.clients { clientStates[client.state, default: 0] += 1 }
         for state in clientStates.keys.sorted() {
             samples.append(PrometheusSample(name: "pgrelay_clients", help: "Client connections by state.", type: .gauge,
                                             labels: [("state", state)], value: Double(clientStates[state] ?? 0)))

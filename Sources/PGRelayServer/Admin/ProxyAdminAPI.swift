@@ -20,20 +20,24 @@ final class ProxyAdminAPI: AdminAPI, @unchecked Sendable {
         runtime.backendHealth()
     }
 
-    func listing(_ name: AdminListing) -> [[String: AdminValue]] {
-        let table: ConsoleTable
-        switch name {
-        case .pools: table = ConsoleTables.pools(runtime)
-        case .servers: table = ConsoleTables.servers(runtime)
-        case .clients: table = ConsoleTables.clients(runtime)
-        case .databases: table = ConsoleTables.databases(runtime)
-        case .config: table = ConsoleTables.config(runtime.config)
+    func listing(_ name: AdminListing) -> EventLoopFuture<[[String: AdminValue]]> {
+        let runtime = runtime
+        return runtime.adminViews(on: runtime.group.next()).map { views in
+            let table: ConsoleTable
+            switch name {
+            case .pools: table = ConsoleTables.pools(runtime, views)
+            case .servers: table = ConsoleTables.servers(views)
+            case .clients: table = ConsoleTables.clients(runtime, views)
+            case .databases: table = ConsoleTables.databases(runtime, views)
+            case .config: table = ConsoleTables.config(runtime.config)
+            }
+            return table.adminRows
         }
-        return table.adminRows
     }
 
-    func prometheusSamples() -> [PrometheusSample] {
-        AdminMetrics.samples(runtime)
+    func prometheusSamples() -> EventLoopFuture<[PrometheusSample]> {
+        let runtime = runtime
+        return runtime.adminViews(on: runtime.group.next()).map { AdminMetrics.samples(runtime, $0) }
     }
 
     func reload() -> EventLoopFuture<String> {

@@ -46,16 +46,17 @@ public struct AdminAPIError: Error, Equatable, Sendable {
 /// What the admin HTTP server needs from the rest of the proxy; the server implements it.
 ///
 /// The methods are called on the admin server's own event loop: they must not block for long
-/// (take a lock, copy, return). Commands return futures, which may complete on any event loop.
+/// (take a lock, copy, return). Futures may complete on any event loop.
 public protocol AdminAPI: AnyObject, Sendable {
     /// Merged query statistics, for `/metrics/queries`, `/health` and `/metrics`.
     func queryStats() -> QueryStatsSnapshot
     /// Every backend with its last check result, for `/health`.
     func healthBackends() -> [BackendHealth]
-    /// Rows of a listing (`/config` with secrets masked).
-    func listing(_ name: AdminListing) -> [[String: AdminValue]]
-    /// Pool, client, server and routing figures for `/metrics`.
-    func prometheusSamples() -> [PrometheusSample]
+    /// Rows of a listing (`/config` with secrets masked); a future, since live clients and
+    /// servers are read on their own event loops.
+    func listing(_ name: AdminListing) -> EventLoopFuture<[[String: AdminValue]]>
+    /// Pool, client, server and routing figures for `/metrics` (a future, as `listing`).
+    func prometheusSamples() -> EventLoopFuture<[PrometheusSample]>
     /// Reloads the config file; succeeds with a short message, fails with the reason.
     func reload() -> EventLoopFuture<String>
     /// Pauses one database, or all when nil.

@@ -23,11 +23,12 @@ public struct AdminResponder: Sendable {
         case .queryMetrics:
             return eventLoop.makeSucceededFuture(.json(QueryStatsJSON.queries(api.queryStats())))
         case .prometheusMetrics:
-            let text = PrometheusExposition.render(api.queryStats(), extra: api.prometheusSamples())
-            return eventLoop.makeSucceededFuture(
-                AdminResponse(status: .ok, contentType: PrometheusTextWriter.contentType, body: Array(text.utf8)))
+            return api.prometheusSamples().hop(to: eventLoop).map { [api] samples in
+                let text = PrometheusExposition.render(api.queryStats(), extra: samples)
+                return AdminResponse(status: .ok, contentType: PrometheusTextWriter.contentType, body: Array(text.utf8))
+            }
         case let .listing(name):
-            return eventLoop.makeSucceededFuture(.json(Self.listingJSON(api.listing(name))))
+            return api.listing(name).hop(to: eventLoop).map { .json(Self.listingJSON($0)) }
         case .reload:
             return command(api.reload(), on: eventLoop)
         case let .pause(database):

@@ -32,9 +32,11 @@ final class ClientSession: @unchecked Sendable {
     private(set) var pool: ServerPool?
     private(set) var mode: PoolMode = .session
     private(set) var server: ServerConnection?
-    /// user, database and application_name are read by the admin views from other threads:
-    /// this loop writes them under `ConnectionTextLock` (at login, and when the application
-    /// name changes) and reads them without it; other threads read them under it.
+    /// user, database and application_name are also read from other threads (KILL's database
+    /// filter, run on the console's loop): this loop writes them under
+    /// `ConnectionTextLock` (at login, and when the application name changes) and reads them
+    /// without it; other threads read them under it. The admin views read them on this loop
+    /// (`adminView`).
     var applicationName: String { ConnectionTextLock.withLock { applicationNameText } }
     private var applicationNameText = ""
     var remoteDescription: String {

@@ -41,7 +41,6 @@ final class AdminConsoleSession {
     private struct Portal {
         var sql: String
         var formats: [Int16]
-        var table: ConsoleTable?
     }
 
     init(runtime: ProxyRuntime, client: ClientSession, access: Access) {
@@ -230,11 +229,12 @@ final class AdminConsoleSession {
         objects[name] = value
     }
 
-    /// The table a SHOW statement produces now; nil for other commands and empty text.
-    private func showTable(_ sql: String) throws -> ConsoleTable? {
+    /// The columns of the table a SHOW statement produces (a SHOW's columns do not depend on its
+    /// rows; Execute runs it anew); nil for other commands and empty text.
+    private func showColumns(_ sql: String) throws -> [ConsoleTable.Column]? {
         guard let text = ConsoleCommandParser.statements(sql).first else { return nil }
         guard case .show(let subject) = try authorized(ConsoleCommandParser.parse(text)) else { return nil }
-        return try ConsoleTables.table(named: subject, runtime: runtime)
+        return try ConsoleTables.table(named: subject, runtime: runtime, views: .empty).columns
     }
 
     private func describe(_ target: FrontendMessage.DescribeTarget) throws {
@@ -243,21 +243,20 @@ final class AdminConsoleSession {
             guard let sql = statements[target.name] else {
                 throw ConsoleError(sqlState: "26000", message: "prepared statement \"\(target.name)\" does not exist")
             }
-            let table = try showTable(sql)
+            let columns = try showColumns(sql)
             send {
                 $0.writeMessage(BackendType.parameterDescription) { $0.writeInteger(Int16(0)) }
-                if let table { ConsoleWire.writeRowDescription(table.columns, formats: [], into: &$0) } else {
+                if let columns { ConsoleWire.writeRowDescription(columns, formats: [], into: &$0) } else {
                     $0.writeEmptyBackendMessage(BackendType.noData)
                 }
             }
         case .portal:
-            guard var portal = portals[target.name] else {
+            guard let portal = portals[target.name] else {
                 throw ConsoleError(sqlState: "34000", message: "portal \"\(target.name)\" does not exist")
             }
-            portal.table = try showTable(portal.sql)
-            portals[target.name] = portal
+            let columns = try showColumns(portal.sql)
             send {
-                if let table = portal.table { ConsoleWire.writeRowDescription(table.columns, formats: portal.formats, into: &$0) } else {
+                if let columns { ConsoleWire.writeRowDescription(columns, formats: portal.formats, into: &$0) } else {
                     $0.writeEmptyBackendMessage(BackendType.noData)
                 }
             }
@@ -272,8 +271,7 @@ final class AdminConsoleSession {
             send { $0.writeEmptyBackendMessage(BackendType.emptyQueryResponse) }
             return loop.makeSucceededVoidFuture()
         }
-        let result: EventLoopFuture<ConsoleReply> = portal.table.map { loop.makeSucceededFuture(.table($0)) } ?? run(text)
-        return result.map { [self] reply in
+        return run(text).map { [self] reply in
             send { reply.write(into: &$0, formats: portal.formats, describe: false) }
         }.flatMapErrorThrowing { [self] error in
             sendError(error)

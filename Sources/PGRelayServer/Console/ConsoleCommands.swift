@@ -34,7 +34,9 @@ enum ConsoleCommands {
         do {
             switch command {
             case .show(let subject):
-                return loop.makeSucceededFuture(.table(try ConsoleTables.table(named: subject, runtime: runtime)))
+                return runtime.adminViews(on: loop).flatMapThrowing { views in
+                    .table(try ConsoleTables.table(named: subject, runtime: runtime, views: views))
+                }
             case .help:
                 return loop.makeSucceededFuture(.notice(usage, tag: command.tag))
             case .pause(let database):

@@ -4,7 +4,7 @@ import PGRelayCore
 
 /// SHOW POOLS, SERVERS, CLIENTS and SOCKETS: the live objects, PgBouncer's columns.
 extension ConsoleTables {
-    static func pools(_ runtime: ProxyRuntime) -> ConsoleTable {
+    static func pools(_ runtime: ProxyRuntime, _ views: AdminViews) -> ConsoleTable {
         var table = ConsoleTable([
             ("database", .text), ("user", .text), ("cl_active", .int4), ("cl_waiting", .int4),
             ("cl_active_cancel_req", .int4), ("cl_waiting_cancel_req", .int4), ("sv_active", .int4),
@@ -12,13 +12,12 @@ extension ConsoleTables {
             ("sv_tested", .int4), ("sv_login", .int4), ("maxwait", .int4), ("maxwait_us", .int4),
             ("pool_mode", .text), ("load_balance_hosts", .text),
         ])
-        let clients = runtime.allClients()
         for pool in runtime.allPools() {
             let counts = pool.counts()
             var active = 0
             var waiting = 0
-            for client in clients where client.pool === pool {
-                switch client.stateDescription {
+            for client in views.clients where client.pool === pool && !client.isConsole {
+                switch client.state {
                 case "active", "idle": active += 1
                 case "waiting": waiting += 1
                 default: break
@@ -44,15 +43,15 @@ extension ConsoleTables {
         ("prepared_statements", .int4), ("id", .int4),
     ]
 
-    static func servers(_ runtime: ProxyRuntime) -> ConsoleTable {
+    static func servers(_ views: AdminViews) -> ConsoleTable {
         var table = ConsoleTable(socketColumns)
-        for row in serverRows(runtime, state: { $0 }) { table.add(row) }
+        for row in serverRows(views, state: { $0 }) { table.add(row) }
         return table
     }
 
-    static func clients(_ runtime: ProxyRuntime) -> ConsoleTable {
+    static func clients(_ runtime: ProxyRuntime, _ views: AdminViews) -> ConsoleTable {
         var table = ConsoleTable(socketColumns)
-        for row in clientRows(runtime, state: { $0 }) { table.add(row) }
+        for row in clientRows(runtime, views, state: { $0 }) { table.add(row) }
         return table
     }
 
@@ -65,11 +64,11 @@ extension ConsoleTables {
     /// Every client and server, states prefixed `cl_`/`sv_` as PgBouncer lists them. The buffer
     /// columns are zero: NIO owns the socket buffers and pgrelay forwards what it reads at once,
     /// so no socket holds a partial packet of pgrelay's between reads.
-    static func sockets(_ runtime: ProxyRuntime) -> ConsoleTable {
+    static func sockets(_ runtime: ProxyRuntime, _ views: AdminViews) -> ConsoleTable {
         var table = ConsoleTable(socketColumns + socketBufferColumns)
         let zeros = Array(repeating: "0", count: socketBufferColumns.count)
-        for row in clientRows(runtime, state: { "cl_" + $0 }) { table.add(row + zeros) }
-        for row in serverRows(runtime, state: { "sv_" + $0 }) { table.add(row + zeros) }
+        for row in clientRows(runtime, views, state: { "cl_" + $0 }) { table.add(row + zeros) }
+        for row in serverRows(views, state: { "sv_" + $0 }) { table.add(row + zeros) }
         return table
     }
 
@@ -79,43 +78,37 @@ extension ConsoleTables {
         ConsoleTable(socketColumns + socketBufferColumns)
     }
 
-    private static func serverRows(_ runtime: ProxyRuntime, state stateName: (String) -> String) -> [[String?]] {
+    private static func serverRows(_ views: AdminViews, state stateName: (String) -> String) -> [[String?]] {
         let now = NIODeadline.now()
         let wallNow = Date()
-        var rows: [[String?]] = []
-        for pool in runtime.allPools() {
-            for (server, state) in pool.serverStates() {
-                let local = server.channel?.localAddress
-                let closeNeeded = pool.isMarkedForClose(server)
-                rows.append([
-                    "S", pool.key.user, pool.key.database, "none", stateName(state),
-                    server.address.host, "\(server.address.port)", local?.ipAddress ?? "", "\(local?.port ?? 0)",
-                    timestamp(server.createdAt, now: now, wallNow: wallNow),
-                    timestamp(server.lastCheckedOrUsed, now: now, wallNow: wallNow), "0", "0", closeNeeded ? "1" : "0",
-                    pointer(server.id), server.linkedClientID.map(pointer) ?? "", "\(server.backendKey?.processID ?? 0)",
-                    server.tlsDescription, "", "0", "\(server.id)",
-                ])
-            }
+        return views.servers.map { server in
+            [
+                "S", server.pool.key.user, server.pool.key.database, "none", stateName(server.state),
+                server.address.host, "\(server.address.port)", server.local?.ipAddress ?? "", "\(server.local?.port ?? 0)",
+                timestamp(server.createdAt, now: now, wallNow: wallNow),
+                timestamp(server.lastCheckedOrUsed, now: now, wallNow: wallNow), "0", "0", server.closeNeeded ? "1" : "0",
+                pointer(server.id), server.linkedClientID.map(pointer) ?? "", "\(server.backendPID)",
+                server.tls, "", "0", "\(server.id)",
+            ]
         }
-        return rows
     }
 
-    private static func clientRows(_ runtime: ProxyRuntime, state stateName: (String) -> String) -> [[String?]] {
+    private static func clientRows(_ runtime: ProxyRuntime, _ views: AdminViews, state stateName: (String) -> String) -> [[String?]] {
         let now = NIODeadline.now()
         let wallNow = Date()
         let listenPort = runtime.config.listenPort
-        return runtime.allClients().map { client in
-            let remote = client.channel.remoteAddress
-            let local = client.channel.localAddress
+        return views.clients.map { client in
+            let remote = client.remote
+            let local = client.local
             let isUnix = client.isUnixSocket
             let waitedMicros = client.waitStarted.map { UInt64(max(0, (now - $0).nanoseconds)) / 1000 } ?? 0
             return [
-                "C", client.userName, client.databaseName, "none", stateName(client.adminState),
+                "C", client.user, client.database, "none", stateName(client.state),
                 isUnix ? "unix" : remote?.ipAddress ?? "", "\(isUnix ? listenPort : remote?.port ?? 0)",
                 isUnix ? "unix" : local?.ipAddress ?? "", "\(isUnix ? listenPort : local?.port ?? 0)",
                 Self.timestamp(client.connectedAtWall), timestamp(client.lastRequestAt, now: now, wallNow: wallNow),
                 "\(waitedMicros / 1_000_000)", "\(waitedMicros % 1_000_000)", "0", pointer(client.id),
-                client.linkedServerID.map(pointer) ?? "", "0", client.tlsDescription,
+                client.linkedServerID.map(pointer) ?? "", "0", client.tls,
                 client.applicationName, "0", "\(client.id)",
             ]
         }
@@ -141,12 +134,5 @@ extension ConsoleTables {
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) UTC"
-    }
-}
-
-extension ClientSession {
-    /// The state the admin views show: PgBouncer lists console clients as active.
-    var adminState: String {
-        console != nil ? "active" : stateDescription
     }
 }

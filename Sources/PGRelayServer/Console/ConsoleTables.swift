@@ -5,16 +5,18 @@ import PGRelayCore
 /// The SHOW tables of the console, with PgBouncer 1.25.2's column names, order and types (its
 /// src/admin.c and src/stats.c); columns of ours come after PgBouncer's.
 enum ConsoleTables {
-    static func table(named name: String, runtime: ProxyRuntime) throws -> ConsoleTable {
+    /// The table `SHOW name` shows; `views` are the live clients and servers (`AdminViews.empty`
+    /// when only the columns are wanted).
+    static func table(named name: String, runtime: ProxyRuntime, views: AdminViews) throws -> ConsoleTable {
         switch name {
         case "VERSION": return version()
-        case "POOLS": return pools(runtime)
-        case "SERVERS": return servers(runtime)
-        case "CLIENTS": return clients(runtime)
-        case "DATABASES": return databases(runtime)
-        case "USERS": return users(runtime)
+        case "POOLS": return pools(runtime, views)
+        case "SERVERS": return servers(views)
+        case "CLIENTS": return clients(runtime, views)
+        case "DATABASES": return databases(runtime, views)
+        case "USERS": return users(runtime, views)
         case "CONFIG": return config(runtime.config)
-        case "LISTS": return lists(runtime)
+        case "LISTS": return lists(runtime, views)
         case "MEM": return mem()
         case "STATE": return state(runtime)
         case "FDS": return fds()
@@ -22,7 +24,7 @@ enum ConsoleTables {
         case "STATS_TOTALS": return statsTotals(runtime)
         case "STATS_AVERAGES": return statsAverages(runtime)
         case "TOTALS": return totals(runtime)
-        case "SOCKETS": return sockets(runtime)
+        case "SOCKETS": return sockets(runtime, views)
         case "ACTIVE_SOCKETS": return activeSockets()
         case "DNS_HOSTS": return dnsHosts()
         case "DNS_ZONES": return dnsZones()
@@ -42,7 +44,7 @@ enum ConsoleTables {
         return table
     }
 
-    static func databases(_ runtime: ProxyRuntime) -> ConsoleTable {
+    static func databases(_ runtime: ProxyRuntime, _ views: AdminViews) -> ConsoleTable {
         var table = ConsoleTable([
             ("name", .text), ("host", .text), ("port", .int4), ("database", .text), ("force_user", .text),
             ("pool_size", .int4), ("min_pool_size", .int4), ("reserve_pool_size", .int4), ("server_lifetime", .int4),
@@ -53,7 +55,7 @@ enum ConsoleTables {
         let config = runtime.config
         let serverCounts = runtime.slots.withLockedValue { $0.perDatabase }
         var clientCounts: [String: Int] = [:]
-        for client in runtime.allClients() { clientCounts[client.databaseName, default: 0] += 1 }
+        for client in views.clients { clientCounts[client.database, default: 0] += 1 }
         var names = config.databases.filter { !$0.isFallback }.map(\.name)
         // Databases served through the `*` fallback appear once they have a pool, as in PgBouncer.
         for pool in runtime.allPools() where !names.contains(pool.key.database) { names.append(pool.key.database) }
@@ -83,7 +85,7 @@ enum ConsoleTables {
         ]
     }
 
-    static func users(_ runtime: ProxyRuntime) -> ConsoleTable {
+    static func users(_ runtime: ProxyRuntime, _ views: AdminViews) -> ConsoleTable {
         var table = ConsoleTable([
             ("name", .text), ("pool_size", .text), ("reserve_pool_size", .text), ("pool_mode", .text),
             ("max_user_connections", .int4), ("current_connections", .int4), ("max_user_client_connections", .int4),
@@ -92,7 +94,7 @@ enum ConsoleTables {
         let config = runtime.config
         let serverCounts = runtime.slots.withLockedValue { $0.perUser }
         var clientCounts: [String: Int] = [:]
-        for client in runtime.allClients() { clientCounts[client.userName, default: 0] += 1 }
+        for client in views.clients { clientCounts[client.user, default: 0] += 1 }
         for name in runtime.knownUserNames {
             let user = config.user(named: name)
             table.add([
@@ -113,16 +115,16 @@ enum ConsoleTables {
         return table
     }
 
-    static func lists(_ runtime: ProxyRuntime) -> ConsoleTable {
+    static func lists(_ runtime: ProxyRuntime, _ views: AdminViews) -> ConsoleTable {
         var table = ConsoleTable([("list", .text), ("items", .int4)])
-        let clients = runtime.allClients()
+        let clients = views.clients
         let pools = runtime.allPools()
         let databases = Set(runtime.config.databases.filter { !$0.isFallback }.map(\.name)).union(pools.map(\.key.database))
         let servers = pools.reduce(0) { $0 + $1.serverStates().count }
         let items: [(String, Int)] = [
             ("databases", databases.count + 1 /* the console's, as in SHOW DATABASES */), ("users", runtime.knownUserNames.count), ("peers", 0), ("pools", pools.count),
             ("peer_pools", 0), ("free_clients", 0), ("used_clients", clients.count),
-            ("login_clients", clients.filter { $0.adminState == "login" }.count), ("free_servers", 0),
+            ("login_clients", clients.filter { $0.state == "login" }.count), ("free_servers", 0),
             ("used_servers", servers), ("dns_names", 0), ("dns_zones", 0), ("dns_queries", 0), ("dns_pending", 0),
         ]
         for (name, count) in items { table.add([name, "\(count)"]) }
