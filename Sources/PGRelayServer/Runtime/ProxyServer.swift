@@ -240,16 +240,24 @@ public final class ProxyServer: @unchecked Sendable {
                 if clients.isEmpty { finish() } else { loop.scheduleTask(in: .milliseconds(50)) { poll() } }
                 return
             }
-            let busy = clients.filter { $0.holdsOpenWork }
-            for client in clients where !client.holdsOpenWork {
-                client.onLoop { client.shutdownClose() }
+            // Each client decides on its own loop, where its state lives: without open work it
+            // closes now; the others are counted.
+            let stillBusy = clients.map { client in
+                client.loop.submit { () -> Bool in
+                    if client.holdsOpenWork { return true }
+                    client.shutdownClose()
+                    return false
+                }
             }
-            if busy.isEmpty || NIODeadline.now() >= deadline {
-                for client in busy { client.onLoop { client.shutdownClose() } }
-                finish()
-                return
+            EventLoopFuture.whenAllSucceed(stillBusy, on: loop).whenComplete { result in
+                let busy = (try? result.get())?.contains(true) ?? false
+                if !busy || NIODeadline.now() >= deadline {
+                    for client in clients { client.onLoop { client.shutdownClose() } }
+                    finish()
+                    return
+                }
+                loop.scheduleTask(in: .milliseconds(50)) { poll() }
             }
-            loop.scheduleTask(in: .milliseconds(50)) { poll() }
         }
         @Sendable func finish() {
             loop.scheduleTask(in: .milliseconds(50)) { [self] in
