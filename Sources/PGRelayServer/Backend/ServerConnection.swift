@@ -32,13 +32,9 @@ final class ServerConnection: @unchecked Sendable {
     private(set) var idleSince = NIODeadline.now()
     private(set) var lastCheckedOrUsed = NIODeadline.now()
     private(set) var linkedClientID: UInt64?
-    /// TLS version and cipher of the connection ("" without TLS); readable from any thread (SHOW
-    /// SERVERS).
-    private(set) var tlsDescription: String {
-        get { ConnectionTextLock.withLock { tlsText } }
-        set { ConnectionTextLock.withLock { tlsText = newValue } }
-    }
-    private var tlsText = ""
+    /// TLS version and cipher of the connection ("" without TLS); on this server's loop only
+    /// (SHOW SERVERS reads it through `adminView`).
+    private(set) var tlsDescription = ""
     /// Lent, busy or neither, as its pool counts it; read and written only under the pool's lock.
     var poolMembership = PoolMembership.none
     /// Statements prepared on this server under shared server names (transaction pooling).

@@ -17,14 +17,11 @@ final class ClientSession: @unchecked Sendable {
     let connectedAt = NIODeadline.now()
     let connectedAtWall = Date()
     let isUnixSocket: Bool
-    /// The negotiated TLS version, for SHOW CLIENTS.
+    /// The negotiated TLS version, for SHOW CLIENTS:
     /// "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519" once a TLS handshake is done, "" for
-    /// plaintext; readable from any thread (SHOW CLIENTS, /clients).
-    var tlsDescription: String {
-        get { ConnectionTextLock.withLock { tlsText } }
-        set { ConnectionTextLock.withLock { tlsText = newValue } }
-    }
-    private var tlsText = ""
+    /// plaintext. Like every field here, read and written on this client's loop only (the admin
+    /// views read it through `adminView`).
+    var tlsDescription = ""
 
     private(set) var cancelKey: CancelRequest?
     private(set) var user = ""
@@ -32,13 +29,7 @@ final class ClientSession: @unchecked Sendable {
     private(set) var pool: ServerPool?
     private(set) var mode: PoolMode = .session
     private(set) var server: ServerConnection?
-    /// user, database and application_name are also read from other threads (KILL's database
-    /// filter, run on the console's loop): this loop writes them under
-    /// `ConnectionTextLock` (at login, and when the application name changes) and reads them
-    /// without it; other threads read them under it. The admin views read them on this loop
-    /// (`adminView`).
-    var applicationName: String { ConnectionTextLock.withLock { applicationNameText } }
-    private var applicationNameText = ""
+    var applicationName: String { parameters.value("application_name") ?? "" }
     var remoteDescription: String {
         if let address = channel.remoteAddress, let ip = address.ipAddress { return "\(ip):\(address.port ?? 0)" }
         return "unix"
@@ -109,11 +100,7 @@ final class ClientSession: @unchecked Sendable {
     private var waitingForServer = false
     private(set) var waitStarted: NIODeadline?
     private var parameters: TrackedParameters {
-        didSet {
-            parameterSetID = 0
-            let name = parameters.value("application_name") ?? ""
-            if name != applicationNameText { ConnectionTextLock.withLock { applicationNameText = name } }
-        }
+        didSet { parameterSetID = 0 }
     }
     /// `ParameterSetIDs` number of `parameters`; 0 until asked for after a change.
     private var parameterSetID: UInt64 = 0
@@ -298,15 +285,15 @@ final class ClientSession: @unchecked Sendable {
         var unsupported: [String] = []
         for (name, value) in message.parameters {
             switch name {
-            case "user": ConnectionTextLock.withLock { user = value }
-            case "database": ConnectionTextLock.withLock { database = value }
+            case "user": user = value
+            case "database": database = value
             case _ where name.hasPrefix("_pq_."): unrecognized.append(name)
             case _ where parameters.canonicalName(name) != nil: parameters.set(name, value)
             case _ where config.ignoreStartupParameters.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }): break
             default: unsupported.append(name)
             }
         }
-        if database.isEmpty { ConnectionTextLock.withLock { database = user } }
+        if database.isEmpty { database = user }
         if config.applicationNameAddHost {
             // As PgBouncer: "app" stands in for a missing name, then " - <addr>:<port>".
             parameters.set("application_name", "\(parameters.value("application_name") ?? "app") - \(remoteDescription)")
@@ -1220,8 +1207,8 @@ final class ClientSession: @unchecked Sendable {
         server?.setReading(writable)
     }
 
-    var userName: String { ConnectionTextLock.withLock { user } }
-    var databaseName: String { ConnectionTextLock.withLock { database } }
+    var userName: String { user }
+    var databaseName: String { database }
 }
 
 import Foundation

@@ -61,8 +61,12 @@ extension ProxyRuntime {
     func kill(database: String?) throws {
         try checkDatabaseArgument(database)
         setPaused(true, database: database)
-        for client in allClients() where client.console == nil && (database == nil || client.databaseName == database) {
-            client.onLoop { client.fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "database killed by an admin")) }
+        for client in allClients() {
+            // Decided on the client's loop, where its console link and database are set.
+            client.onLoop {
+                guard client.console == nil, database == nil || client.database == database else { return }
+                client.fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "database killed by an admin"))
+            }
         }
         for pool in try pools(forCommandOn: database) { pool.closeAllWhenReleased() }
         logger.info("killed", metadata: ["database": "\(database ?? "*")"])
