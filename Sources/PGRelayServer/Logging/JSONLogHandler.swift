@@ -30,7 +30,7 @@ public final class LogSink: @unchecked Sendable {
                 // Reopen every time: after logrotate moved the file, lines go to a new one.
                 try? file?.close()
                 if !FileManager.default.fileExists(atPath: logfile) {
-                    FileManager.default.createFile(atPath: logfile, contents: nil)
+                    _ = FileManager.default.createFile(atPath: logfile, contents: nil)  // a failure shows as no file below
                 }
                 file = FileHandle(forWritingAtPath: logfile)
                 file?.seekToEndOfFile()
