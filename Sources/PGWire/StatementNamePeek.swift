@@ -5,9 +5,10 @@ import Darwin
 #endif
 import NIOCore
 
-/// Reads only whether an extended-protocol message names a prepared statement, without
-/// decoding it: most drivers use the unnamed statement, and for those the relay has nothing to
-/// rewrite or look up, so the full decode (strings, parameter arrays) would be wasted.
+/// Reads what the relay needs of an extended-protocol message without decoding it: whether it
+/// refers to the unnamed statement (most drivers use it, and there the relay has nothing to
+/// rewrite or look up), a Bind's statement name, a Parse's name and text. The full decode
+/// (strings, parameter arrays) would be wasted on those.
 public enum StatementNamePeek {
     /// What a message refers to.
     public enum Target: Equatable, Sendable {

@@ -189,8 +189,9 @@ public struct FingerprintCache {
         storage.value(for: sql) { SQLFingerprint.normalize($0) }
     }
 
-    /// The fingerprint of statement text given as UTF-8 bytes. Text with literals (never stored)
-    /// is normalized straight from the bytes, without making a String of it first.
+    /// The fingerprint of statement text given as UTF-8 bytes. Plain texts and texts with
+    /// literals are found by shape and normalized straight from the bytes, without making a
+    /// String of them; only other literal-free texts are kept by text.
     public mutating func fingerprint(utf8 bytes: UnsafeRawBufferPointer) -> String {
         // Plain text (the usual ORM or pgbench statement): one byte scan instead of lexing, and
         // looked up by that hash, with or without numbers (no String made of the text).

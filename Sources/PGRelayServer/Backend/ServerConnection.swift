@@ -1,5 +1,4 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PGRelayCore
@@ -391,21 +390,21 @@ final class ServerConnection: @unchecked Sendable {
     /// Flushes what `write` queued; a no-op without a write since the last flush (a client's
     /// read-complete would otherwise walk the pipeline for nothing once per request).
     func flush() {
-        switch outgoing {
-        case .nothing: return
-        case .one(let buffer): outbound.writeAndFlush(buffer, onOwnLoop: clientSharesLoop)
-        case .gathered: outbound.writeAndFlush(gather, onOwnLoop: clientSharesLoop)
-        }
-        outgoing = .nothing
+        if let queued = takeOutgoing() { outbound.writeAndFlush(queued, onOwnLoop: clientSharesLoop) }
     }
 
     private func sendOutgoing() {
+        if let queued = takeOutgoing() { outbound.write(queued, onOwnLoop: clientSharesLoop) }
+    }
+
+    /// What `write` queued, as one buffer; nothing is queued afterwards.
+    private func takeOutgoing() -> ByteBuffer? {
+        defer { outgoing = .nothing }
         switch outgoing {
-        case .nothing: return
-        case .one(let buffer): outbound.write(buffer, onOwnLoop: clientSharesLoop)
-        case .gathered: outbound.write(gather, onOwnLoop: clientSharesLoop)
+        case .nothing: return nil
+        case .one(let buffer): return buffer
+        case .gathered: return gather
         }
-        outgoing = .nothing
     }
 
     func setReading(_ enabled: Bool) {

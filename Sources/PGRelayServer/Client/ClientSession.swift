@@ -1,5 +1,4 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import PGRelayCore
 import PGWire
@@ -1207,8 +1206,6 @@ final class ClientSession: @unchecked Sendable {
         server?.setReading(writable)
     }
 
-    var userName: String { user }
-    var databaseName: String { database }
 }
 
 import Foundation

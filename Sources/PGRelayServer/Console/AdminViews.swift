@@ -22,7 +22,6 @@ struct ClientView {
     /// active, idle, waiting or login (console clients are active, as in PgBouncer).
     let state: String
     let pool: ServerPool?
-    let isConsole: Bool
     let isUnixSocket: Bool
     let remote: SocketAddress?
     let local: SocketAddress?
@@ -84,7 +83,7 @@ extension ClientSession {
         assert(loop.inEventLoop)
         return ClientView(
             id: id, user: user, database: database, state: console != nil ? "active" : stateDescription, pool: pool,
-            isConsole: console != nil, isUnixSocket: isUnixSocket, remote: channel.remoteAddress, local: channel.localAddress,
+            isUnixSocket: isUnixSocket, remote: channel.remoteAddress, local: channel.localAddress,
             connectedAtWall: connectedAtWall, lastRequestAt: lastRequestAt, waitStarted: waitStarted,
             linkedServerID: linkedServerID, tls: tlsDescription, applicationName: applicationName)
     }

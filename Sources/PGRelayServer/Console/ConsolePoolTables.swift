@@ -16,7 +16,7 @@ extension ConsoleTables {
             let counts = pool.counts()
             var active = 0
             var waiting = 0
-            for client in views.clients where client.pool === pool && !client.isConsole {
+            for client in views.clients where client.pool === pool {
                 switch client.state {
                 case "active", "idle": active += 1
                 case "waiting": waiting += 1
