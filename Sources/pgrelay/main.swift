@@ -151,6 +151,7 @@ final class SignalHandlers {
         for (signo, action) in [(SIGHUP, { [server] in _ = server.reload() }),
                                 (SIGTERM, { [server] in server.shutdown() }),
                                 (SIGINT, { [server] in server.shutdown(immediate: true) }),
+                                (SIGQUIT, { [server] in server.shutdown(immediate: true) }),
                                 (SIGUSR1, { [server] in server.pauseAll() }),
                                 (SIGUSR2, { [server] in server.resumeAll() })] as [(Int32, () -> Void)] {
             signal(signo, SIG_IGN)

@@ -184,10 +184,11 @@ final class ConfigParsingTests: XCTestCase {
 
     func testPgBouncerKeysWithoutEffectWarnAndShowInShowConfig() throws {
         let loaded = try loadConfig(mainSection("so_reuseport = 1\nsyslog = 1\npkt_buf = 8192"))
-        XCTAssertEqual(loaded.warnings.map(\.key), ["so_reuseport", "syslog", "pkt_buf"])
+        XCTAssertEqual(loaded.warnings.map(\.key), ["syslog", "pkt_buf"])
         XCTAssertTrue(loaded.warnings.allSatisfy { $0.message.hasPrefix("has no effect in pgrelay") })
         XCTAssertEqual(loaded.warnings.first?.description,
-                       "pgrelay.ini:2: so_reuseport: has no effect in pgrelay (pgrelay is multi-threaded; one process uses every core)")
+                       "pgrelay.ini:3: syslog: has no effect in pgrelay (logs go to stderr and logfile)")
+        XCTAssertTrue(loaded.config.soReuseport, "so_reuseport is implemented")
         let rows = loaded.config.redactedKeyValues()
         XCTAssertEqual(rows.first { $0.key == "pkt_buf" }?.value, "8192")
         XCTAssertEqual(rows.first { $0.key == "pkt_buf" }?.default, "4096")

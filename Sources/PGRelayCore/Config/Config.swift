@@ -27,6 +27,11 @@ public struct Config: Sendable, Hashable {
     public internal(set) var adminAddr: String = "127.0.0.1"
     /// `admin_port` (ours): port of the HTTP admin API; 0 turns the API off.
     public internal(set) var adminPort: Int = 6433
+    /// Whether the file sets `admin_port`. Unset, a taken default port only costs the HTTP API (a
+    /// warning), so that several instances run on one host from unchanged pgbouncer.ini files.
+    public internal(set) var adminPortIsSet = false
+    /// `so_reuseport`: SO_REUSEPORT on the listeners, so that several processes share one port.
+    public internal(set) var soReuseport = false
     /// `unix_socket_dir`: directory of the `.s.PGSQL.<port>` socket; empty turns Unix sockets off.
     public internal(set) var unixSocketDir: String = "/tmp"
     /// `unix_socket_mode`: permission bits of the socket file.

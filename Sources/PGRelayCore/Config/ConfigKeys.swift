@@ -82,6 +82,7 @@ enum ConfigKeys {
         .path("server_tls_key_file", \.serverTLSKeyFile),
         .tlsProtocols("server_tls_protocols", \.serverTLSProtocols),
         .choice("server_tls_sslmode", \.serverTLSSSLMode),
+        .bool("so_reuseport", \.soReuseport, changeable: false),
         .int("stats_period", \.statsPeriod, 1...86400),
         .list("stats_users", \.statsUsers),
         .bool("tcp_defer_accept", \.tcpDeferAccept),
@@ -103,7 +104,12 @@ enum ConfigKeys {
 
     private static let pgrelayKeys: [ConfigKey] = [
         .string("admin_addr", \.adminAddr, origin: .pgrelay, changeable: false),
-        .int("admin_port", \.adminPort, 0...65535, origin: .pgrelay, changeable: false),
+        ConfigKey("admin_port", origin: .pgrelay, changeable: false,
+                  apply: { config, text, _ in
+                      config.adminPort = try ConfigValueParser.integer(text, in: 0...65535)
+                      config.adminPortIsSet = true
+                  },
+                  render: { String($0.adminPort) }),
         .decimal("health_degraded_ratio", \.healthDegradedRatio, 0...1),
         .decimal("health_unhealthy_ratio", \.healthUnhealthyRatio, 0...1),
         .int("health_window_s", \.healthWindowS, 1...3600, origin: .pgrelay, changeable: false),
@@ -170,7 +176,6 @@ enum PgBouncerNoEffectKeys {
         Entry("resolv_conf", "", changeable: false, "the OS resolver configuration is used"),
         Entry("sbuf_loopcnt", "5", "fairness is handled by the event loops"),
         Entry("server_tls13_ciphers", "", "TLS 1.3 suites are fixed by the TLS library (BoringSSL)"),
-        Entry("so_reuseport", "0", changeable: false, "pgrelay is multi-threaded; one process uses every core"),
         Entry("suspend_timeout", "10", "SUSPEND and online restart (-R) are not supported"),
         Entry("syslog", "0", "logs go to stderr and logfile"),
         Entry("syslog_facility", "daemon", "logs go to stderr and logfile"),

@@ -19,13 +19,16 @@ public final class AdminHTTPServer: Sendable {
     private let port: Int
     private let api: AdminAPI
     private let maxConnections: Int
+    private let reusePort: Bool
     private let serverChannel = Mutex<Channel?>(nil)
     private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
 
     /// Prepares a server; nothing is bound until `start()`. Port 0 picks a free port.
+    /// `reusePort`: SO_REUSEPORT, so that processes started with so_reuseport share the port.
     public init(group: EventLoopGroup, host: String, port: Int, api: AdminAPI,
-                maxConnections: Int = AdminHTTPServer.defaultMaxConnections) {
+                maxConnections: Int = AdminHTTPServer.defaultMaxConnections, reusePort: Bool = false) {
         self.group = group
+        self.reusePort = reusePort
         self.host = host
         self.port = port
         self.api = api
@@ -42,6 +45,7 @@ public final class AdminHTTPServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: reusePort ? 1 : 0)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [weak self] channel in
                 guard self?.track(channel) ?? false else {

@@ -105,11 +105,18 @@ public final class ProxyServer: @unchecked Sendable {
             return
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = AdminHTTPServer(group: group, host: config.adminAddr, port: config.adminPort, api: ProxyAdminAPI(server: self))
+        let server = AdminHTTPServer(group: group, host: config.adminAddr, port: config.adminPort, api: ProxyAdminAPI(server: self),
+                                     reusePort: config.soReuseport)
         do {
             try server.start().wait()
         } catch {
             try? group.syncShutdownGracefully()
+            if !config.adminPortIsSet, Self.isAddressInUse(error) {
+                // Another instance on this host has the default port: a pgbouncer.ini that does
+                // not know admin_port must still start, as it does with PgBouncer.
+                logger.warning("admin HTTP API not started: port \(config.adminPort) is in use (set admin_port to a free port, or 0)")
+                return
+            }
             throw error
         }
         adminGroup = group
@@ -117,11 +124,16 @@ public final class ProxyServer: @unchecked Sendable {
         logger.info("admin HTTP API listening", metadata: ["addr": "\(config.adminAddr)", "port": "\(server.localPort ?? config.adminPort)"])
     }
 
+    private static func isAddressInUse(_ error: Error) -> Bool {
+        (error as? IOError)?.errnoCode == EADDRINUSE
+    }
+
     private func bootstrap(unix: Bool) -> ServerBootstrap {
         let runtime = self.runtime
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: ChannelOptions.Types.BacklogOption.Value(clamping: runtime.config.listenBacklog))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: runtime.config.soReuseport && !unix ? 1 : 0)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
             // An idle client keeps its last receive buffer: start small (clients mostly send short
             // messages; the buffer grows when reads fill it) to keep memory per idle client low.

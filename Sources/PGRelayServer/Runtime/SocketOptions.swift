@@ -24,8 +24,11 @@ struct TCPSocketSettings: Sendable, Equatable {
     /// Options for the TCP listening sockets.
     private(set) var listener: [Setting] = []
 
-    /// Seconds TCP_DEFER_ACCEPT waits for a client's first bytes: PgBouncer's fixed value.
-    static let deferAcceptSeconds: SocketOptionValue = 45
+    /// Seconds TCP_DEFER_ACCEPT holds a connection back until its first bytes: 1, what PgBouncer
+    /// sets (its docs say 45, its code sets 1). Longer would hide a client that connects and says
+    /// nothing from client_login_timeout for that long: the kernel only hands it over after the
+    /// deferral (a SYN-ACK retransmission later).
+    static let deferAcceptSeconds: SocketOptionValue = 1
 
     init(config: Config) {
         connection.append(Setting(option: ChannelOptions.Types.SocketOption(level: .tcp, name: .tcp_nodelay), value: 1))
