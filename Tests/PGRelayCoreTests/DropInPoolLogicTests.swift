@@ -98,6 +98,40 @@ final class DropInPoolLogicTests: XCTestCase {
         XCTAssertTrue(retry.mayConnect(now: start, retry: 15, inFlight: 2))
     }
 
+    func testTransientFailuresBackOffFromAQuarterSecondUpToTheRetry() {
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var retry = ServerLoginRetry()
+        var waits: [Double] = []
+        for attempt in 0..<8 {
+            retry.failed(at: start + .seconds(Int64(attempt)), message: "could not connect", transient: true)
+            waits.append(retry.wait(retry: 15))
+        }
+        XCTAssertEqual(waits, [0.25, 0.5, 1, 2, 4, 8, 15, 15])
+        XCTAssertFalse(retry.mayConnect(now: start + .seconds(7) + .milliseconds(14_999), retry: 15, inFlight: 0))
+        XCTAssertTrue(retry.mayConnect(now: start + .seconds(7) + .seconds(15), retry: 15, inFlight: 0))
+        XCTAssertEqual(retry.wait(retry: 0.1), 0.1, "server_login_retry below the backoff caps it")
+        retry.failed(at: start, message: "password authentication failed", transient: false)
+        XCTAssertEqual(retry.wait(retry: 15), 15, "a refusal waits the whole server_login_retry, as PgBouncer")
+        retry.failed(at: start, message: "could not connect", transient: true)
+        XCTAssertEqual(retry.wait(retry: 15), 0.25, "a refusal in between starts the backoff anew")
+        retry.succeeded()
+        XCTAssertEqual(retry.wait(retry: 15), 0)
+    }
+
+    func testWhichLoginFailuresAreTransient() {
+        let cases: [(ErrorFields, Bool, Bool)] = [
+            (ErrorFields(sqlState: "08006", message: "could not connect"), false, true),
+            (ErrorFields(severity: "FATAL", sqlState: "57P03", message: "the database system is starting up"), true, true),
+            (ErrorFields(severity: "FATAL", sqlState: "57P01", message: "terminating connection due to administrator command"), true, true),
+            (ErrorFields(severity: "FATAL", sqlState: "28P01", message: "password authentication failed"), true, false),
+            (ErrorFields(severity: "FATAL", sqlState: "3D000", message: "database does not exist"), true, false),
+            (ErrorFields(severity: "FATAL", sqlState: "XX000", message: "internal error"), true, false),
+        ]
+        for (error, answered, transient) in cases {
+            XCTAssertEqual(ServerLoginRetry.isTransient(error, serverAnswered: answered), transient, error.message)
+        }
+    }
+
     func testNewClientsFailFastOnlyWhileLoginsFailAndNoServerIsAlive() throws {
         var retry = ServerLoginRetry()
         XCTAssertNil(retry.fastFailError(serversAlive: 0))

@@ -90,3 +90,72 @@ def test_so_reuseport_instances_share_one_port(proxy, cluster, workdir):
             assert second.query("SELECT 1") == "1"
     finally:
         second.stop()
+
+
+@pytest.mark.pgrelay_only("PgBouncer waits server_login_retry (15 s) after an attempt fails while the primary restarts")
+def test_primary_restart_under_traffic_recovers_within_seconds(proxy, workdir):
+    """`pg_ctl restart -m fast` of the primary while new clients connect every 100 ms and a
+    long-lived client keeps querying: queries succeed again within seconds of the restart, and
+    afterwards every query succeeds (dead server connections are replaced, never lent)."""
+    import psycopg
+    import threading
+    own = harness.Cluster(os.path.join(workdir, "restart-cluster"), replicas=0).up()
+    try:
+        p = proxy(pool_mode="transaction", default_pool_size=4,
+                  databases={"appdb": f"host=127.0.0.1 port={own.primary_port} dbname=appdb"})
+        results = []  # (start time, ok, who)
+        stop = threading.Event()
+
+        def new_clients():
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    with psycopg.connect(p.dsn(connect_timeout=3), autocommit=True) as conn:
+                        conn.execute("SELECT 1").fetchone()
+                    results.append((started, True, "new"))
+                except psycopg.Error:
+                    results.append((started, False, "new"))
+                time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
+
+        def long_lived():
+            conn = None
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    if conn is None:
+                        conn = psycopg.connect(p.dsn(connect_timeout=3), autocommit=True)
+                    conn.execute("SELECT 1").fetchone()
+                    results.append((started, True, "kept"))
+                except psycopg.Error:
+                    results.append((started, False, "kept"))
+                    if conn is not None and conn.closed:
+                        conn = None
+                time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
+            if conn is not None:
+                conn.close()
+
+        threads = [threading.Thread(target=new_clients), threading.Thread(target=long_lived)]
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        restart_began = time.monotonic()
+        own.cmd("restart-primary", own.dir)
+        restarted = time.monotonic()
+        time.sleep(10)
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+        before = [ok for started, ok, _ in results if started < restart_began]
+        assert before and all(before), "queries failed before the restart"
+        recovered = min((started for started, ok, who in results if ok and who == "new" and started > restarted),
+                        default=None)
+        timeline = [(round(s - restarted, 1), ok, who) for s, ok, who in results if s > restart_began - 0.5]
+        assert recovered is not None, f"no new client succeeded after the restart: {timeline}"
+        outage = recovered - restarted
+        assert outage < 3, f"new clients failed for {outage:.1f}s after the primary was back"
+        settled = recovered + 1.0
+        late_failures = [(round(started - restarted, 1), who) for started, ok, who in results
+                         if not ok and started > settled]
+        assert not late_failures, f"queries failed after recovery (s after restart, client): {late_failures}"
+    finally:
+        own.down()

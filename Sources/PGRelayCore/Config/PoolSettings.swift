@@ -1,13 +1,15 @@
 import PGWire
 
-/// The limits and timeouts that apply to one pool (a `[databases]` entry and a user), resolved
-/// with PgBouncer's precedence: the `[users]` entry, then the `[databases]` entry, then the global
-/// key. As in PgBouncer, a per-database or per-user limit or timeout of 0 means "not set".
+/// Everything that applies to one pool (a `[databases]` entry and a user), resolved with
+/// PgBouncer's precedence: the `[users]` entry, then the `[databases]` entry, then the global key.
+/// As in PgBouncer, a per-database or per-user limit or timeout of 0 means "not set". The pools,
+/// their server connections and the client limits all read this one value.
 public struct PoolSettings: Sendable, Hashable {
     public var poolMode: PoolMode
     public var poolSize: Int
     public var minPoolSize: Int
     public var reservePoolSize: Int
+    public var reservePoolTimeout: Double
     /// Server connections of the whole database; 0 = unlimited.
     public var maxDBConnections: Int
     /// Client connections of the whole database; 0 = unlimited.
@@ -17,10 +19,29 @@ public struct PoolSettings: Sendable, Hashable {
     /// Client connections of the user; 0 = unlimited.
     public var maxUserClientConnections: Int
     public var serverLifetime: Double
+    public var serverIdleTimeout: Double
+    public var serverConnectTimeout: Double
     public var queryTimeout: Double
+    public var queryWaitTimeout: Double
+    /// query_wait_notify: seconds after which a queued client gets a notice; 0 = never.
+    public var queryWaitNotify: Double
     public var idleTransactionTimeout: Double
     public var transactionTimeout: Double
     public var clientIdleTimeout: Double
+    /// The database name sent to the server (`dbname=`, else the entry's name).
+    public var serverDatabase: String
+    public var resetQuery: String
+    public var resetQueryAlways: Bool
+    public var checkQuery: String
+    public var checkDelay: Double
+    /// `connect_query=`: run once on every new server connection.
+    public var connectQuery: String?
+    /// Startup parameters the entry sets for its servers (client_encoding=, datestyle=, ...).
+    public var startupParameters: [String: String]
+    /// server_round_robin: idle servers are lent oldest first (FIFO) instead of newest first.
+    public var roundRobin: Bool
+    /// server_login_retry: seconds between connection attempts after one failed.
+    public var loginRetry: Double
 }
 
 extension Config {
@@ -33,15 +54,29 @@ extension Config {
             poolSize: userEntry?.poolSize ?? database.poolSize ?? defaultPoolSize,
             minPoolSize: database.minPoolSize ?? minPoolSize,
             reservePoolSize: userEntry?.reservePoolSize ?? database.reservePoolSize ?? reservePoolSize,
+            reservePoolTimeout: reservePoolTimeout,
             maxDBConnections: Self.positive(database.maxDBConnections) ?? maxDBConnections,
             maxDBClientConnections: Self.positive(database.maxDBClientConnections) ?? maxDBClientConnections,
             maxUserConnections: Self.positive(userEntry?.maxUserConnections) ?? maxUserConnections,
             maxUserClientConnections: Self.positive(userEntry?.maxUserClientConnections) ?? maxUserClientConnections,
             serverLifetime: Self.positive(database.serverLifetime) ?? serverLifetime,
+            serverIdleTimeout: serverIdleTimeout,
+            serverConnectTimeout: serverConnectTimeout,
             queryTimeout: Self.positive(userEntry?.queryTimeout) ?? queryTimeout,
+            queryWaitTimeout: queryWaitTimeout,
+            queryWaitNotify: queryWaitNotify,
             idleTransactionTimeout: Self.positive(userEntry?.idleTransactionTimeout) ?? idleTransactionTimeout,
             transactionTimeout: Self.positive(userEntry?.transactionTimeout) ?? transactionTimeout,
-            clientIdleTimeout: Self.positive(userEntry?.clientIdleTimeout) ?? clientIdleTimeout)
+            clientIdleTimeout: Self.positive(userEntry?.clientIdleTimeout) ?? clientIdleTimeout,
+            serverDatabase: database.dbname ?? database.name,
+            resetQuery: serverResetQuery,
+            resetQueryAlways: serverResetQueryAlways,
+            checkQuery: serverCheckQuery,
+            checkDelay: serverCheckDelay,
+            connectQuery: database.connectQuery,
+            startupParameters: database.startupParameters,
+            roundRobin: serverRoundRobin,
+            loginRetry: serverLoginRetry)
     }
 
     /// Message size limits for the wire codec: `max_packet_size` and `max_startup_packet_size`.

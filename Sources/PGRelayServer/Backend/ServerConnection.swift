@@ -91,14 +91,14 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     private func connect(database: String, credentials: ServerCredentials) {
-        if settings.connectTimeout > 0 {
-            loginTimeout = loop.scheduleTask(in: .nanoseconds(Int64(settings.connectTimeout * 1e9))) { [self] in
-                fail(ErrorFields(sqlState: "08006", message: "server connect timeout: no login to \(address.host):\(address.port) within \(settings.connectTimeout) s"))
+        if settings.serverConnectTimeout > 0 {
+            loginTimeout = loop.scheduleTask(in: .nanoseconds(Int64(settings.serverConnectTimeout * 1e9))) { [self] in
+                fail(ErrorFields(sqlState: "08006", message: "server connect timeout: no login to \(address.host):\(address.port) within \(settings.serverConnectTimeout) s"))
             }
         }
         let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(.nanoseconds(Int64(max(settings.connectTimeout, 0.001) * 1e9)))
-            .tcpSettings(settings.tcp)
+            .connectTimeout(.nanoseconds(Int64(max(settings.serverConnectTimeout, 0.001) * 1e9)))
+            .tcpSettings(TCPSocketSettings(config: pool.runtime.config))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ServerChannelHandler(server: self))

@@ -394,7 +394,7 @@ final class ClientSession: @unchecked Sendable {
         }
         countedInClientLimits = true
         self.pool = pool
-        self.mode = pool.settings.mode
+        self.mode = pool.settings.poolMode
         let config = runtime.config
         if mode != .session, config.maxPreparedStatements > 0 {
             rewriter = PreparedStatementRewriter()

@@ -28,7 +28,7 @@ extension ConsoleTables {
                 pool.key.database, pool.key.user, "\(active)", "\(waiting)", "0", "0", "\(counts.active)", "0", "0",
                 "\(counts.idle)", "\(counts.busy)", "0", "\(counts.connecting)",
                 "\(maxWaitMicros / 1_000_000)", "\(maxWaitMicros % 1_000_000)",
-                pool.settings.mode.rawValue, pool.entry.hosts.count > 1 ? pool.entry.loadBalanceHosts.rawValue : nil,
+                pool.settings.poolMode.rawValue, pool.entry.hosts.count > 1 ? pool.entry.loadBalanceHosts.rawValue : nil,
             ])
         }
         return table

@@ -120,7 +120,7 @@ final class ServerPool: @unchecked Sendable {
             if fastFail == nil { waiters.append(Waiter(client: client, since: .now())) }
             // After a fast failure too, so that the pool retries (once server_login_retry has
             // passed) although no client waits.
-            open = canOpenLocked(limit: _settings.size)
+            open = canOpenLocked(limit: _settings.poolSize)
             if open { connecting += 1 }
         }
         if let server {
@@ -164,8 +164,8 @@ final class ServerPool: @unchecked Sendable {
             case placed(Placement)
         }
         let next: Next = lock.withLock {
-            if server.expired(lifetime: _settings.lifetime) || isMarkedForCloseLocked(server) { return .discard }
-            if reset, !_settings.resetQuery.isEmpty, _settings.mode == .session || _settings.resetQueryAlways {
+            if server.expired(lifetime: _settings.serverLifetime) || isMarkedForCloseLocked(server) { return .discard }
+            if reset, !_settings.resetQuery.isEmpty, _settings.poolMode == .session || _settings.resetQueryAlways {
                 setMembershipLocked(server, .busy)
                 return .reset(_settings.resetQuery)
             }
@@ -265,7 +265,7 @@ final class ServerPool: @unchecked Sendable {
             setMembershipLocked(server, .none)
             closing.remove(id)
             idle.removeAll { $0 === server }
-            open = !waiters.isEmpty && waiters.count > connecting && canOpenLocked(limit: _settings.size)
+            open = !waiters.isEmpty && waiters.count > connecting && canOpenLocked(limit: _settings.poolSize)
             if open { connecting += 1 }
         }
         if open { openServer(on: runtime.group.next()) }
@@ -293,7 +293,7 @@ final class ServerPool: @unchecked Sendable {
     private func canOpenLocked(limit: Int) -> Bool {
         guard !retired, totalLocked < limit,
               isReplicaPool || loginRetry.mayConnect(now: .now(), retry: _settings.loginRetry, inFlight: connecting) else { return false }
-        return runtime.reserveServerSlot(database: key.database, user: key.user)
+        return runtime.reserveServerSlot(database: key.database, user: key.user, settings: _settings)
     }
 
     private func openServer(on loop: EventLoop) {
@@ -328,21 +328,41 @@ final class ServerPool: @unchecked Sendable {
     /// their reads then go to another backend.
     func serverFailedToOpen(_ error: ErrorFields, serverAnswered: Bool = false) {
         var failed: [Waiter] = []
+        var retryIn: Double?
         lock.withLock {
             connecting -= 1
             runtime.releaseServerSlot(database: key.database, user: key.user)
             lastLoginError = error
-            loginRetry.failed(at: .now(), message: error.message)
+            loginRetry.failed(at: .now(), message: error.message,
+                              transient: ServerLoginRetry.isTransient(error, serverAnswered: serverAnswered))
             hostRotation.attemptEnded(succeeded: false)
             if totalLocked == 0, isReplicaPool || ServerLoginFailure.failsWaitingClients(error, serverAnswered: serverAnswered) {
                 while let waiter = waiters.popFirst() { failed.append(waiter) }
             }
+            if !waiters.isEmpty, !isReplicaPool { retryIn = loginRetry.wait(retry: _settings.loginRetry) }
         }
         logger.error("server login failed", metadata: [
             "database": "\(key.database)", "user": "\(key.user)", "backend": "\(key.address.host):\(key.address.port)",
             "error": "\(error.message)",
         ])
         for waiter in failed { waiter.client.poolFailed(error) }
+        // Waiting clients get the next attempt as soon as the wait allows, not at the next
+        // once-a-second maintenance (a short transient wait would otherwise be rounded up).
+        if let retryIn, retryIn < 1 {
+            runtime.group.next().scheduleTask(in: .nanoseconds(Int64(retryIn * 1e9))) { [self] in openForWaiters() }
+        }
+    }
+
+    /// Opens servers for queued clients as far as the pool's size and the retry wait allow.
+    private func openForWaiters() {
+        var opens = 0
+        lock.withLock {
+            while !waiters.isEmpty, waiters.count > connecting, canOpenLocked(limit: _settings.poolSize) {
+                connecting += 1
+                opens += 1
+            }
+        }
+        for _ in 0..<opens { openServer(on: runtime.group.next()) }
     }
 
     // MARK: maintenance
@@ -371,22 +391,22 @@ final class ServerPool: @unchecked Sendable {
                     toNotify.append(waiters[index].client)
                 }
             }
-            if let first = waiters.first, settings.reserveSize > 0,
-               now - first.since > .nanoseconds(Int64(settings.reserveTimeout * 1e9)),
-               canOpenLocked(limit: settings.size + settings.reserveSize) {
+            if let first = waiters.first, settings.reservePoolSize > 0,
+               now - first.since > .nanoseconds(Int64(settings.reservePoolTimeout * 1e9)),
+               canOpenLocked(limit: settings.poolSize + settings.reservePoolSize) {
                 connecting += 1
                 opens += 1
             }
-            while !waiters.isEmpty, waiters.count > connecting, canOpenLocked(limit: settings.size) {
+            while !waiters.isEmpty, waiters.count > connecting, canOpenLocked(limit: settings.poolSize) {
                 connecting += 1
                 opens += 1
             }
             var keep: [ServerConnection] = []
             for server in idle {
                 let idleFor = now - server.idleSince
-                if server.expired(lifetime: settings.lifetime)
-                    || (settings.idleTimeout > 0 && idleFor > .nanoseconds(Int64(settings.idleTimeout * 1e9))
-                        && totalLocked - toClose.count > settings.minSize) {
+                if server.expired(lifetime: settings.serverLifetime)
+                    || (settings.serverIdleTimeout > 0 && idleFor > .nanoseconds(Int64(settings.serverIdleTimeout * 1e9))
+                        && totalLocked - toClose.count > settings.minPoolSize) {
                     toClose.append(server)
                 } else if !settings.checkQuery.isEmpty, settings.checkDelay >= 0,
                           now - server.lastCheckedOrUsed > .nanoseconds(Int64(settings.checkDelay * 1e9)) {
@@ -397,7 +417,7 @@ final class ServerPool: @unchecked Sendable {
                 }
             }
             idle = keep
-            while totalLocked - toClose.count + opens < settings.minSize, canOpenLocked(limit: settings.size) {
+            while totalLocked - toClose.count + opens < settings.minPoolSize, canOpenLocked(limit: settings.poolSize) {
                 connecting += 1
                 opens += 1
             }
@@ -448,7 +468,7 @@ final class ServerPool: @unchecked Sendable {
                 totalServerAssignments += 1
                 handouts.append((server, waiter.client))
             }
-            while waiters.count > connecting + open, canOpenLocked(limit: _settings.size) {
+            while waiters.count > connecting + open, canOpenLocked(limit: _settings.poolSize) {
                 connecting += 1
                 open += 1
             }

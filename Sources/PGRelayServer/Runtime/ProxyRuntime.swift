@@ -172,7 +172,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         let key = PoolKey(database: database, user: serverUser, address: address)
         return state.withLockedValue { state in
             if let pool = state.pools[key] { return pool }
-            let pool = ServerPool(key: key, entry: entry, runtime: self, settings: PoolSettings(config: config, entry: entry, user: serverUser))
+            let pool = ServerPool(key: key, entry: entry, runtime: self, settings: config.poolSettings(database: entry, user: serverUser))
             state.pools[key] = pool
             return pool
         }
@@ -279,7 +279,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
         for pool in pools {
             if let entry = newConfig.database(named: pool.key.database) {
-                pool.update(settings: PoolSettings(config: newConfig, entry: entry, user: pool.key.user))
+                pool.update(settings: newConfig.poolSettings(database: entry, user: pool.key.user))
             } else {
                 pool.retire()
             }

@@ -22,12 +22,12 @@ struct ServerSlotCounter {
 }
 
 extension ProxyRuntime {
-    func reserveServerSlot(database: String, user: String) -> Bool {
-        let config = self.config
-        let entry = config.database(named: database)
-        let maxDB = entry?.maxDBConnections ?? config.maxDBConnections
-        let maxUser = config.user(named: user)?.maxUserConnections ?? config.maxUserConnections
-        return slots.withLockedValue { $0.reserve(database: database, user: user, maxDB: maxDB, maxUser: maxUser) }
+    /// A slot for one more server of `database` and `user` under the pool's max_db_connections
+    /// and max_user_connections (resolved as PgBouncer's: per entry above 0, else global).
+    func reserveServerSlot(database: String, user: String, settings: PoolSettings) -> Bool {
+        slots.withLockedValue {
+            $0.reserve(database: database, user: user, maxDB: settings.maxDBConnections, maxUser: settings.maxUserConnections)
+        }
     }
 
     func releaseServerSlot(database: String, user: String) {
