@@ -159,3 +159,124 @@ def test_primary_restart_under_traffic_recovers_within_seconds(proxy, workdir):
         assert not late_failures, f"queries failed after recovery (s after restart, client): {late_failures}"
     finally:
         own.down()
+
+
+def test_server_released_while_its_client_is_slow_serves_the_next_client(proxy):
+    """A client that reads a large result slowly makes the proxy stop reading its server; the
+    server returns to the pool when the result ends, and the next client that gets it (pool of
+    one) is answered: the server's reading was turned back on when it was released."""
+    import threading
+    import rawpg
+    p = proxy(pool_mode="transaction", default_pool_size=1)
+    slow = rawpg.RawConnection(p.port, timeout=30)
+    slow.login("app", "app", "appdb")
+    slow.send(rawpg.message(b"Q", b"SELECT repeat('x', 2000) FROM generate_series(1, 10000)\0"))
+    done = threading.Event()
+    finished = threading.Event()
+
+    def drain_slowly():
+        tail = b""
+        while not done.is_set():
+            chunk = slow.sock.recv(8192)
+            if not chunk:
+                break
+            tail = (tail + chunk)[-6:]
+            if tail == b"Z\x00\x00\x00\x05I":
+                finished.set()
+                break
+            time.sleep(0.002)
+        done.set()
+
+    reader = threading.Thread(target=drain_slowly)
+    reader.start()
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        # Waits for the only server, which the slow client holds until its result is sent.
+        assert p.query("SELECT 42", timeout=60) == "42"
+        answered_after = time.monotonic() - started
+        reader.join(timeout=60)
+        assert finished.is_set(), "the slow client never got its whole result"
+        # The query waited for the slow result, not for a timeout.
+        assert answered_after < 30
+    finally:
+        done.set()
+        slow.close()
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_client_that_stops_reading_holds_rows_in_postgresql_not_in_the_proxy(proxy):
+    """Back-pressure server -> client: a client that asks for ~300 MB and reads nothing leaves
+    the proxy's memory bounded (PostgreSQL holds the rows), and other clients are served."""
+    import rawpg
+    p = proxy(pool_mode="session", default_pool_size=4)
+    assert p.query("SELECT 1") == "1"
+    before = rss_bytes(p.pid)
+    stalled = rawpg.RawConnection(p.port, timeout=30)
+    try:
+        stalled.login("app", "app", "appdb")
+        stalled.send(rawpg.message(b"Q", b"SELECT repeat('x', 1000) FROM generate_series(1, 300000)\0"))
+        time.sleep(4)
+        grown = rss_bytes(p.pid) - before
+        assert grown < 64 << 20, f"the proxy grew by {grown >> 20} MB for a client that reads nothing"
+        assert p.query("SELECT 7") == "7"
+    finally:
+        stalled.close()
+
+
+def test_client_sending_faster_than_its_server_takes_is_held_back(proxy, cluster):
+    """Back-pressure client -> server: COPY FROM STDIN of ~150 MB into a server that stopped
+    reading (its backend is SIGSTOPped) leaves the proxy's memory bounded; once the backend runs
+    again every row arrives."""
+    import psycopg
+    import signal
+    import threading
+    if os.geteuid() != 0:
+        pytest.skip("stopping a PostgreSQL backend needs root")
+    p = proxy(pool_mode="session", default_pool_size=4)
+    row = ("y" * 1000 + "\n").encode()
+    rows_per_chunk = 1000
+    chunks = 150
+    with p.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS bp_copy")
+        conn.execute("CREATE TABLE bp_copy (t text)")
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        before = rss_bytes(p.pid)
+        errors = []
+
+        started = threading.Event()
+
+        def copy_in():
+            try:
+                with conn.cursor().copy("COPY bp_copy FROM STDIN") as copy:
+                    copy.write(row * rows_per_chunk)
+                    started.set()
+                    for _ in range(chunks - 1):
+                        copy.write(row * rows_per_chunk)
+            except Exception as e:  # reported below
+                errors.append(e)
+            started.set()
+
+        writer = threading.Thread(target=copy_in)
+        writer.start()
+        assert started.wait(30)
+        # The COPY is under way (the server said CopyInResponse): now the server stops reading.
+        os.kill(backend, signal.SIGSTOP)
+        try:
+            time.sleep(4)
+            grown = rss_bytes(p.pid) - before
+            assert writer.is_alive(), "the COPY finished although its server was stopped"
+            assert grown < 64 << 20, f"the proxy grew by {grown >> 20} MB buffering a COPY"
+        finally:
+            os.kill(backend, signal.SIGCONT)
+        writer.join(timeout=120)
+        assert not errors, errors
+        assert conn.execute("SELECT count(*) FROM bp_copy").fetchone()[0] == chunks * rows_per_chunk
+        conn.execute("DROP TABLE bp_copy")

@@ -65,6 +65,8 @@ final class ServerConnection: @unchecked Sendable {
     private var gather = ByteBufferAllocator().buffer(capacity: 0)
     private static let gatherLimit = 16 * 1024
     private var gone = false
+    /// Reading is off because the linked client's socket is full (see `pauseReading(forClient:)`).
+    private var readingPausedForClient = false
     private let settings: PoolSettings
     private let maxMessageLength: Int
 
@@ -333,6 +335,7 @@ final class ServerConnection: @unchecked Sendable {
     private func unlinkOnLoop(clean: Bool, reset: Bool) {
         linkedClient = nil
         linkedClientID = nil
+        if readingPausedForClient { pauseReading(forClient: false) }
         lastCheckedOrUsed = .now()
         pool.release(self, clean: clean && !gone, reset: reset)
     }
@@ -407,8 +410,21 @@ final class ServerConnection: @unchecked Sendable {
         }
     }
 
-    func setReading(_ enabled: Bool) {
-        _ = channel?.setOption(ChannelOptions.autoRead, value: enabled)
+    /// Stops or resumes reading for the linked client's back-pressure; called from the client's
+    /// loop. Reading resumes when the client lets the server go (`unlinkOnLoop`), so a server never
+    /// returns to the pool deaf.
+    func pauseReading(forClient paused: Bool) {
+        onLoop { [self] in
+            guard paused != readingPausedForClient, linkedClient != nil || !paused else { return }
+            readingPausedForClient = paused
+            _ = channel?.setOption(ChannelOptions.autoRead, value: !paused)
+        }
+    }
+
+    /// The socket to the server filled up or drained: the linked client stops or resumes sending.
+    func writabilityChanged(_ writable: Bool) {
+        guard let client = linkedClient else { return }
+        client.onLoop { [self] in client.serverWritabilityChanged(writable, from: self) }
     }
 
     func close() {
@@ -473,6 +489,11 @@ final class ServerChannelHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         server.readComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        server.writabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -27,7 +27,12 @@ final class ClientSession: @unchecked Sendable {
     private(set) var database = ""
     private(set) var pool: ServerPool?
     private(set) var mode: PoolMode = .session
-    private(set) var server: ServerConnection?
+    private(set) var server: ServerConnection? {
+        // Reading stopped for a server that could not take more ends with that server.
+        didSet { if readingPausedForServer, oldValue !== server { pauseReading(forServer: false) } }
+    }
+    /// The client's reading is off because its server's socket is full (COPY FROM, big Binds).
+    private var readingPausedForServer = false
     var applicationName: String { parameters.value("application_name") ?? "" }
     var remoteDescription: String {
         if let address = channel.remoteAddress, let ip = address.ipAddress { return "\(ip):\(address.port ?? 0)" }
@@ -802,6 +807,9 @@ final class ClientSession: @unchecked Sendable {
         default:
             self.server = server
         }
+        // A client that cannot take more stops the server it now holds, as it would have
+        // stopped the one before.
+        if !channel.isWritable { server.pauseReading(forClient: true) }
         if parameterSetID == 0 { parameterSetID = runtime.parameterSets.id(for: parameters.values) }
         if server.matchedParameterSet != parameterSetID {
             let differences = parameters.differences(from: server.parameters)
@@ -1202,8 +1210,24 @@ final class ClientSession: @unchecked Sendable {
 
     // MARK: back-pressure
 
+    /// The client's socket filled up or drained: its server stops or resumes reading, so that a
+    /// client that does not read a large result holds the server's rows in PostgreSQL, not here.
     func clientWritabilityChanged(_ writable: Bool) {
-        server?.setReading(writable)
+        server?.pauseReading(forClient: !writable)
+    }
+
+    /// The held server's socket filled up or drained: the client stops or resumes reading, so that
+    /// what a client sends faster than its server takes it (COPY FROM) stays in the client's kernel
+    /// buffers. Only this client and this server are affected.
+    func serverWritabilityChanged(_ writable: Bool, from source: ServerConnection) {
+        guard source === server else { return }
+        pauseReading(forServer: !writable)
+    }
+
+    private func pauseReading(forServer paused: Bool) {
+        guard paused != readingPausedForServer else { return }
+        readingPausedForServer = paused
+        _ = channel.setOption(ChannelOptions.autoRead, value: !paused)
     }
 
 }
