@@ -10,8 +10,10 @@ struct PGRelayCommand: ParsableCommand {
         commandName: "pgrelay",
         abstract: "PostgreSQL connection pooler and proxy with read/write splitting and query latency percentiles.",
         discussion: """
-        Signals: SIGHUP reloads the configuration; SIGTERM stops gracefully (running transactions may finish \
-        for up to shutdown_timeout); SIGINT stops at once; SIGUSR1 pauses and SIGUSR2 resumes every database.
+        Signals (as PgBouncer 1.23+): SIGHUP reloads the configuration; SIGTERM stops accepting and exits once \
+        every client has left; SIGINT stops accepting and exits once no server is in use; either waits at most \
+        shutdown_timeout, and a second one stops at once; SIGQUIT stops at once; SIGUSR1 pauses and SIGUSR2 \
+        resumes every database.
         """,
         helpNames: [.short, .long]
     )
@@ -123,7 +125,7 @@ struct PGRelayCommand: ParsableCommand {
             try pidfile?.write()
         } catch {
             server.logger.error("could not start", metadata: ["error": "\(error)"])
-            server.shutdown(immediate: true)
+            server.shutdown(.immediate)
             try? server.waitUntilStopped()
             throw ExitCode(1)
         }
@@ -136,8 +138,8 @@ struct PGRelayCommand: ParsableCommand {
     }
 }
 
-/// SIGHUP reloads; SIGTERM shuts down gracefully, SIGINT at once; SIGUSR1 pauses, SIGUSR2 resumes
-/// (as PgBouncer 1.23+, except that SIGTERM waits for transactions, not for clients to leave).
+/// SIGHUP reloads; SIGTERM waits for clients, SIGINT for servers, SIGQUIT stops at once; SIGUSR1
+/// pauses, SIGUSR2 resumes (as PgBouncer 1.23+; see `ShutdownMode`).
 final class SignalHandlers {
     private let server: ProxyServer
     private var sources: [DispatchSourceSignal] = []
@@ -149,9 +151,9 @@ final class SignalHandlers {
 
     func install() {
         for (signo, action) in [(SIGHUP, { [server] in _ = server.reload() }),
-                                (SIGTERM, { [server] in server.shutdown() }),
-                                (SIGINT, { [server] in server.shutdown(immediate: true) }),
-                                (SIGQUIT, { [server] in server.shutdown(immediate: true) }),
+                                (SIGTERM, { [server] in server.shutdown(.waitForClients, signal: "SIGTERM") }),
+                                (SIGINT, { [server] in server.shutdown(.waitForServers, signal: "SIGINT") }),
+                                (SIGQUIT, { [server] in server.shutdown(.immediate, signal: "SIGQUIT") }),
                                 (SIGUSR1, { [server] in server.pauseAll() }),
                                 (SIGUSR2, { [server] in server.resumeAll() })] as [(Int32, () -> Void)] {
             signal(signo, SIG_IGN)

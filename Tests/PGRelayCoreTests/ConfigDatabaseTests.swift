@@ -162,4 +162,25 @@ final class ConfigDatabaseTests: XCTestCase {
         XCTAssertEqual(config.listenPort, 7000)
         XCTAssertEqual(config.databases.first?.port, 5433)
     }
+
+    func testWhichReloadChangesRetireTheOpenServers() throws {
+        let base = "app = host=h port=5432 dbname=a user=u password=p pool_size=5"
+        let before = try XCTUnwrap(loadConfig("[pgrelay]\n[databases]\n\(base)\n").config.database(named: "app"))
+        let cases: [(String, Bool)] = [
+            (base, true),
+            ("app = host=h port=5432 dbname=a user=u password=p pool_size=9 max_db_connections=3", true),
+            ("app = host=h port=5432 dbname=a user=u password=p pool_mode=session server_lifetime=1", true),
+            ("app = host=h port=5432 dbname=b user=u password=p pool_size=5", false),
+            ("app = host=other port=5432 dbname=a user=u password=p pool_size=5", false),
+            ("app = host=h port=5433 dbname=a user=u password=p pool_size=5", false),
+            ("app = host=h port=5432 dbname=a user=v password=p pool_size=5", false),
+            ("app = host=h port=5432 dbname=a user=u password=q pool_size=5", false),
+            ("app = host=h port=5432 dbname=a user=u password=p connect_query='SELECT 1'", false),
+            ("app = host=h port=5432 dbname=a user=u password=p client_encoding=LATIN1", false),
+        ]
+        for (line, same) in cases {
+            let after = try XCTUnwrap(loadConfig("[pgrelay]\n[databases]\n\(line)\n").config.database(named: "app"))
+            XCTAssertEqual(after.opensSameServers(as: before), same, line)
+        }
+    }
 }

@@ -51,7 +51,7 @@ final class ConsoleCommandParserTests: XCTestCase {
             ("SET x = 'it''s'", .set(key: "x", value: "it's")),
             ("SET log_level TO debug", .set(key: "log_level", value: "debug")),
             ("SET query_wait_timeout = 1.5", .set(key: "query_wait_timeout", value: "1.5")),
-            ("SHUTDOWN", .shutdown(.graceful)),
+            ("SHUTDOWN", .shutdown(.immediate)),
             ("shutdown wait_for_servers", .shutdown(.waitForServers)),
             ("SHUTDOWN WAIT_FOR_CLIENTS", .shutdown(.waitForClients)),
         ]

@@ -280,3 +280,59 @@ def test_client_sending_faster_than_its_server_takes_is_held_back(proxy, cluster
         assert not errors, errors
         assert conn.execute("SELECT count(*) FROM bp_copy").fetchone()[0] == chunks * rows_per_chunk
         conn.execute("DROP TABLE bp_copy")
+
+
+@pytest.mark.pgrelay_only("PgBouncer 1.23+'s signals; Debian's PgBouncer 1.18 stops at once on SIGTERM")
+def test_sigterm_waits_for_clients_and_a_second_one_stops_at_once(proxy):
+    import psycopg
+    import signal
+    p = proxy(pool_mode="transaction", shutdown_timeout=0)
+    with p.connect() as conn:
+        conn.execute("SELECT 1")
+        p.signal(signal.SIGTERM)
+        time.sleep(1)
+        assert conn.execute("SELECT 2").fetchone()[0] == 2, "a connected client goes on"
+        assert p.proc.poll() is None
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(p.dsn(connect_timeout=3))
+        p.signal(signal.SIGTERM)
+        assert p.wait_exit(10) == 0
+        with pytest.raises(psycopg.OperationalError, match="server shutting down|closed"):
+            conn.execute("SELECT 3")
+    assert "got SIGTERM, shutting down, waiting for all clients disconnect" in p.log_text()
+    assert "got SIGTERM while shutting down, fast exit" in p.log_text()
+
+
+@pytest.mark.pgrelay_only("PgBouncer 1.23+'s signals; Debian's PgBouncer 1.18 stops at once on SIGINT")
+def test_sigint_lets_a_transaction_finish_then_exits(proxy):
+    import psycopg
+    import signal
+    p = proxy(pool_mode="transaction", shutdown_timeout=0)
+    with p.connect(autocommit=False) as in_tx, p.connect() as idle:
+        in_tx.execute("SELECT 1")
+        p.signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert in_tx.execute("SELECT 2").fetchone()[0] == 2, "the open transaction goes on"
+        with pytest.raises(psycopg.OperationalError, match="server shutting down"):
+            idle.execute("SELECT 1")
+        assert p.proc.poll() is None, "exited while a transaction held a server"
+        in_tx.commit()
+        assert p.wait_exit(10) == 0, "did not exit once no server was in use"
+    log = p.log_text()
+    assert "got SIGINT, shutting down, waiting for all servers connections to be released" in log
+    assert "server connections dropped, exiting" in log
+
+
+@pytest.mark.pgrelay_only("shutdown_timeout is pgrelay's")
+def test_shutdown_wait_is_bounded_by_shutdown_timeout(proxy):
+    import psycopg
+    import signal
+    p = proxy(pool_mode="transaction", shutdown_timeout=2)
+    with p.connect() as conn:
+        conn.execute("SELECT 1")
+        started = time.monotonic()
+        p.signal(signal.SIGTERM)
+        assert p.wait_exit(10) == 0
+        assert 1.5 < time.monotonic() - started < 6
+        with pytest.raises(psycopg.OperationalError, match="server shutting down"):
+            conn.execute("SELECT 1")

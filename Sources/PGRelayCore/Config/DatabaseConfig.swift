@@ -73,6 +73,15 @@ public struct DatabaseConfig: Sendable, Hashable, CustomStringConvertible {
         self.startupParameters = startupParameters
     }
 
+    /// Whether a server opened for `other` is one this entry would open too: same hosts, port,
+    /// server database, login and startup settings. A reload that changes any of these retires the
+    /// servers already open (as PgBouncer does), so that no client lands in the old database.
+    public func opensSameServers(as other: DatabaseConfig) -> Bool {
+        hosts == other.hosts && port == other.port && dbname == other.dbname && user == other.user
+            && password == other.password && connectQuery == other.connectQuery
+            && startupParameters == other.startupParameters
+    }
+
     /// True for the `*` entry that serves database names without an entry of their own.
     public var isFallback: Bool { name == "*" }
 

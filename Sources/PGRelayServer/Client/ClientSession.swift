@@ -286,15 +286,35 @@ final class ClientSession: @unchecked Sendable {
     private func startLogin(_ message: StartupMessage) throws {
         let config = runtime.config
         var unrecognized: [String] = []
-        var unsupported: [String] = []
-        for (name, value) in message.parameters {
+        var refusal: String?
+        func ignored(_ name: String) -> Bool {
+            config.ignoreStartupParameters.contains { $0.caseInsensitiveCompare(name) == .orderedSame }
+        }
+        for (name, value) in message.parameters where refusal == nil {
             switch name {
             case "user": user = value
             case "database": database = value
+            case "options":
+                // As PgBouncer: tracked settings in `-c name=value` form are taken, ignored ones
+                // dropped (all unknown ones when "options" itself is ignored), others refused.
+                do {
+                    for (key, setting) in try StartupOptions.parse(value) {
+                        if parameters.canonicalName(key) != nil {
+                            parameters.set(key, setting)
+                        } else if !ignored(key), !ignored("options") {
+                            refusal = "unsupported startup parameter in options: \(key)"
+                            break
+                        }
+                    }
+                } catch let failure as StartupOptions.Failure {
+                    refusal = failure.message
+                } catch {
+                    refusal = "\(error)"
+                }
             case _ where name.hasPrefix("_pq_."): unrecognized.append(name)
             case _ where parameters.canonicalName(name) != nil: parameters.set(name, value)
-            case _ where config.ignoreStartupParameters.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }): break
-            default: unsupported.append(name)
+            case _ where ignored(name): break
+            default: refusal = "unsupported startup parameter: \(name)"
             }
         }
         if database.isEmpty { database = user }
@@ -306,8 +326,8 @@ final class ClientSession: @unchecked Sendable {
             fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "no PostgreSQL user name specified in startup packet"))
             return
         }
-        if let name = unsupported.first {
-            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "unsupported startup parameter: \(name)"))
+        if let refusal {
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: refusal))
             return
         }
         if message.protocolMinor > 0 || !unrecognized.isEmpty {
@@ -382,6 +402,11 @@ final class ClientSession: @unchecked Sendable {
     private func authenticated(prelude: ByteBuffer?) {
         if AdminConsoleSession.databaseNames.contains(database) {
             startConsole(prelude: prelude)
+            return
+        }
+        if runtime.isShuttingDown {
+            // While a shutdown waits, the Unix socket still takes console logins only.
+            fatal(ErrorFields(severity: "FATAL", sqlState: "57P01", message: "pooler is shutting down"))
             return
         }
         guard let pool = runtime.pool(database: database, user: user), !pool.isRetired else {
@@ -546,7 +571,7 @@ final class ClientSession: @unchecked Sendable {
     private var currentBackendID: BackendID? {
         if route == .replica { return currentReplica }
         guard let address = currentPool?.key.address ?? pool?.key.address else { return nil }
-        return BackendID(database: pool?.entry.name ?? database, address: address, role: .primary)
+        return BackendID(database: pool?.entryName ?? database, address: address, role: .primary)
     }
 
     /// Bookkeeping for one client message about to be forwarded: the transaction tracker, request
@@ -749,11 +774,16 @@ final class ClientSession: @unchecked Sendable {
 
     private func requestServer() {
         guard !waitingForServer, server == nil, let primary = pool else { return }
+        if runtime.shutdownMode == .waitForServers {
+            // PgBouncer's SHUTDOWN WAIT_FOR_SERVERS: nobody gets a server any more.
+            shutdownClose()
+            return
+        }
         var target = primary
         route = .primary
         currentReplica = nil
         if splitReads, !pinnedToPrimary, pendingIsReadOnly(), readAfterWriteUntil.map({ NIODeadline.now() >= $0 }) ?? true,
-           let replica = runtime.routing.chooseReplica(database: primary.entry.name, outstanding: { [runtime, database, user] address in
+           let replica = runtime.routing.chooseReplica(database: primary.entryName, outstanding: { [runtime, database, user] address in
                runtime.existingPool(database: database, user: user, address: address)?.counts().active ?? 0
            }),
            let replicaPool = runtime.pool(database: database, user: user, address: replica.id.address) {

@@ -17,16 +17,6 @@ enum ConsoleCommand: Equatable, Sendable {
     case set(key: String, value: String)
     case shutdown(ShutdownMode)
 
-    /// How SHUTDOWN waits, as PgBouncer 1.23+ spells it.
-    enum ShutdownMode: Equatable, Sendable {
-        /// Plain SHUTDOWN (and SIGTERM): running transactions may finish for up to shutdown_timeout.
-        case graceful
-        /// SHUTDOWN WAIT_FOR_SERVERS: the same wait as `graceful`.
-        case waitForServers
-        /// SHUTDOWN WAIT_FOR_CLIENTS: stop accepting and wait until every client has left.
-        case waitForClients
-    }
-
     /// The SHOW subjects that answer with a table: PgBouncer 1.25.2's, then ours.
     static let showSubjects: Set<String> = [
         "POOLS", "STATS", "STATS_TOTALS", "STATS_AVERAGES", "TOTALS", "SERVERS", "CLIENTS", "DATABASES", "USERS",
@@ -143,7 +133,7 @@ enum ConsoleCommandParser {
             return .killClient(id: id)
         case "SHUTDOWN":
             switch try singleArgument(tokens, verb: verb)?.uppercased() {
-            case nil: return .shutdown(.graceful)
+            case nil: return .shutdown(.immediate)
             case "WAIT_FOR_SERVERS": return .shutdown(.waitForServers)
             case "WAIT_FOR_CLIENTS": return .shutdown(.waitForClients)
             case let other?: throw ConsoleError.syntax("unknown SHUTDOWN mode: \(bounded(other))")

@@ -77,9 +77,12 @@ enum ConsoleCommands {
             try controller(runtime).set(key: key, value: value)
         case .shutdown(let mode):
             let controller = try controller(runtime)
-            // Let the CommandComplete reach the admin before the shutdown closes its connection.
-            loop.scheduleTask(in: .milliseconds(20)) {
-                controller.shutdown(immediate: false, waitForClients: mode == .waitForClients)
+            if mode == .immediate {
+                // Let the CommandComplete reach the admin before the shutdown closes its connection.
+                loop.scheduleTask(in: .milliseconds(20)) { controller.shutdown(mode) }
+            } else {
+                // In force before the admin hears back: a client's next request already meets it.
+                controller.shutdown(mode)
             }
         case .show, .help, .pause, .waitClose:
             break
@@ -99,6 +102,9 @@ enum ConsoleCommands {
 
     /// RESUME of something not paused is refused, as PgBouncer does.
     private static func checkCanResume(_ database: String?, runtime: ProxyRuntime) throws {
+        if runtime.isShuttingDown {
+            throw ConsoleError(sqlState: "08P01", message: "pooler is shutting down")
+        }
         if let database {
             try runtime.checkKnown(database: database)
             guard runtime.isPaused(database: database) else {

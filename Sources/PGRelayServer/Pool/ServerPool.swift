@@ -11,10 +11,14 @@ import PGWire
 final class ServerPool: @unchecked Sendable {
     let key: PoolKey
     let runtime: ProxyRuntime
-    private(set) var entry: DatabaseConfig
     private let lock = NIOLock()
+    /// The `[databases]` entry as of the last reload.
+    var entry: DatabaseConfig { lock.withLock { _entry } }
+    /// The entry's name (`*` for the fallback entry), which routing is keyed by; read without a lock.
+    let entryName: String
 
     // Guarded by `lock`.
+    private var _entry: DatabaseConfig
     private var _settings: PoolSettings
     private var idle: [ServerConnection] = []
     // Lent and busy (resetting or checking) servers are counted here and marked on the server
@@ -80,7 +84,8 @@ final class ServerPool: @unchecked Sendable {
 
     init(key: PoolKey, entry: DatabaseConfig, runtime: ProxyRuntime, settings: PoolSettings) {
         self.key = key
-        self.entry = entry
+        self._entry = entry
+        self.entryName = entry.name
         self.runtime = runtime
         self._settings = settings
         // Only the primary's pool rotates over the host list; a replica's pool has one address.
@@ -139,6 +144,15 @@ final class ServerPool: @unchecked Sendable {
     private func idleIndexToLendLocked(to client: ClientSession) -> Int? {
         if _settings.roundRobin { return idle.isEmpty ? nil : 0 }
         return idle.lastIndex(where: { $0.loop === client.loop }) ?? (idle.isEmpty ? nil : idle.count - 1)
+    }
+
+    /// Every queued client gets `error` and leaves the queue (SHUTDOWN WAIT_FOR_SERVERS).
+    func failWaiters(_ error: ErrorFields) {
+        let failed: [Waiter] = lock.withLock {
+            defer { waiters.removeAll() }
+            return Array(waiters)
+        }
+        for waiter in failed { waiter.client.poolFailed(error) }
     }
 
     /// A client that no longer waits (it disconnected) leaves the queue.
@@ -298,8 +312,8 @@ final class ServerPool: @unchecked Sendable {
 
     private func openServer(on loop: EventLoop) {
         let settings = self.settings
+        let (entry, hostIndex, hostCount) = lock.withLock { (_entry, hostRotation.next(), hostRotation.hostCount) }
         let credentials = runtime.credentials(for: entry, user: key.user)
-        let (hostIndex, hostCount) = lock.withLock { (hostRotation.next(), hostRotation.hostCount) }
         let address = hostCount > 1 && entry.hosts.indices.contains(hostIndex) ? entry.hosts[hostIndex] : key.address
         ServerConnection.open(pool: self, address: address, database: settings.serverDatabase,
                               credentials: credentials, settings: settings, on: loop)
@@ -436,11 +450,21 @@ final class ServerPool: @unchecked Sendable {
     }
 
     /// A reload or `SET`: new settings, and a failed login no longer delays the next attempt
-    /// (the change may be what fixes it).
-    func update(settings: PoolSettings) {
-        lock.withLock {
+    /// (the change may be what fixes it). When the entry now opens other servers (another
+    /// dbname, host, user...), the servers open now close, idle ones at once and lent ones when
+    /// released, as after RECONNECT.
+    func update(entry: DatabaseConfig, settings: PoolSettings) {
+        let retarget = lock.withLock {
+            let changed = !entry.opensSameServers(as: _entry)
+            _entry = entry
             _settings = settings
             loginRetry.reset()
+            return changed
+        }
+        if retarget {
+            logger.info("database configuration changed, closing its server connections",
+                        metadata: ["database": "\(key.database)", "user": "\(key.user)"])
+            closeAllWhenReleased()
         }
     }
 

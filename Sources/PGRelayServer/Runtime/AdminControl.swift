@@ -39,6 +39,7 @@ extension ProxyRuntime {
 
     /// RESUME: waiting requests get servers again.
     func resume(database: String?) throws {
+        if isShuttingDown { throw ConsoleError(sqlState: "08P01", message: "pooler is shutting down") }
         try checkDatabaseArgument(database)
         setPaused(false, database: database)
         logger.info("resumed", metadata: ["database": "\(database ?? "*")"])

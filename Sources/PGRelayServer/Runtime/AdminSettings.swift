@@ -21,6 +21,10 @@ extension ProxyServer {
 
     /// SIGUSR2: RESUME every database.
     public func resumeAll() {
+        if runtime.isShuttingDown {
+            logger.info("got SIGUSR2 while shutting down, ignoring")
+            return
+        }
         try? runtime.resume(database: nil)
     }
 }

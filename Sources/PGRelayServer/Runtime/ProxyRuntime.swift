@@ -31,14 +31,21 @@ public final class ProxyRuntime: @unchecked Sendable {
         var pausedAll = false
         var pausedDatabases: Set<String> = []
         var disabledDatabases: Set<String> = []
-        var shuttingDown = false
+        var shutdown: ShutdownMode?
     }
 
-    func beginShutdown() {
-        state.withLockedValue { $0.shuttingDown = true }
+    func beginShutdown(_ mode: ShutdownMode) {
+        state.withLockedValue { $0.shutdown = mode }
+        shutdownStarted.store(true, ordering: .releasing)
     }
 
-    var isShuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
+    /// The shutdown under way, if any. Without one, no lock is taken (it is asked per request).
+    var shutdownMode: ShutdownMode? {
+        guard shutdownStarted.load(ordering: .acquiring) else { return nil }
+        return state.withLockedValue { $0.shutdown }
+    }
+
+    var isShuttingDown: Bool { shutdownStarted.load(ordering: .acquiring) }
 
     /// Query latency statistics, one shard per event loop.
     public let stats: QueryStatsRegistry
@@ -70,6 +77,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     private let loopContexts: [ObjectIdentifier: LoopContext]
     /// Whether PAUSE is in effect for anything (changed under the state lock).
     private let anythingPaused = Atomic<Bool>(false)
+    /// Whether a shutdown began (set once, under the state lock).
+    private let shutdownStarted = Atomic<Bool>(false)
 
     public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {
         self.group = group
@@ -279,7 +288,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
         for pool in pools {
             if let entry = newConfig.database(named: pool.key.database) {
-                pool.update(settings: newConfig.poolSettings(database: entry, user: pool.key.user))
+                pool.update(entry: entry, settings: newConfig.poolSettings(database: entry, user: pool.key.user))
             } else {
                 pool.retire()
             }

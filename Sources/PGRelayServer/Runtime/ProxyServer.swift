@@ -16,10 +16,12 @@ public final class ProxyServer: @unchecked Sendable {
     private var listeners: [Channel] = []
     /// The TCP listener (tcp_defer_accept changes reach it on reload).
     private var tcpListener: Channel?
+    /// Open while a shutdown waits, for the admin console (as PgBouncer).
+    private var unixListener: Channel?
     private var maintenance: RepeatedTask?
     private var healthChecker: ReplicaHealthChecker?
     private let shutdownPromise: EventLoopPromise<Void>
-    private let stopping = NIOLockedValueBox(false)
+    private let stopping = NIOLockedValueBox<ShutdownMode?>(nil)
     /// The HTTP admin API, on its own thread so that it answers while the proxy loops are busy.
     private var adminHTTP: AdminHTTPServer?
     private var adminGroup: MultiThreadedEventLoopGroup?
@@ -71,6 +73,7 @@ public final class ProxyServer: @unchecked Sendable {
             do {
                 let unix = try bootstrap(unix: true).bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
                 listeners.append(unix)
+                unixListener = unix
                 UnixSocketPermissions(mode: config.unixSocketMode, group: config.unixSocketGroup).apply(path: path, logger: logger)
             } catch {
                 logger.warning("could not listen on unix socket", metadata: ["path": "\(path)", "error": "\(error)"])
@@ -230,49 +233,65 @@ public final class ProxyServer: @unchecked Sendable {
 
     // MARK: shutdown
 
-    /// Stops accepting, lets running transactions finish for up to shutdown_timeout, then closes
-    /// every client with 57P01 and completes `waitUntilStopped`.
-    /// With `waitForClients` (SHUTDOWN WAIT_FOR_CLIENTS) nobody is closed: the proxy stops
-    /// accepting and exits once every client has left.
-    public func shutdown(immediate: Bool = false, waitForClients: Bool = false) {
-        let first = stopping.withLockedValue { stopping -> Bool in
-            defer { stopping = true }
-            return !stopping
+    /// Starts a shutdown in `mode` (see `ShutdownMode`); `waitUntilStopped` returns when it is
+    /// done. A second request while one waits stops at once, as PgBouncer's second SIGTERM/SIGINT.
+    /// `signal` names the signal that asked, for the log line PgBouncer writes.
+    public func shutdown(_ requested: ShutdownMode, signal: String? = nil) {
+        let (mode, first) = stopping.withLockedValue { current -> (ShutdownMode?, Bool) in
+            guard let running = current else {
+                current = requested
+                return (requested, true)
+            }
+            guard running != .immediate else { return (nil, false) }
+            current = .immediate
+            return (.immediate, false)
         }
-        guard first else { return }
-        logger.info("shutting down", metadata: ["immediate": "\(immediate)", "wait_for_clients": "\(waitForClients)"])
-        runtime.beginShutdown()
-        for listener in listeners { listener.close(promise: nil) }
-        let timeout = immediate ? 0 : runtime.config.shutdownTimeout
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout * 1e9))
+        guard let mode else { return }
+        switch (first, mode, signal) {
+        case (false, _, let signal?): logger.info("got \(signal) while shutting down, fast exit")
+        case (false, _, nil): logger.info("shutdown requested while shutting down, fast exit")
+        case (true, .waitForClients, let signal?): logger.info("got \(signal), shutting down, waiting for all clients disconnect")
+        case (true, .waitForServers, let signal?): logger.info("got \(signal), shutting down, waiting for all servers connections to be released")
+        case (true, .immediate, let signal?): logger.info("got \(signal), fast exit")
+        case (true, _, nil): logger.info("shutting down", metadata: ["mode": "\(mode)"])
+        }
+        runtime.beginShutdown(mode)
+        // New connections stop at once; the Unix socket stays for the admin console while waiting.
+        for listener in listeners where mode == .immediate || listener !== unixListener { listener.close(promise: nil) }
+        guard first else {
+            // The running shutdown's poll sees the mode change and finishes.
+            return
+        }
+        if mode == .waitForServers {
+            // PgBouncer disconnects the clients queued for a server at once.
+            for pool in runtime.allPools() { pool.failWaiters(Self.serverShuttingDown) }
+        }
+        let timeout = runtime.config.shutdownTimeout
+        let deadline = timeout > 0 ? NIODeadline.now() + .nanoseconds(Int64(timeout * 1e9)) : nil
         let loop = group.next()
         func poll() {
-            let clients = runtime.allClients()
-            if waitForClients {
-                if clients.isEmpty { finish() } else { loop.scheduleTask(in: .milliseconds(50)) { poll() } }
+            let current = runtime.shutdownMode ?? .immediate
+            let done: Bool
+            switch current {
+            case .immediate: done = true
+            case .waitForServers: done = runtime.allPools().allSatisfy { $0.counts().active == 0 }
+            case .waitForClients: done = runtime.allClients().isEmpty
+            }
+            if done || deadline.map({ NIODeadline.now() >= $0 }) == true {
+                switch current {
+                case .waitForServers where done: logger.info("server connections dropped, exiting")
+                case .waitForClients where done: logger.info("client connections dropped, exiting")
+                default: break
+                }
+                for client in runtime.allClients() { client.onLoop { client.shutdownClose() } }
+                finish()
                 return
             }
-            // Each client decides on its own loop, where its state lives: without open work it
-            // closes now; the others are counted.
-            let stillBusy = clients.map { client in
-                client.loop.submit { () -> Bool in
-                    if client.holdsOpenWork { return true }
-                    client.shutdownClose()
-                    return false
-                }
-            }
-            EventLoopFuture.whenAllSucceed(stillBusy, on: loop).whenComplete { result in
-                let busy = (try? result.get())?.contains(true) ?? false
-                if !busy || NIODeadline.now() >= deadline {
-                    for client in clients { client.onLoop { client.shutdownClose() } }
-                    finish()
-                    return
-                }
-                loop.scheduleTask(in: .milliseconds(50)) { poll() }
-            }
+            loop.scheduleTask(in: .milliseconds(50)) { poll() }
         }
         @Sendable func finish() {
             loop.scheduleTask(in: .milliseconds(50)) { [self] in
+                for listener in listeners { listener.close(promise: nil) }
                 for pool in runtime.allPools() { pool.retire() }
                 maintenance?.cancel()
                 healthChecker?.stop()
@@ -287,6 +306,8 @@ public final class ProxyServer: @unchecked Sendable {
         }
         loop.execute { poll() }
     }
+
+    static let serverShuttingDown = ErrorFields(severity: "FATAL", sqlState: "57P01", message: "server shutting down")
 
     public func waitUntilStopped() throws {
         try shutdownPromise.futureResult.wait()
