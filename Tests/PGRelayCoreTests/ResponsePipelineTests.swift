@@ -34,6 +34,25 @@ final class ResponsePipelineTests: XCTestCase {
         XCTAssertEqual(retry.server, PG.closeStatement("pgrelay_4") + PG.parse("pgrelay_4", "SELECT 3") + PG.bind("", "pgrelay_4") + PG.sync)
     }
 
+    func testMessagesSentAfterAnErrorAndBeforeTheSyncLeaveNoExpectationBehind() throws {
+        // psycopg's pipeline: a failing statement, another one sent after the error came back
+        // (the server skips it), then the Sync; then a prepared statement the server already
+        // has, whose made-up ParseComplete must come first.
+        var relay = RelayHarness()
+        _ = try relay.client(PG.parse("_pg3_0", "SELECT 1"), PG.sync)
+        _ = relay.server(PG.parseComplete, PG.ready("I"))
+        _ = try relay.client(PG.parse("", "SELECT aaaa"), PG.bind("", ""), PG.execute())
+        let undefined = PG.error("42703", "column \"aaaa\" does not exist")
+        XCTAssertEqual(relay.server(undefined), undefined)
+        _ = try relay.client(PG.parse("", "SELECT 123"), PG.bind("", ""), PG.execute(), PG.sync)
+        XCTAssertEqual(relay.server(PG.ready("I")), PG.ready("I"))
+        XCTAssertTrue(relay.pipeline.isEmpty, "nothing is owed for the skipped messages")
+        let sent = try relay.client(PG.parse("_pg3_0", "SELECT 1"), PG.bind("", "_pg3_0"), PG.execute(), PG.sync)
+        XCTAssertEqual(sent.client, PG.parseComplete, "the made-up ParseComplete goes out at once")
+        XCTAssertEqual(relay.server(PG.bindComplete, PG.dataRow, PG.commandComplete("SELECT 1"), PG.ready("I")),
+                       PG.bindComplete + PG.dataRow + PG.commandComplete("SELECT 1") + PG.ready("I"))
+    }
+
     func testFailingInjectedParseReachesTheClient() throws {
         var relay = RelayHarness()
         _ = try relay.client(PG.parse("s1", "SELECT * FROM t"), PG.sync)

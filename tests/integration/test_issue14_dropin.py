@@ -336,3 +336,26 @@ def test_shutdown_wait_is_bounded_by_shutdown_timeout(proxy):
         assert 1.5 < time.monotonic() - started < 6
         with pytest.raises(psycopg.OperationalError, match="server shutting down"):
             conn.execute("SELECT 1")
+
+
+@pytest.mark.parametrize("mode", ["transaction", "statement"])
+def test_pipeline_error_then_late_statements_then_prepared_statement(proxy, mode):
+    """psycopg pipeline: an error, a statement sent after it (the server skips it), Sync, then a
+    prepared statement the server already has. The client gets every answer in order (this hung:
+    the skipped statement's expected answers stayed queued ahead of the new ones)."""
+    import psycopg
+    p = proxy(pool_mode=mode, default_pool_size=2, max_prepared_statements=100)
+    with p.connect() as conn:
+        assert conn.execute("SELECT 1", prepare=True).fetchone() == (1,)
+    with p.connect() as conn:
+        with conn.pipeline() as pipe, conn.cursor() as cur:
+            cur.execute("SELECT aaaa")
+            time.sleep(0.1)
+            with pytest.raises(psycopg.errors.UndefinedColumn):
+                cur.execute("SELECT 123")
+            with pytest.raises(psycopg.errors.PipelineAborted):
+                cur.fetchall()
+            pipe.sync()
+            cur.execute("SELECT 1", prepare=True)
+            assert cur.fetchall() == [(1,)]
+        assert conn.execute("SELECT 2").fetchone() == (2,)

@@ -106,6 +106,14 @@ public struct ResponsePipeline {
             drainFakes(into: &fakesAfter)
             return serverMessage(type, status: newStatus, fakesAfter: &fakesAfter)
         }
+        if type == BackendType.readyForQuery, expectation != .ready {
+            // Messages sent after an error and before this Sync were skipped by the server (the
+            // error may have come before they were even written): their answers, and the
+            // proxy's made-up ones, never come. Without this, they would stay at the head and
+            // every later answer would be matched against the wrong message.
+            skipToSync()
+            return serverMessage(type, status: newStatus, fakesAfter: &fakesAfter)
+        }
         if type == BackendType.errorResponse {
             if expectation == .ready {
                 // An error inside a Query: ReadyForQuery still follows.
