@@ -359,3 +359,32 @@ def test_pipeline_error_then_late_statements_then_prepared_statement(proxy, mode
             cur.execute("SELECT 1", prepare=True)
             assert cur.fetchall() == [(1,)]
         assert conn.execute("SELECT 2").fetchone() == (2,)
+
+
+def app_backends(cluster):
+    return int(cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND datname = 'appdb'"))
+
+
+@pytest.mark.parametrize("keys,databases", [
+    pytest.param({"server_idle_timeout": 2}, None, id="server_idle_timeout"),
+    pytest.param({"server_lifetime": 2}, None, id="server_lifetime"),
+    pytest.param({}, "server_lifetime=2", id="database server_lifetime",
+                 marks=pytest.mark.pgrelay_only("per-database server_lifetime is PgBouncer 1.20+; Debian's 1.18 refuses it")),
+])
+def test_idle_servers_are_closed_and_stay_closed(proxy, cluster, keys, databases):
+    """An idle server past server_idle_timeout / server_lifetime is closed, and no replacement is
+    opened while no client needs one (it was: a closed server was replaced at once)."""
+    entries = None
+    if databases:
+        entries = {"appdb": f"host=127.0.0.1 port={cluster.primary_port} dbname=appdb {databases}"}
+    p = proxy(pool_mode="transaction", databases=entries, **keys)
+    assert app_backends(cluster) == 0
+    assert p.query("SELECT 1") == "1"
+    assert app_backends(cluster) == 1
+    time.sleep(3.5)
+    assert app_backends(cluster) == 0, "the idle server is still open"
+    time.sleep(1.5)
+    assert app_backends(cluster) == 0, "a server was opened again with no client"
+    assert p.query("SELECT 1") == "1"
+    if IS_PGRELAY:
+        assert "closing because: server" in p.log_text()

@@ -67,6 +67,8 @@ final class ServerConnection: @unchecked Sendable {
     private var gone = false
     /// Reading is off because the linked client's socket is full (see `pauseReading(forClient:)`).
     private var readingPausedForClient = false
+    /// Why the proxy closed the connection (nil: the server closed it, or it dropped).
+    private var closeReason: String?
     private let settings: PoolSettings
     private let maxMessageLength: Int
 
@@ -117,6 +119,7 @@ final class ServerConnection: @unchecked Sendable {
                     return
                 }
                 self.channel = channel
+                logNewConnection(local: channel.localAddress)
                 negotiateTLS(on: channel) { [self] in
                     var extra: [(String, String)] = []
                     for (name, value) in settings.startupParameters.sorted(by: { $0.key < $1.key }) { extra.append((name, value)) }
@@ -186,7 +189,7 @@ final class ServerConnection: @unchecked Sendable {
             if inbound?.readableBytes == 0 { inbound = nil } else { inbound?.discardReadBytes() }
         } catch {
             logger.error("protocol error from server", metadata: ["server": "\(id)", "error": "\(error)"])
-            close()
+            close(reason: "bad pkt header")
         }
     }
 
@@ -206,7 +209,7 @@ final class ServerConnection: @unchecked Sendable {
             message = try BackendMessage.decode(frame)
         } catch {
             logger.error("malformed message from server", metadata: ["server": "\(id)", "error": "\(error)"])
-            close()
+            close(reason: "bad packet")
             return
         }
         switch phase {
@@ -266,11 +269,11 @@ final class ServerConnection: @unchecked Sendable {
                 logger.warning("idle server sent an error, closing it", metadata: [
                     "server": "\(id)", "sqlstate": "\(fields.sqlState ?? "")", "message": "\(fields.message)",
                 ])
-                close()
+                close(reason: "server sent an error while idle: \(fields.message)")
             default:
                 if frame.type != BackendType.notificationResponse {
                     logger.warning("unexpected message from idle server, closing it", metadata: ["server": "\(id)"])
-                    close()
+                    close(reason: "idle server got dirty")
                 }
             }
         case .connecting, .closed:
@@ -427,12 +430,15 @@ final class ServerConnection: @unchecked Sendable {
         client.onLoop { [self] in client.serverWritabilityChanged(writable, from: self) }
     }
 
-    func close() {
+    /// Closes the connection; `reason` is what `log_disconnections` reports (PgBouncer's words
+    /// where PgBouncer has them: "server lifetime over", "server idle timeout", "evicted", ...).
+    func close(reason: String) {
         onLoop { [self] in
             if !opened {
                 fail(ErrorFields(sqlState: "08006", message: "server connection closed during login"))
                 return
             }
+            if closeReason == nil { closeReason = reason }
             phase = .closed
             guard let channel else {
                 channelGone()
@@ -453,6 +459,7 @@ final class ServerConnection: @unchecked Sendable {
         gone = true
         phase = .closed
         loginTimeout?.cancel()
+        logClosing(reason: closeReason ?? (linkedClient == nil ? "server closed the connection" : "server conn crashed?"))
         pool.serverClosed(self)
         pool.runtime.releaseServerSlot(database: pool.key.database, user: pool.key.user)
         if let client = linkedClient {

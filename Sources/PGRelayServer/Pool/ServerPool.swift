@@ -35,7 +35,7 @@ final class ServerPool: @unchecked Sendable {
     /// Open servers by identity, for SHOW SERVERS (admin only; the hot path never reads it).
     private var members: [ObjectIdentifier: ServerConnection] = [:]
     /// RECONNECT / KILL: servers opened before this close instead of going back to the pool.
-    private var closeOpenedBefore: NIODeadline?
+    private var closeOpenedBefore: (before: NIODeadline, reason: String)?
     /// server_login_retry: when the last connection attempt failed, the next one waits.
     private var loginRetry = ServerLoginRetry()
     /// `host=` lists: the host of the next connection (load_balance_hosts).
@@ -169,16 +169,17 @@ final class ServerPool: @unchecked Sendable {
     /// Runs once per transaction in transaction pooling, so the usual case takes the lock once.
     func release(_ server: ServerConnection, clean: Bool, reset: Bool = true) {
         guard clean, server.isUsable else {
-            discard(server)
+            discard(server, reason: "client disconnect while server was not ready")
             return
         }
         enum Next {
-            case discard
+            case discard(String)
             case reset(String)
             case placed(Placement)
         }
         let next: Next = lock.withLock {
-            if server.expired(lifetime: _settings.serverLifetime) || isMarkedForCloseLocked(server) { return .discard }
+            if server.expired(lifetime: _settings.serverLifetime) { return .discard("server lifetime over") }
+            if let mark = closeMarkLocked(server) { return .discard(mark) }
             if reset, !_settings.resetQuery.isEmpty, _settings.poolMode == .session || _settings.resetQueryAlways {
                 setMembershipLocked(server, .busy)
                 return .reset(_settings.resetQuery)
@@ -186,11 +187,11 @@ final class ServerPool: @unchecked Sendable {
             return .placed(placeLocked(server))
         }
         switch next {
-        case .discard:
-            discard(server)
+        case .discard(let reason):
+            discard(server, reason: reason)
         case .reset(let query):
             server.runInternalQuery(query) { [self] ok in
-                if ok { makeAvailable(server) } else { discard(server, alreadyUnlisted: true) }
+                if ok { makeAvailable(server) } else { discard(server, reason: "reset query failed") }
             }
         case .placed(let placement):
             carryOut(placement, server)
@@ -231,7 +232,7 @@ final class ServerPool: @unchecked Sendable {
         switch placement {
         case .handed(let client): hand(server, to: client)
         case .idle: break
-        case .close: server.close()
+        case .close: server.close(reason: "database removed")
         }
     }
 
@@ -256,7 +257,7 @@ final class ServerPool: @unchecked Sendable {
     /// Closes a server and forgets it; opens a replacement if clients are waiting.
     /// The server stays counted against the pool size until its connection is really closed
     /// (`serverClosed`), so that a replacement never makes the pool exceed its size.
-    func discard(_ server: ServerConnection, alreadyUnlisted: Bool = false) {
+    func discard(_ server: ServerConnection, reason: String) {
         lock.withLock {
             let id = ObjectIdentifier(server)
             let wasCounted = server.poolMembership != .none
@@ -266,7 +267,7 @@ final class ServerPool: @unchecked Sendable {
             }
             idle.removeAll { $0 === server }
         }
-        server.close()
+        server.close(reason: reason)
     }
 
     /// Called by a server whose connection is gone (closed by us or dropped); opens a replacement
@@ -388,7 +389,7 @@ final class ServerPool: @unchecked Sendable {
         let settings = self.settings
         var timedOut: [Waiter] = []
         var toNotify: [ClientSession] = []
-        var toClose: [ServerConnection] = []
+        var toClose: [(ServerConnection, String)] = []
         var toCheck: [ServerConnection] = []
         var opens = 0
         lock.withLock {
@@ -418,10 +419,11 @@ final class ServerPool: @unchecked Sendable {
             var keep: [ServerConnection] = []
             for server in idle {
                 let idleFor = now - server.idleSince
-                if server.expired(lifetime: settings.serverLifetime)
-                    || (settings.serverIdleTimeout > 0 && idleFor > .nanoseconds(Int64(settings.serverIdleTimeout * 1e9))
-                        && totalLocked - toClose.count > settings.minPoolSize) {
-                    toClose.append(server)
+                if server.expired(lifetime: settings.serverLifetime) {
+                    toClose.append((server, "server lifetime over"))
+                } else if settings.serverIdleTimeout > 0, idleFor > .nanoseconds(Int64(settings.serverIdleTimeout * 1e9)),
+                          totalLocked - toClose.count > settings.minPoolSize {
+                    toClose.append((server, "server idle timeout"))
                 } else if !settings.checkQuery.isEmpty, settings.checkDelay >= 0,
                           now - server.lastCheckedOrUsed > .nanoseconds(Int64(settings.checkDelay * 1e9)) {
                     toCheck.append(server)
@@ -431,7 +433,8 @@ final class ServerPool: @unchecked Sendable {
                 }
             }
             idle = keep
-            while totalLocked - toClose.count + opens < settings.minPoolSize, canOpenLocked(limit: settings.poolSize) {
+            // The servers to close left `idle` above and are counted nowhere until `discard`.
+            while totalLocked + opens < settings.minPoolSize, canOpenLocked(limit: settings.poolSize) {
                 connecting += 1
                 opens += 1
             }
@@ -440,10 +443,10 @@ final class ServerPool: @unchecked Sendable {
             waiter.client.poolFailed(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "query_wait_timeout"))
         }
         for client in toNotify { client.notifyQueued() }
-        for server in toClose { discard(server) }
+        for (server, reason) in toClose { discard(server, reason: reason) }
         for server in toCheck {
             server.runInternalQuery(settings.checkQuery) { [self] ok in
-                if ok { server.markChecked(); makeAvailable(server) } else { discard(server, alreadyUnlisted: true) }
+                if ok { server.markChecked(); makeAvailable(server) } else { discard(server, reason: "test query failed") }
             }
         }
         for _ in 0..<opens { openServer(on: runtime.group.next()) }
@@ -462,9 +465,7 @@ final class ServerPool: @unchecked Sendable {
             return changed
         }
         if retarget {
-            logger.info("database configuration changed, closing its server connections",
-                        metadata: ["database": "\(key.database)", "user": "\(key.user)"])
-            closeAllWhenReleased()
+            closeAllWhenReleased(reason: "database configuration changed")
         }
     }
 
@@ -477,7 +478,7 @@ final class ServerPool: @unchecked Sendable {
             idle = []
             return servers
         }
-        for server in closing { discard(server) }
+        for server in closing { discard(server, reason: "database removed") }
     }
 
     /// Wakes waiting clients after RESUME.
@@ -502,13 +503,13 @@ final class ServerPool: @unchecked Sendable {
     }
 
     /// Closes every idle server (RECONNECT / KILL); lent servers close when released if `all`.
-    func closeIdle() {
+    func closeIdle(reason: String) {
         let closing: [ServerConnection] = lock.withLock {
             let servers = idle
             idle = []
             return servers
         }
-        for server in closing { discard(server) }
+        for server in closing { discard(server, reason: reason) }
     }
 
     struct Counts {
@@ -552,10 +553,11 @@ final class ServerPool: @unchecked Sendable {
     /// Whether the last attempt to log in to the backend failed (for /health's `up`).
     var lastLoginFailed: Bool { lock.withLock { lastLoginError != nil } }
 
-    /// RECONNECT: every server open now closes, idle ones at once, lent ones when released.
-    func closeAllWhenReleased() {
-        lock.withLock { closeOpenedBefore = .now() }
-        closeIdle()
+    /// RECONNECT: every server open now closes, idle ones at once, lent ones when released;
+    /// `reason` is what their closing is logged with.
+    func closeAllWhenReleased(reason: String = "close_needed") {
+        lock.withLock { closeOpenedBefore = (.now(), reason) }
+        closeIdle(reason: reason)
     }
 
     /// Servers still open that RECONNECT or KILL marked for closing (WAIT_CLOSE waits for none).
@@ -569,8 +571,13 @@ final class ServerPool: @unchecked Sendable {
     }
 
     private func isMarkedForCloseLocked(_ server: ServerConnection) -> Bool {
-        guard let mark = closeOpenedBefore else { return false }
-        return server.createdAt < mark
+        closeMarkLocked(server) != nil
+    }
+
+    /// Why RECONNECT, KILL or a configuration change marked this server for closing, if they did.
+    private func closeMarkLocked(_ server: ServerConnection) -> String? {
+        guard let mark = closeOpenedBefore, server.createdAt < mark.before else { return nil }
+        return mark.reason
     }
 }
 
