@@ -11,10 +11,12 @@ public struct ClientConnectionCounts: Sendable {
 
     public init() {}
 
-    /// Counts a client in, or says why it is refused (then nothing is counted).
-    public mutating func admit(database: String, user: String, maxPerDatabase: Int, maxPerUser: Int) -> ClientLimitRefusal? {
-        if maxPerDatabase > 0, perDatabase[database, default: 0] >= maxPerDatabase { return .database }
-        if maxPerUser > 0, perUser[user, default: 0] >= maxPerUser { return .user }
+    /// Counts a client in, or says why it is refused (then nothing is counted). An `exempt` client
+    /// (an admin user on the admin console, as in PgBouncer) is counted but never refused.
+    public mutating func admit(database: String, user: String, maxPerDatabase: Int, maxPerUser: Int,
+                               exempt: Bool = false) -> ClientLimitRefusal? {
+        if !exempt, maxPerDatabase > 0, perDatabase[database, default: 0] >= maxPerDatabase { return .database }
+        if !exempt, maxPerUser > 0, perUser[user, default: 0] >= maxPerUser { return .user }
         perDatabase[database, default: 0] += 1
         perUser[user, default: 0] += 1
         return nil

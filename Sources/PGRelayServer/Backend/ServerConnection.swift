@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import PGRelayCore
 import PGWire
+import Synchronization
 
 /// One connection from the proxy to PostgreSQL. Its state belongs to its event loop. While lent to
 /// a client, the bytes it reads go to that client's session (on the client's loop) untouched; while
@@ -69,6 +70,8 @@ final class ServerConnection: @unchecked Sendable {
     private var readingPausedForClient = false
     /// Why the proxy closed the connection (nil: the server closed it, or it dropped).
     private var closeReason: String?
+    /// The max_db/user_connections slot went back (at eviction, or when the connection ended).
+    private let slotReleased = Atomic<Bool>(false)
     private let settings: PoolSettings
     private let maxMessageLength: Int
 
@@ -461,11 +464,18 @@ final class ServerConnection: @unchecked Sendable {
         loginTimeout?.cancel()
         logClosing(reason: closeReason ?? (linkedClient == nil ? "server closed the connection" : "server conn crashed?"))
         pool.serverClosed(self)
-        pool.runtime.releaseServerSlot(database: pool.key.database, user: pool.key.user)
+        releaseSlotNow()
         if let client = linkedClient {
             linkedClient = nil
             client.onLoop { client.serverLost(self) }
         }
+    }
+
+    /// Gives this server's max_db/user_connections slot back, once: an evicted server's slot goes
+    /// to the pool that evicted it before the connection has finished closing.
+    func releaseSlotNow() {
+        guard slotReleased.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        pool.runtime.releaseServerSlot(database: pool.key.database, user: pool.key.user)
     }
 
     func onLoop(_ body: @escaping () -> Void) {

@@ -18,6 +18,25 @@ final class ClientLimits: Sendable {
         }
     }
 
+    /// The same for a client of the admin console: it counts against the global
+    /// max_db_client_connections (for the console database) and its user's
+    /// max_user_client_connections; an admin user is counted but never refused (PgBouncer).
+    func admitConsole(database: String, user: String, config: Config) -> ClientLimitRefusal? {
+        let maxPerUser = config.user(named: user)?.maxUserClientConnections.flatMap { $0 > 0 ? $0 : nil }
+            ?? config.maxUserClientConnections
+        let exempt = config.adminUsers.contains(user)
+        return counts.withLockedValue {
+            $0.admit(database: database, user: user, maxPerDatabase: config.maxDBClientConnections, maxPerUser: maxPerUser,
+                     exempt: exempt)
+        }
+    }
+
+    /// Clients counted now per database, for SHOW DATABASES.
+    var perDatabase: [String: Int] { counts.withLockedValue { $0.perDatabase } }
+
+    /// Clients counted now per user, for SHOW USERS.
+    var perUser: [String: Int] { counts.withLockedValue { $0.perUser } }
+
     /// A client counted by `admit` left.
     func leave(database: String, user: String) {
         counts.withLockedValue { $0.leave(database: database, user: user) }

@@ -1154,6 +1154,12 @@ final class ClientSession: @unchecked Sendable {
             fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "not allowed"))
             return
         }
+        if let refusal = runtime.clientLimits.admitConsole(database: database, user: user, config: runtime.config) {
+            logger.info("client refused: \(refusal.error.message)", metadata: ["user": "\(user)", "database": "\(database)"])
+            fatal(refusal.error)
+            return
+        }
+        countedInClientLimits = true
         let console = AdminConsoleSession(runtime: runtime, client: self, access: access)
         self.console = console
         phase = .console

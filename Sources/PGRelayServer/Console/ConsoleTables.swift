@@ -54,21 +54,22 @@ enum ConsoleTables {
         ])
         let config = runtime.config
         let serverCounts = runtime.slots.withLockedValue { $0.perDatabase }
-        var clientCounts: [String: Int] = [:]
-        for client in views.clients { clientCounts[client.database, default: 0] += 1 }
+        // Clients counted against max_db_client_connections (logged in, console included).
+        let clientCounts = runtime.clientLimits.perDatabase
         var names = config.databases.filter { !$0.isFallback }.map(\.name)
         // Databases served through the `*` fallback appear once they have a pool, as in PgBouncer.
         for pool in runtime.allPools() where !names.contains(pool.key.database) { names.append(pool.key.database) }
         for name in names {
             guard let entry = config.database(named: name) else { continue }
+            let resolved = config.poolSettings(database: entry, user: entry.user ?? "")
             let reserve = entry.reservePoolSize ?? config.reservePoolSize
             table.add([
                 name, entry.hosts.map(\.host).joined(separator: ","), "\(entry.port)", entry.serverDatabaseName(forRequested: name),
                 entry.user, "\(entry.poolSize ?? config.defaultPoolSize)", "\(entry.minPoolSize ?? config.minPoolSize)", "\(reserve)",
                 "\(Int(entry.serverLifetime ?? config.serverLifetime))", entry.poolMode?.rawValue,
                 entry.hosts.count > 1 ? entry.loadBalanceHosts.rawValue : nil,
-                "\(entry.maxDBConnections ?? config.maxDBConnections)", "\(serverCounts[name] ?? 0)",
-                "\(entry.maxDBClientConnections ?? config.maxDBClientConnections)", "\(clientCounts[name] ?? 0)",
+                "\(resolved.maxDBConnections)", "\(serverCounts[name] ?? 0)",
+                "\(resolved.maxDBClientConnections)", "\(clientCounts[name] ?? 0)",
                 runtime.isPausedByName(database: name) ? "1" : "0", runtime.isDisabled(database: name) ? "1" : "0", "\(reserve)",
             ])
         }
@@ -81,7 +82,7 @@ enum ConsoleTables {
     private static func adminDatabaseRow(_ config: Config, consoleClients: Int) -> [String?] {
         [
             "pgbouncer", nil, "\(config.listenPort)", "pgbouncer", "pgbouncer", "2", "0", "0", "\(Int(config.serverLifetime))",
-            "statement", nil, "0", "0", "0", "\(consoleClients)", "0", "0", "0",
+            "statement", nil, "0", "0", "\(config.maxDBClientConnections)", "\(consoleClients)", "0", "0", "0",
         ]
     }
 
@@ -93,17 +94,23 @@ enum ConsoleTables {
         ])
         let config = runtime.config
         let serverCounts = runtime.slots.withLockedValue { $0.perUser }
-        var clientCounts: [String: Int] = [:]
-        for client in views.clients { clientCounts[client.user, default: 0] += 1 }
+        // Clients counted against max_user_client_connections (logged in, console included).
+        let clientCounts = runtime.clientLimits.perUser
         for name in runtime.knownUserNames {
             let user = config.user(named: name)
             table.add([
                 name, user?.poolSize.map { "\($0)" } ?? "", user?.reservePoolSize.map { "\($0)" } ?? "", user?.poolMode?.rawValue,
-                "\(user?.maxUserConnections ?? config.maxUserConnections)", "\(serverCounts[name] ?? 0)",
-                "\(user?.maxUserClientConnections ?? config.maxUserClientConnections)", "\(clientCounts[name] ?? 0)",
+                "\(Self.positive(user?.maxUserConnections) ?? config.maxUserConnections)", "\(serverCounts[name] ?? 0)",
+                "\(Self.positive(user?.maxUserClientConnections) ?? config.maxUserClientConnections)", "\(clientCounts[name] ?? 0)",
             ])
         }
         return table
+    }
+
+    /// A per-user limit of 0 means "not set" (the global value applies), as in PgBouncer.
+    private static func positive(_ value: Int?) -> Int? {
+        guard let value, value > 0 else { return nil }
+        return value
     }
 
     /// Every setting with secrets masked (the same rows as GET /config).

@@ -135,6 +135,8 @@ final class ServerPool: @unchecked Sendable {
         }
         if open {
             openServer(on: client.loop)
+        } else if server == nil, fastFail == nil {
+            evictForWaitersIfStarved()
         }
     }
 
@@ -304,11 +306,47 @@ final class ServerPool: @unchecked Sendable {
     // MARK: opening servers
 
     private var totalLocked: Int { idle.count + lentCount + busyCount + closing.count + connecting }
+    /// A server slot (max_db/user_connections) was refused since the last eviction check.
+    private var slotRefused = false
 
     private func canOpenLocked(limit: Int) -> Bool {
         guard !retired, totalLocked < limit,
               isReplicaPool || loginRetry.mayConnect(now: .now(), retry: _settings.loginRetry, inFlight: connecting) else { return false }
-        return runtime.reserveServerSlot(database: key.database, user: key.user, settings: _settings)
+        if runtime.reserveServerSlot(database: key.database, user: key.user, settings: _settings) { return true }
+        slotRefused = true
+        return false
+    }
+
+    /// max_db_connections or max_user_connections kept this pool from opening a server its
+    /// queued clients need: as PgBouncer, the idle server used longest ago among the pools under
+    /// the same limit closes ("evicted"), its slot is free at once, and this pool opens a server
+    /// in it. Called without this pool's lock held.
+    private func evictForWaitersIfStarved() {
+        let starved = lock.withLock {
+            defer { slotRefused = false }
+            return slotRefused && !waiters.isEmpty && waiters.count > connecting
+        }
+        if starved, runtime.evictIdleServer(sharingLimitsWith: self) {
+            openForWaiters()
+        }
+    }
+
+    /// When this pool's longest-idle server went idle (nil: none is idle).
+    var oldestIdleSince: NIODeadline? {
+        lock.withLock { idle.map(\.idleSince).min() }
+    }
+
+    /// Closes the server idle longest ("evicted") and frees its max_db/user_connections slot now;
+    /// false if none is idle.
+    func evictOldestIdle() -> Bool {
+        let victim: ServerConnection? = lock.withLock {
+            guard let index = idle.indices.min(by: { idle[$0].idleSince < idle[$1].idleSince }) else { return nil }
+            return idle[index]
+        }
+        guard let victim else { return false }
+        victim.releaseSlotNow()
+        discard(victim, reason: "evicted")
+        return true
     }
 
     private func openServer(on loop: EventLoop) {
@@ -392,6 +430,7 @@ final class ServerPool: @unchecked Sendable {
         var toClose: [(ServerConnection, String)] = []
         var toCheck: [ServerConnection] = []
         var opens = 0
+        var fromReserve = 0
         lock.withLock {
             if settings.queryWaitTimeout > 0 {
                 let limit = TimeAmount.nanoseconds(Int64(settings.queryWaitTimeout * 1e9))
@@ -408,9 +447,10 @@ final class ServerPool: @unchecked Sendable {
             }
             if let first = waiters.first, settings.reservePoolSize > 0,
                now - first.since > .nanoseconds(Int64(settings.reservePoolTimeout * 1e9)),
-               canOpenLocked(limit: settings.poolSize + settings.reservePoolSize) {
+               totalLocked >= settings.poolSize, canOpenLocked(limit: settings.poolSize + settings.reservePoolSize) {
                 connecting += 1
                 opens += 1
+                fromReserve += 1
             }
             while !waiters.isEmpty, waiters.count > connecting, canOpenLocked(limit: settings.poolSize) {
                 connecting += 1
@@ -442,6 +482,10 @@ final class ServerPool: @unchecked Sendable {
         for waiter in timedOut {
             waiter.client.poolFailed(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "query_wait_timeout"))
         }
+        if fromReserve > 0 {
+            // PgBouncer's words, which operators watch for: the pool is short of servers.
+            logger.info("\(key.database)/\(key.user)@\(key.address) taking connection from reserve_pool")
+        }
         for client in toNotify { client.notifyQueued() }
         for (server, reason) in toClose { discard(server, reason: reason) }
         for server in toCheck {
@@ -450,6 +494,7 @@ final class ServerPool: @unchecked Sendable {
             }
         }
         for _ in 0..<opens { openServer(on: runtime.group.next()) }
+        evictForWaitersIfStarved()
     }
 
     /// A reload or `SET`: new settings, and a failed login no longer delays the next attempt

@@ -262,6 +262,16 @@ public final class ProxyRuntime: @unchecked Sendable {
         return Array(Set(secrets.keys).union(config.users.map(\.name))).sorted()
     }
 
+    /// A database with a forced user (`user=`) and a min_pool_size has its pool from the start, as
+    /// in PgBouncer: the maintenance opens its servers before any client comes. Other pools exist
+    /// once a client used them (their user is not known before).
+    func openMinimumPools(config: Config) {
+        for entry in config.databases where !entry.isFallback {
+            guard let user = entry.user, config.poolSettings(database: entry, user: user).minPoolSize > 0 else { continue }
+            _ = pool(database: entry.name, user: user)
+        }
+    }
+
     /// Replaces the configuration and keeps the user list (console SET).
     func apply(config newConfig: Config) {
         apply(config: newConfig, secrets: state.withLockedValue { $0.secrets })
@@ -286,6 +296,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             state.secrets = secrets
             return Array(state.pools.values)
         }
+        openMinimumPools(config: newConfig)
         for pool in pools {
             if let entry = newConfig.database(named: pool.key.database) {
                 pool.update(entry: entry, settings: newConfig.poolSettings(database: entry, user: pool.key.user))

@@ -19,6 +19,7 @@ public final class ProxyServer: @unchecked Sendable {
     /// Open while a shutdown waits, for the admin console (as PgBouncer).
     private var unixListener: Channel?
     private var maintenance: RepeatedTask?
+    private var clientMaintenance: RepeatedTask?
     private var healthChecker: ReplicaHealthChecker?
     private let shutdownPromise: EventLoopPromise<Void>
     private let stopping = NIOLockedValueBox<ShutdownMode?>(nil)
@@ -54,6 +55,7 @@ public final class ProxyServer: @unchecked Sendable {
             for listener in listeners { try? listener.close().wait() }
             listeners = []
             maintenance?.cancel()
+            clientMaintenance?.cancel()
             healthChecker?.stop()
             shutdownPromise.succeed(())
             throw error
@@ -79,9 +81,16 @@ public final class ProxyServer: @unchecked Sendable {
                 logger.warning("could not listen on unix socket", metadata: ["path": "\(path)", "error": "\(error)"])
             }
         }
-        maintenance = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [runtime] _ in
+        // Pools are looked after three times a second, as PgBouncer's janitor does: a server idle
+        // past server_idle_timeout is closed within a third of a second, not a whole one. Client
+        // timeouts (a task per client) are checked once a second.
+        runtime.openMinimumPools(config: config)
+        maintenance = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(333), delay: .milliseconds(333)) { [runtime] _ in
             let now = NIODeadline.now()
             for pool in runtime.allPools() { pool.maintain(now: now) }
+        }
+        clientMaintenance = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [runtime] _ in
+            let now = NIODeadline.now()
             runtime.rollStatsPeriod(now: now)
             let limits = ClientTimeouts(config: runtime.config)
             if limits.any {
@@ -294,6 +303,7 @@ public final class ProxyServer: @unchecked Sendable {
                 for listener in listeners { listener.close(promise: nil) }
                 for pool in runtime.allPools() { pool.retire() }
                 maintenance?.cancel()
+                clientMaintenance?.cancel()
                 healthChecker?.stop()
                 let admin = adminHTTP
                 adminHTTP = nil

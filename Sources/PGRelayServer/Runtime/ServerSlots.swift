@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import NIOCore
 import PGRelayCore
 
 /// Counts open server connections per database and per user across all pools, for
@@ -28,6 +29,20 @@ extension ProxyRuntime {
         slots.withLockedValue {
             $0.reserve(database: database, user: user, maxDB: settings.maxDBConnections, maxUser: settings.maxUserConnections)
         }
+    }
+
+    /// Evicts the idle server used longest ago among the other pools that count against the same
+    /// max_db_connections (same database) or max_user_connections (same user) as `pool`.
+    func evictIdleServer(sharingLimitsWith pool: ServerPool) -> Bool {
+        let settings = pool.settings
+        let candidates = allPools().compactMap { other -> (ServerPool, NIODeadline)? in
+            guard other !== pool, (settings.maxDBConnections > 0 && other.key.database == pool.key.database)
+                    || (settings.maxUserConnections > 0 && other.key.user == pool.key.user),
+                  let since = other.oldestIdleSince else { return nil }
+            return (other, since)
+        }
+        for (other, _) in candidates.sorted(by: { $0.1 < $1.1 }) where other.evictOldestIdle() { return true }
+        return false
     }
 
     func releaseServerSlot(database: String, user: String) {
