@@ -10,7 +10,7 @@ enum ConfigKeys {
                   apply: { config, text, _ in
                       let name = ConfigValueParser.optionalString(text)
                       if let name, ReservedDatabaseNames.contains(name) {
-                          throw ConfigValueProblem("cannot use the reserved \"\(name)\" database as auth_dbname")
+                          throw ConfigValueProblem("cannot use the reserved \"\(name)\" database as an auth_dbname")
                       }
                       config.authDbname = name
                   },

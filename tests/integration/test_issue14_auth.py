@@ -1,0 +1,182 @@
+"""Issue 14: client authentication as PgBouncer does it (what its own suite's test_auth.py and
+test_no_user.py check): unknown users, auth_query and auth_dbname, the words of each refusal and
+the log lines operators grep for."""
+
+import re
+import time
+
+import psycopg
+import pytest
+
+import harness
+from test_issue9_dropin import make_proxy
+
+pytestmark = pytest.mark.issue14
+
+IS_PGRELAY = harness.PROXY_KIND == "pgrelay"
+AQ_USER, AQ_PASSWORD = "aq14", "aq14pass"
+
+
+def login_error(p, user, password, dbname="appdb"):
+    """The error a login through the proxy fails with (the test fails if it succeeds)."""
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(host="127.0.0.1", port=p.port, dbname=dbname, user=user, password=password,
+                        connect_timeout=10).close()
+    return str(info.value)
+
+
+def wait_for_log(p, pattern, timeout=5):
+    """The proxy's log once `pattern` (a regex) is in it; fails after the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = p.log_text()
+        if re.search(pattern, text):
+            return text
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{pattern!r} not in the log:\n{text[-3000:]}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def aq_role(cluster, monkeypatch):
+    """A SCRAM role on the server that the proxy's auth_file does not list; its password and
+    expiry are put back after the test."""
+    monkeypatch.setitem(harness.PASSWORDS, AQ_USER, AQ_PASSWORD)
+    cluster.sql(f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{AQ_USER}') THEN "
+                f"CREATE ROLE {AQ_USER} LOGIN; END IF; END$$", dbname="postgres")
+    reset = (f"SET password_encryption = 'scram-sha-256'; "
+             f"ALTER ROLE {AQ_USER} PASSWORD '{AQ_PASSWORD}' VALID UNTIL 'infinity'")
+    cluster.sql(reset, dbname="postgres")
+    cluster.sql(f"GRANT ALL ON DATABASE appdb TO {AQ_USER}", dbname="postgres")
+    yield AQ_USER
+    cluster.sql(reset, dbname="postgres")
+
+
+# ---- users the proxy does not know -------------------------------------------------------------
+
+def test_trust_refuses_a_user_missing_from_auth_file(cluster, workdir, request):
+    """auth_type = trust still needs the user in the auth_file; the refusal, and the log line of
+    an unchanged pgbouncer.ini (plain text, PgBouncer's words and quotes), are PgBouncer's."""
+    p = make_proxy(cluster, workdir, request, auth_type="trust")
+    p.start()
+    assert p.query("SELECT current_user", password="") == "app"
+    assert '"trust" authentication failed' in login_error(p, "nobody", "")
+    wait_for_log(p, r'closing because: "trust" authentication failed \(age=\d+s\)')
+
+
+def test_unknown_user_and_wrong_password_get_the_same_answer(proxy):
+    """An unknown user goes through the password exchange and fails it like a wrong password
+    (PgBouncer's mock authentication): the answer does not tell which users exist."""
+    p = proxy(auth_type="scram-sha-256")
+    unknown = login_error(p, "nobody", "whatever")
+    wrong = login_error(p, "app", "wrong")
+    assert "SASL authentication failed" in unknown and "SASL authentication failed" in wrong
+    p = proxy(auth_type="md5")
+    assert "password authentication failed" in login_error(p, "nobody", "whatever")
+    assert "password authentication failed" in login_error(p, "app", "wrong")
+
+
+# ---- auth_query --------------------------------------------------------------------------------
+
+def test_auth_query_without_a_row_is_no_such_user(proxy):
+    p = proxy(auth_type="md5", auth_user="admin")
+    assert "no such user" in login_error(p, "nosuchrole", "whatever")
+    if IS_PGRELAY:
+        wait_for_log(p, r"closing because: no such user \(age=")
+
+
+def test_auth_query_runs_at_every_login(proxy, cluster, aq_role):
+    """A changed password or VALID UNTIL applies at the next login (no cached secret admits it)."""
+    p = proxy(auth_type="scram-sha-256", auth_user="admin")
+    assert p.query("SELECT current_user", user=aq_role, password=AQ_PASSWORD) == aq_role
+    cluster.sql(f"SET password_encryption = 'scram-sha-256'; ALTER ROLE {aq_role} PASSWORD 'changed'",
+                dbname="postgres")
+    assert "authentication failed" in login_error(p, aq_role, AQ_PASSWORD)
+    assert p.query("SELECT current_user", user=aq_role, password="changed") == aq_role
+    cluster.sql(f"ALTER ROLE {aq_role} VALID UNTIL '2000-01-01'", dbname="postgres")
+    assert "authentication failed" in login_error(p, aq_role, "changed")
+
+
+@pytest.mark.pgrelay_only("auth_dbname is PgBouncer 1.19+'s")
+def test_auth_query_error_is_logged_and_refused_as_a_config_error(proxy, aq_role):
+    p = proxy(auth_type="scram-sha-256", auth_user="admin",
+              auth_query="SELECT usename, passwd FROM no_such_table WHERE usename = $1")
+    assert "bouncer config error" in login_error(p, aq_role, AQ_PASSWORD)
+    wait_for_log(p, r'relation "no_such_table" does not exist')
+    assert p.query("SELECT 1") == "1", "auth_file users are not affected"
+
+
+# ---- auth_dbname -------------------------------------------------------------------------------
+
+@pytest.mark.pgrelay_only("auth_dbname is PgBouncer 1.19+'s")
+def test_auth_dbname_that_is_not_configured_refuses_only_the_logins_that_need_it(proxy, aq_role):
+    """As PgBouncer: the proxy starts; a login that needs auth_query gets `bouncer config error`
+    and the log says why; auth_file users log in."""
+    p = proxy(auth_type="scram-sha-256", auth_user="admin", auth_dbname="nowhere")
+    assert "bouncer config error" in login_error(p, aq_role, AQ_PASSWORD)
+    wait_for_log(p, r'authentication database "nowhere" is not configured\.')
+    assert p.query("SELECT 1") == "1"
+
+
+@pytest.mark.pgrelay_only("auth_dbname is PgBouncer 1.19+'s")
+def test_auth_dbname_served_by_the_fallback_entry(proxy, cluster, aq_role):
+    port = cluster.primary_port
+    p = proxy(auth_type="scram-sha-256", auth_user="admin", auth_dbname="postgres",
+              databases={"appdb": f"host=127.0.0.1 port={port} dbname=appdb", "*": f"host=127.0.0.1 port={port}"})
+    assert p.query("SELECT current_user", user=aq_role, password=AQ_PASSWORD) == aq_role
+
+
+@pytest.mark.pgrelay_only("auth_dbname is PgBouncer 1.19+'s")
+def test_disabled_or_reserved_auth_database(proxy, cluster, aq_role):
+    port = cluster.primary_port
+    p = proxy(auth_type="scram-sha-256", auth_user="admin", databases={
+        "appdb": f"host=127.0.0.1 port={port} dbname=appdb auth_dbname=authdb",
+        "authdb": f"host=127.0.0.1 port={port} dbname=postgres",
+        "viaconsole": f"host=127.0.0.1 port={port} dbname=appdb auth_dbname=pgbouncer",
+    })
+    p.console("DISABLE authdb")
+    assert 'authentication database "authdb" is disabled' in login_error(p, aq_role, AQ_PASSWORD)
+    p.console("ENABLE authdb")
+    assert p.query("SELECT current_user", user=aq_role, password=AQ_PASSWORD) == aq_role
+    assert "bouncer config error" in login_error(p, aq_role, AQ_PASSWORD, dbname="viaconsole")
+    wait_for_log(p, r'cannot use the reserved "pgbouncer" database as an auth_dbname')
+
+
+@pytest.mark.pgrelay_only("auth_dbname is PgBouncer 1.19+'s")
+def test_console_login_through_auth_query(proxy, aq_role):
+    """A console user missing from the auth_file is looked up with the global auth_user, in the
+    global auth_dbname (never in the console itself)."""
+    p = proxy(auth_type="scram-sha-256", auth_user="admin", auth_dbname="postgres", stats_users=aq_role)
+    assert p.console("SHOW VERSION", user=aq_role)[1], "the console answers"
+    p = proxy(auth_type="scram-sha-256", auth_user="admin", stats_users=aq_role)
+    assert "bouncer config error" in login_error(p, aq_role, AQ_PASSWORD, dbname="pgbouncer")
+    wait_for_log(p, r'cannot use the reserved "pgbouncer" database as an auth_dbname')
+
+
+# ---- server logins and pools -------------------------------------------------------------------
+
+def test_forced_scram_user_before_any_scram_login_is_a_wrong_password_type(proxy, cluster):
+    """A database forcing a user whose auth_file secret is SCRAM cannot log in to a SCRAM server
+    until a client has logged in with SCRAM: PgBouncer's `wrong password type`."""
+    port = cluster.primary_port
+    p = proxy(auth_type="trust",
+              databases={"forced": f"host=127.0.0.1 port={port} dbname=appdb user=scramuser"})
+    assert "wrong password type" in login_error(p, "app", "", dbname="forced")
+
+
+def test_database_removed_and_added_again_serves_again(proxy, cluster):
+    p = proxy()
+    assert p.query("SELECT 1") == "1"
+    appdb = p.databases.pop("appdb")
+    p.write_config()
+    p.reload()
+    deadline = time.monotonic() + 10
+    while p.psql("SELECT 1", check=False).returncode == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    p.databases["appdb"] = appdb
+    p.write_config()
+    p.reload()
+    deadline = time.monotonic() + 10
+    while (res := p.psql("SELECT 1", check=False)).returncode != 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert res.returncode == 0, res.stderr
