@@ -180,3 +180,57 @@ def test_database_removed_and_added_again_serves_again(proxy, cluster):
     while (res := p.psql("SELECT 1", check=False)).returncode != 0 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert res.returncode == 0, res.stderr
+
+
+PW_ROLE, PW_PASSWORD = "pw14", "pw14pass"
+
+
+@pytest.fixture
+def pw_role(cluster):
+    """A role whose password a test changes on the server; put back afterwards."""
+    cluster.sql(f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PW_ROLE}') THEN "
+                f"CREATE ROLE {PW_ROLE} LOGIN; END IF; END$$", dbname="postgres")
+    reset = f"SET password_encryption = 'scram-sha-256'; ALTER ROLE {PW_ROLE} PASSWORD '{PW_PASSWORD}'"
+    cluster.sql(reset, dbname="postgres")
+    cluster.sql(f"GRANT ALL ON DATABASE appdb TO {PW_ROLE}", dbname="postgres")
+    yield PW_ROLE
+    cluster.sql(reset, dbname="postgres")
+
+
+def test_server_password_change_fails_queued_clients_at_once(proxy, cluster, pw_role):
+    """The password in the ini no longer works and the pool's only server is marked by RECONNECT:
+    the new server's refused login fails every queued client with the server's words at once
+    (PgBouncer's kill_pool_logins), not after query_wait_timeout, and the server's closing is
+    logged as PgBouncer logs it."""
+    import threading
+    port = cluster.primary_port
+    p = proxy(pool_mode="transaction", default_pool_size=1, query_wait_timeout=30, databases={
+        "pw": f"host=127.0.0.1 port={port} dbname=appdb user={pw_role} password={PW_PASSWORD}"})
+    assert p.query("SELECT 1", dbname="pw") == "1"
+    cluster.sql(f"ALTER ROLE {pw_role} PASSWORD 'changed'", dbname="postgres")
+    results = []
+
+    def queued_client():
+        start = time.monotonic()
+        res = p.psql("SELECT 1", dbname="pw", check=False, timeout=60)
+        results.append((res.returncode, res.stderr, time.monotonic() - start))
+
+    with p.connect(dbname="pw") as holder:
+        holder.execute("BEGIN")
+        holder.execute("SELECT 1")  # holds the pool's only server
+        threads = [threading.Thread(target=queued_client) for _ in range(3)]
+        for t in threads:
+            t.start()
+        time.sleep(1)
+        p.console("RECONNECT")
+        p.console("SET default_pool_size = 2")
+        for t in threads:
+            t.join(timeout=60)
+        holder.execute("ROLLBACK")
+    assert len(results) == 3
+    for returncode, stderr, seconds in results:
+        assert returncode != 0 and "password authentication failed" in stderr, stderr
+        assert seconds < 10, f"a queued client waited {seconds:.1f}s for the error"
+    if IS_PGRELAY:
+        wait_for_log(p, rf'pw/{pw_role}@127\.0\.0\.1:{port} closing because: password authentication failed '
+                        rf'for user "{pw_role}" \(age=0s\)')
