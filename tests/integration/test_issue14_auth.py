@@ -234,3 +234,63 @@ def test_server_password_change_fails_queued_clients_at_once(proxy, cluster, pw_
     if IS_PGRELAY:
         wait_for_log(p, rf'pw/{pw_role}@127\.0\.0\.1:{port} closing because: password authentication failed '
                         rf'for user "{pw_role}" \(age=0s\)')
+
+
+# ---- read/write splitting with an auth_file of SCRAM secrets only --------------------------------
+
+def scram_only_proxy(cluster, workdir, request, **settings):
+    """A proxy with replicas whose auth_file holds one user's SCRAM secret from pg_authid, and no
+    plain password anywhere (not started)."""
+    import os
+    import tempfile
+    import conftest
+    d = tempfile.mkdtemp(prefix="scramonly-", dir=workdir)
+    os.chmod(d, 0o755)
+    p = harness.Proxy(harness.PROXY_KIND, d, cluster, settings, conftest.default_databases(cluster, True),
+                      {conftest.SCRAM_USER: cluster.auth_secret(conftest.SCRAM_USER)})
+    request.addfinalizer(p.stop)
+    return p
+
+
+def replica_health(p):
+    status, body = p.http("/health")
+    return [b for b in body["backends"] if b["database"] == "appdb" and b["role"] == "replica"]
+
+
+@pytest.mark.pgrelay_only("read/write splitting to replicas")
+def test_reads_reach_replicas_with_scram_secrets_only(cluster, workdir, request):
+    """Until a client logs in, the checks have no way in: /health says why and the start warns.
+    After one SCRAM login, the checks log in with the keys recovered from it, and reads go to
+    the replicas."""
+    import conftest
+    user = conftest.SCRAM_USER
+    p = scram_only_proxy(cluster, workdir, request, auth_type="scram-sha-256", pool_mode="transaction",
+                         replica_check_interval_s=0.5)
+    p.start()
+    time.sleep(1.5)
+    before = replica_health(p)
+    assert before and not any(b["up"] for b in before), before
+    assert all(f'no client of "{user}" has logged in' in (b["reason"] or "") for b in before), before
+    wait_for_log(p, r'database "appdb": its replicas get no reads until a health check can log in')
+    with p.connect(user=user, prepare_threshold=None) as conn:
+        deadline = time.monotonic() + 15
+        ports = set()
+        while not set(cluster.replica_ports) <= ports and time.monotonic() < deadline:
+            ports.add(conn.execute("SELECT inet_server_port()").fetchone()[0])
+            time.sleep(0.1)
+    assert set(cluster.replica_ports) <= ports, f"reads never reached the replicas (saw {ports})"
+    assert all(b["up"] and b["reason"] is None for b in replica_health(p))
+
+
+@pytest.mark.pgrelay_only("pgrelay's --check")
+def test_check_warns_about_replicas_that_cannot_be_checked(cluster, workdir, request):
+    import subprocess
+    p = scram_only_proxy(cluster, workdir, request, auth_type="scram-sha-256")
+    p.write_config()
+    out = subprocess.run([harness.PGRELAY_BIN, "--check", p.ini_path], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert 'warning: database "appdb": its replicas get no reads until a health check can log in' in out.stdout, out.stdout
+    p.users = {}
+    p.write_config()
+    out = subprocess.run([harness.PGRELAY_BIN, "--check", p.ini_path], capture_output=True, text=True, timeout=30)
+    assert 'warning: database "appdb": its replicas can never be checked' in out.stdout, out.stdout
