@@ -294,3 +294,14 @@ def test_check_warns_about_replicas_that_cannot_be_checked(cluster, workdir, req
     p.write_config()
     out = subprocess.run([harness.PGRELAY_BIN, "--check", p.ini_path], capture_output=True, text=True, timeout=30)
     assert 'warning: database "appdb": its replicas can never be checked' in out.stdout, out.stdout
+
+
+def test_transaction_block_in_statement_mode_is_a_connection_error(proxy):
+    """PgBouncer's SQLSTATE 08P01: a driver sees a broken connection (psycopg's OperationalError),
+    not a failed statement, whichever statement the error reaches it with."""
+    p = proxy(pool_mode="statement")
+    with p.connect() as conn:
+        with pytest.raises(psycopg.OperationalError) as info:
+            conn.execute("BEGIN")
+            conn.execute("SELECT 1")
+    assert info.value.sqlstate in (None, "08P01"), info.value.sqlstate

@@ -1141,7 +1141,9 @@ final class ClientSession: @unchecked Sendable {
         case .statement:
             if tracker.isQuiet {
                 if tracker.status != .idle {
-                    fatal(ErrorFields(severity: "FATAL", sqlState: "25000",
+                    // PgBouncer's SQLSTATE (08P01): drivers see a broken connection (psycopg's
+                    // OperationalError), whichever statement the error reaches them with.
+                    fatal(ErrorFields(severity: "FATAL", sqlState: "08P01",
                                       message: "transaction blocks not allowed in statement pooling mode"))
                     return
                 }
