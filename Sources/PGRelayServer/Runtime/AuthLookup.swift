@@ -76,9 +76,8 @@ extension ProxyRuntime {
                 // The server's own words (PgBouncer logs them too): a wrong query or missing
                 // rights is a configuration error. Other causes (an unreachable server) stay in
                 // the log: an unauthenticated client is not told where the servers are.
-                if case .queryFailed(let fields)? = error as? InternalQueryError {
-                    logger.error("error in auth_query: \(InternalQueryError.queryFailed(fields))", metadata: metadata)
-                    throw LoginRefusal.configError(log: "auth_query failed")
+                if case .queryFailed? = error as? InternalQueryError {
+                    throw LoginRefusal.configError(log: "error in auth_query as \"\(plan.authUser)\" in \"\(plan.entry.name)\": \(error)")
                 }
                 logger.warning("auth_query failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
                 throw LoginRefusal(error: ErrorFields(severity: "FATAL", sqlState: "08006", message: "auth_query as \"\(plan.authUser)\" failed"),
