@@ -106,6 +106,17 @@ def test_auth_query_error_is_logged_and_refused_as_a_config_error(proxy, aq_role
     assert p.query("SELECT 1") == "1", "auth_file users are not affected"
 
 
+@pytest.mark.pgrelay_only("Debian's PgBouncer 1.18 leaves the client waiting; 1.25 passes the error on")
+def test_auth_query_server_refusal_reaches_the_client(proxy, cluster, aq_role):
+    """auth_query runs on a database the server does not have (through `*`): the client gets the
+    server's words, as PgBouncer passes them on."""
+    p = proxy(auth_type="scram-sha-256", auth_user="admin",
+              databases={"*": f"host=127.0.0.1 port={cluster.primary_port}"})
+    assert 'database "nosuchdb14" does not exist' in login_error(p, aq_role, AQ_PASSWORD, dbname="nosuchdb14")
+    if IS_PGRELAY:
+        wait_for_log(p, r'server login failed: FATAL database "nosuchdb14" does not exist')
+
+
 # ---- auth_dbname -------------------------------------------------------------------------------
 
 @pytest.mark.pgrelay_only("auth_dbname is PgBouncer 1.19+'s")

@@ -76,8 +76,17 @@ extension ProxyRuntime {
                 // The server's own words (PgBouncer logs them too): a wrong query or missing
                 // rights is a configuration error. Other causes (an unreachable server) stay in
                 // the log: an unauthenticated client is not told where the servers are.
-                if case .queryFailed? = error as? InternalQueryError {
+                switch error as? InternalQueryError {
+                case .queryFailed?:
                     throw LoginRefusal.configError(log: "error in auth_query as \"\(plan.authUser)\" in \"\(plan.entry.name)\": \(error)")
+                case .loginFailed(let fields)?:
+                    // As PgBouncer: the server's refusal (no such database, a wrong auth_user
+                    // password) reaches the client in the server's words, and the log says so.
+                    logger.warning("server login failed: \(fields.severity) \(fields.message)", metadata: metadata)
+                    throw LoginRefusal(error: ErrorFields(severity: "FATAL", sqlState: fields.sqlState ?? "08006", message: fields.message),
+                                       log: nil)
+                default:
+                    break
                 }
                 logger.warning("auth_query failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
                 throw LoginRefusal(error: ErrorFields(severity: "FATAL", sqlState: "08006", message: "auth_query as \"\(plan.authUser)\" failed"),
