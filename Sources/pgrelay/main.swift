@@ -60,7 +60,8 @@ struct PGRelayCommand: ParsableCommand {
         if check {
             for warning in loaded.warnings { print("warning: \(warning)") }
             do {
-                _ = try ProxyServer.loadSecrets(config: loaded.config, relativeTo: configPath)
+                let secrets = try ProxyServer.loadSecrets(config: loaded.config, relativeTo: configPath)
+                for warning in HealthCheckLogin.startupWarnings(config: loaded.config, secrets: secrets) { print("warning: \(warning)") }
             } catch {
                 print("error: \(error)")
                 throw ExitCode(1)

@@ -123,40 +123,98 @@ final class RoutingHealthCheckTests: XCTestCase {
         }
     }
 
-    func testHealthCheckLoginRule() {
+    func testHealthCheckLoginRule() throws {
         let primary = [BackendAddress(host: "db", port: 5432)]
+        let carolSecret = try SCRAMSecret.make(password: "c", salt: [1, 2, 3, 4], iterations: 4096)
+        let davidSecret = try SCRAMSecret.make(password: "d", salt: [5, 6, 7, 8], iterations: 4096)
+        let md5 = "md5" + String(repeating: "a", count: 32)
         let secrets: [String: StoredSecret] = [
-            "zed": .plain("z"), "bob": .plain("b"), "alice": .md5("md5" + String(repeating: "a", count: 32)),
-            "carol": .scram(SCRAMSecret(iterations: 4096, salt: [1, 2, 3, 4], storedKey: [UInt8](repeating: 1, count: 32),
-                                         serverKey: [UInt8](repeating: 2, count: 32))!),
+            "zed": .plain("z"), "bob": .plain("b"), "alice": .md5(md5), "carol": .scram(carolSecret), "david": .scram(davidSecret),
         ]
+        let carolKeys = SCRAMCredential.keys(clientKey: [9], serverKey: [8], salt: [1, 2, 3, 4], iterations: 4096)
+        let keysOfCarol: (String) -> SCRAMCredential? = { $0 == "carol" ? carolKeys : nil }
+        let scramOnly = secrets.filter { if case .scram = $0.value { return true } else { return false } }
+        func entry(user: String? = nil, password: String? = nil, authUser: String? = nil) -> DatabaseConfig {
+            DatabaseConfig(name: "a", hosts: primary, user: user, password: password, authUser: authUser)
+        }
         struct Case {
             let name: String
             let entry: DatabaseConfig
-            let secrets: [String: StoredSecret]
-            let user: String?
-            let password: String?
-            let md5: Bool
+            var settings = ""
+            var secrets: [String: StoredSecret]
+            var keys: (String) -> SCRAMCredential? = { _ in nil }
+            let expected: HealthCheckLogin.Plan
         }
         let cases: [Case] = [
-            Case(name: "entry user and password", entry: DatabaseConfig(name: "a", hosts: primary, user: "svc", password: "pw"),
-                 secrets: secrets, user: "svc", password: "pw", md5: false),
-            Case(name: "entry user, plain auth_file secret", entry: DatabaseConfig(name: "a", hosts: primary, user: "zed"),
-                 secrets: secrets, user: "zed", password: "z", md5: false),
-            Case(name: "entry user, md5 auth_file secret", entry: DatabaseConfig(name: "a", hosts: primary, user: "alice"),
-                 secrets: secrets, user: "alice", password: nil, md5: true),
-            Case(name: "entry user with SCRAM secret: first plain user instead", entry: DatabaseConfig(name: "a", hosts: primary, user: "carol"),
-                 secrets: secrets, user: "bob", password: "b", md5: false),
-            Case(name: "no entry user: first plain user by name", entry: DatabaseConfig(name: "a", hosts: primary),
-                 secrets: secrets, user: "bob", password: "b", md5: false),
-            Case(name: "nothing usable", entry: DatabaseConfig(name: "a", hosts: primary),
-                 secrets: ["alice": secrets["alice"]!], user: nil, password: nil, md5: false),
+            Case(name: "entry user and password", entry: entry(user: "svc", password: "pw"), secrets: secrets,
+                 expected: .login(ServerCredentials(user: "svc", password: "pw"))),
+            Case(name: "entry user, plain auth_file secret", entry: entry(user: "zed"), secrets: secrets,
+                 expected: .login(ServerCredentials(user: "zed", password: "z"))),
+            Case(name: "entry user, md5 auth_file secret", entry: entry(user: "alice"), secrets: secrets,
+                 expected: .login(ServerCredentials(user: "alice", md5Secret: md5))),
+            Case(name: "entry user with SCRAM secret and recovered keys", entry: entry(user: "carol"), secrets: secrets,
+                 keys: keysOfCarol, expected: .login(ServerCredentials(user: "carol", scramKeys: carolKeys))),
+            Case(name: "entry user with SCRAM secret, no keys yet: the first plain user", entry: entry(user: "carol"),
+                 secrets: secrets, expected: .login(ServerCredentials(user: "bob", password: "b"))),
+            Case(name: "entry user the auth_file lacks: no password (a trusting server)", entry: entry(user: "svc"),
+                 secrets: secrets, expected: .login(ServerCredentials(user: "svc"))),
+            Case(name: "the database's auth_user", entry: entry(authUser: "zed"), secrets: secrets,
+                 expected: .login(ServerCredentials(user: "zed", password: "z"))),
+            Case(name: "the global auth_user", entry: entry(), settings: "auth_user = alice", secrets: secrets,
+                 expected: .login(ServerCredentials(user: "alice", md5Secret: md5))),
+            Case(name: "no named user: first plain user by name", entry: entry(), secrets: secrets,
+                 expected: .login(ServerCredentials(user: "bob", password: "b"))),
+            Case(name: "SCRAM keys come before md5 secrets", entry: entry(), secrets: ["alice": .md5(md5), "carol": .scram(carolSecret)],
+                 keys: keysOfCarol, expected: .login(ServerCredentials(user: "carol", scramKeys: carolKeys))),
+            Case(name: "md5 secrets last", entry: entry(), secrets: ["alice": .md5(md5), "carol": .scram(carolSecret)],
+                 expected: .login(ServerCredentials(user: "alice", md5Secret: md5))),
+            Case(name: "only SCRAM secrets, no client login yet", entry: entry(), secrets: scramOnly,
+                 expected: .awaitingSCRAMLogin(users: ["carol", "david"])),
+            Case(name: "only SCRAM secrets, the forced user first", entry: entry(user: "david"), secrets: scramOnly,
+                 expected: .awaitingSCRAMLogin(users: ["david", "carol"])),
+            Case(name: "only SCRAM secrets, one client logged in", entry: entry(user: "david"), secrets: scramOnly, keys: keysOfCarol,
+                 expected: .login(ServerCredentials(user: "carol", scramKeys: carolKeys))),
+            Case(name: "health_check_user decides alone", entry: entry(user: "zed"), settings: "health_check_user = carol",
+                 secrets: secrets, expected: .awaitingSCRAMLogin(users: ["carol"])),
+            Case(name: "health_check_user with keys", entry: entry(user: "zed"), settings: "health_check_user = carol",
+                 secrets: secrets, keys: keysOfCarol, expected: .login(ServerCredentials(user: "carol", scramKeys: carolKeys))),
+            Case(name: "health_check_user the auth_file lacks", entry: entry(), settings: "health_check_user = monitor",
+                 secrets: secrets, expected: .login(ServerCredentials(user: "monitor"))),
+            Case(name: "nobody", entry: entry(), secrets: [:], expected: .impossible),
         ]
         for c in cases {
-            let credentials = HealthCheckLogin.credentials(for: c.entry, secrets: c.secrets)
-            XCTAssertEqual(credentials?.user, c.user, c.name)
-            XCTAssertEqual(credentials?.password, c.password, c.name)
-            XCTAssertEqual(credentials?.md5Secret != nil, c.md5, c.name)
+            let config = try ConfigLoader.parse(text: "[pgrelay]\n\(c.settings)\n[databases]\na = host=db\n", path: "t.ini").config
+            XCTAssertEqual(HealthCheckLogin.plan(for: c.entry, config: config, secrets: c.secrets, scramKeys: c.keys), c.expected, c.name)
         }
+    }
+
+    func testStartupWarningsNameTheDatabasesWhoseReplicasCannotBeChecked() throws {
+        let scram = StoredSecret.scram(try SCRAMSecret.make(password: "c", salt: [1, 2, 3, 4], iterations: 4096))
+        let text = """
+            [pgrelay]
+            [databases]
+            plain = host=db replicas=r1:5432
+            forced = host=db replicas=r1:5432 user=svc password=pw
+            noreplicas = host=db
+            """
+        let config = try ConfigLoader.parse(text: text, path: "t.ini").config
+        let never = HealthCheckLogin.startupWarnings(config: config, secrets: [:])
+        XCTAssertEqual(never.count, 1)
+        XCTAssertTrue(never[0].hasPrefix("database \"plain\": its replicas can never be checked"), never[0])
+        let waiting = HealthCheckLogin.startupWarnings(config: config, secrets: ["carol": scram])
+        XCTAssertEqual(waiting.count, 1)
+        XCTAssertTrue(waiting[0].contains("until a health check can log in") && waiting[0].contains("\"carol\""), waiting[0])
+        XCTAssertEqual(HealthCheckLogin.startupWarnings(config: config, secrets: ["bob": .plain("b")]), [])
+        let noSplit = try ConfigLoader.parse(text: text.replacingOccurrences(of: "[pgrelay]", with: "[pgrelay]\nread_write_split = off"),
+                                             path: "t.ini").config
+        XCTAssertEqual(HealthCheckLogin.startupWarnings(config: noSplit, secrets: [:]), [], "replicas unused")
+    }
+
+    func testPlanProblemTexts() {
+        for plan in [HealthCheckLogin.Plan.awaitingSCRAMLogin(users: ["a", "b", "c", "d"]), .impossible] {
+            XCTAssertNotNil(plan.problem)
+        }
+        XCTAssertNil(HealthCheckLogin.Plan.login(ServerCredentials(user: "u", password: "secretpw")).problem)
+        XCTAssertTrue(HealthCheckLogin.Plan.awaitingSCRAMLogin(users: ["a", "b", "c", "d"]).problem!.contains("\"c\", ..."))
     }
 }

@@ -35,7 +35,7 @@ final class SessionClientAuthTests: XCTestCase {
 
     func testTrustAndAny() {
         for method in [AuthType.trust, .any] {
-            var machine = ClientAuthMachine(method: method, user: "alice", secret: nil)
+            var machine = ClientAuthMachine(method: method, user: "alice", secret: .plain("unused"))
             guard case .authenticated(let prelude, let keys) = machine.start() else { return XCTFail("\(method)") }
             XCTAssertNil(prelude)
             XCTAssertNil(keys)
@@ -146,13 +146,56 @@ final class SessionClientAuthTests: XCTestCase {
         assertAuthenticated(try scram(method: .md5, secret: .scram(pencilSecret()), password: "pencil"), "md5 → SCRAM")
     }
 
+    /// PgBouncer's words for every failed SCRAM exchange, the same whether the user is unknown or
+    /// the password wrong.
     func testSCRAMWrongPasswordAndUnknownUser() throws {
+        let sasl = "SASL authentication failed"
         assertRejected(try scram(method: .scramSHA256, secret: .scram(pencilSecret()), password: "pen"),
-                       sqlState: "28P01", message: Self.wrongPasswordMessage, "wrong password")
+                       sqlState: "28P01", message: sasl, "wrong password")
         assertRejected(try scram(method: .scramSHA256, secret: nil, password: "pencil"),
-                       sqlState: "28P01", message: Self.wrongPasswordMessage, "unknown user")
+                       sqlState: "28P01", message: sasl, "unknown user")
         assertRejected(try scram(method: .scramSHA256, secret: .md5("md54a0a68b43b6cd5cf266fa02f196e2371"), password: "secret"),
-                       sqlState: "28P01", message: Self.wrongPasswordMessage, "md5 secret cannot serve SCRAM")
+                       sqlState: "28P01", message: sasl, "md5 secret cannot serve SCRAM")
+        assertRejected(try scram(method: .md5, secret: .scram(pencilSecret()), password: "pen"),
+                       sqlState: "28P01", message: sasl, "md5 turned SCRAM for a SCRAM secret")
+    }
+
+    /// What the proxy knows of the user decides before any exchange (PgBouncer's rules): trust
+    /// needs a known user, auth_query's "no such role" is refused at once, and a role whose
+    /// secret is NULL still goes through the exchange, which fails.
+    func testUserLookup() {
+        struct Case { let method: AuthType; let lookup: UserLookup; let expected: String }
+        let cases = [
+            Case(method: .trust, lookup: .listed(.plain("")), expected: "authenticated"),
+            Case(method: .trust, lookup: .queried(nil), expected: "authenticated"),
+            Case(method: .trust, lookup: .unknown, expected: "28000 \"trust\" authentication failed"),
+            Case(method: .trust, lookup: .notFound, expected: "28000 no such user"),
+            Case(method: .any, lookup: .unknown, expected: "authenticated"),
+            Case(method: .any, lookup: .notFound, expected: "authenticated"),
+            Case(method: .plain, lookup: .notFound, expected: "28000 no such user"),
+            Case(method: .md5, lookup: .notFound, expected: "28000 no such user"),
+            Case(method: .scramSHA256, lookup: .notFound, expected: "28000 no such user"),
+            Case(method: .plain, lookup: .unknown, expected: "request 3"),
+            Case(method: .md5, lookup: .queried(nil), expected: "request 5"),
+            Case(method: .md5, lookup: .queried(.scram(try! pencilSecret())), expected: "request 10"),
+            Case(method: .scramSHA256, lookup: .unknown, expected: "request 10"),
+        ]
+        for item in cases {
+            var machine = ClientAuthMachine(method: item.method, user: "alice", lookup: item.lookup)
+            let described: String
+            switch machine.start() {
+            case .authenticated: described = "authenticated"
+            case .reject(let fields): described = "\(fields.sqlState ?? "") \(fields.message)"
+            case .send(let buffer): described = "request \(SessionWire.bytes(buffer)[8])"
+            }
+            XCTAssertEqual(described, item.expected, "\(item.method) \(item.lookup)")
+        }
+    }
+
+    func testQueriedRoleWithoutSecretFailsAsAWrongPassword() {
+        var machine = ClientAuthMachine(method: .plain, user: "alice", lookup: .queried(nil))
+        _ = machine.start()
+        assertRejected(machine.receive(password: password("anything")), sqlState: "28P01", message: Self.wrongPasswordMessage, "NULL secret")
     }
 
     func testMalformedPasswordPackets() throws {

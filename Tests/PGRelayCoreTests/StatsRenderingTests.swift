@@ -76,7 +76,8 @@ final class StatsRenderingTests: XCTestCase {
     func testHealthDocument() throws {
         let backends = [
             BackendHealth(database: "appdb", host: "127.0.0.1", port: 5432, role: "primary", up: true),
-            BackendHealth(database: "appdb", host: "127.0.0.1", port: 5433, role: "replica", up: false, lagMs: 12.5),
+            BackendHealth(database: "appdb", host: "127.0.0.1", port: 5433, role: "replica", up: false, lagMs: 12.5,
+                          reason: "replication lag 12 ms"),
         ]
         let document = try parse(QueryStatsJSON.health(populatedSnapshot(), backends: backends))
         XCTAssertEqual(document["status"] as? String, "degraded")
@@ -84,8 +85,10 @@ final class StatsRenderingTests: XCTestCase {
         XCTAssertEqual(document["window_s"] as? Int, 60)
         let listed = try XCTUnwrap(document["backends"] as? [[String: Any]])
         XCTAssertEqual(listed.count, 2)
-        XCTAssertEqual(Set(listed[0].keys), ["database", "host", "port", "role", "up", "lag_ms"])
+        XCTAssertEqual(Set(listed[0].keys), ["database", "host", "port", "role", "up", "lag_ms", "reason"])
         XCTAssertTrue(listed[0]["lag_ms"] is NSNull)
+        XCTAssertTrue(listed[0]["reason"] is NSNull)
+        XCTAssertEqual(listed[1]["reason"] as? String, "replication lag 12 ms")
         XCTAssertEqual(listed[1]["up"] as? Bool, false)
         XCTAssertEqual(listed[1]["lag_ms"] as? Double, 12.5)
         XCTAssertEqual(listed[1]["port"] as? Int, 5433)

@@ -23,7 +23,7 @@ final class RoutingHealthCheckerTests: XCTestCase {
     private func checker(_ config: Config, registry: BackendRegistry, logs: CapturedLogs,
                          secrets: [String: StoredSecret] = [:]) -> ReplicaHealthChecker {
         ReplicaHealthChecker(group: group, registry: registry, configuration: { config },
-                             credentials: { HealthCheckLogin.credentials(for: $0, secrets: secrets) }, logger: logs.logger())
+                             login: { HealthCheckLogin.plan(for: $0, config: config, secrets: secrets) }, logger: logs.logger())
     }
 
     private func statuses(_ registry: BackendRegistry, _ database: String) -> [BackendState.Status] {
@@ -56,12 +56,22 @@ final class RoutingHealthCheckerTests: XCTestCase {
         XCTAssertFalse(logs.all.contains { "\($0.metadata)".contains("password=p") })
     }
 
-    func testNoCredentialsMeansDown() throws {
+    func testNoUserToLogInAsMeansDownWithTheReason() throws {
         let config = try config("app = host=127.0.0.1 port=1 replicas=127.0.0.1:2")
         let registry = BackendRegistry()
         try checker(config, registry: registry, logs: CapturedLogs()).checkNow().wait()
         XCTAssertEqual(statuses(registry, "app"), [.down, .down])
-        XCTAssertEqual(registry.snapshot.databases["app"]?.primary.lastError?.contains("credentials"), true)
+        XCTAssertEqual(registry.snapshot.databases["app"]?.primary.lastError?.contains("no user to log in as"), true)
+    }
+
+    /// Only SCRAM secrets and no client login yet: down, saying whose login would unlock the checks.
+    func testSCRAMSecretsWithoutKeysMeanDownUntilAClientLogsIn() throws {
+        let config = try config("app = host=127.0.0.1 port=1 replicas=127.0.0.1:2")
+        let secret = try SCRAMSecret.make(password: "pw", salt: [1, 2, 3, 4], iterations: 4096)
+        let registry = BackendRegistry()
+        try checker(config, registry: registry, logs: CapturedLogs(), secrets: ["alice": .scram(secret)]).checkNow().wait()
+        XCTAssertEqual(statuses(registry, "app"), [.down, .down])
+        XCTAssertEqual(registry.snapshot.databases["app"]?.replicas.first?.lastError?.contains("no client of \"alice\""), true)
     }
 
     func testDatabasesWithoutReplicasAreNotChecked() throws {

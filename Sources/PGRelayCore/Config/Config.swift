@@ -159,6 +159,9 @@ public struct Config: Sendable, Hashable {
     public internal(set) var healthUnhealthyRatio: Double = 0.10
     /// `read_write_split`: send reads to replicas.
     public internal(set) var readWriteSplit: Bool = true
+    /// `health_check_user`: the user the replica health checks log in as (``HealthCheckLogin``);
+    /// nil: chosen by the rule there.
+    public internal(set) var healthCheckUser: String?
     /// `replica_check_interval_s`: seconds between replica health/lag checks.
     public internal(set) var replicaCheckIntervalS: Double = 2
     /// `replica_max_lag_ms`: replicas lagging more get no reads; 0 ignores lag.

@@ -10,7 +10,7 @@ enum ConfigKeys {
                   apply: { config, text, _ in
                       let name = ConfigValueParser.optionalString(text)
                       if let name, ReservedDatabaseNames.contains(name) {
-                          throw ConfigValueProblem("cannot use the reserved \"\(name)\" database as auth_dbname")
+                          throw ConfigValueProblem("cannot use the reserved \"\(name)\" database as an auth_dbname")
                       }
                       config.authDbname = name
                   },
@@ -110,6 +110,9 @@ enum ConfigKeys {
                       config.adminPortIsSet = true
                   },
                   render: { String($0.adminPort) }),
+        ConfigKey("health_check_user", origin: .pgrelay,
+                  apply: { config, text, _ in config.healthCheckUser = ConfigValueParser.optionalString(text) },
+                  render: { $0.healthCheckUser ?? "" }),
         .decimal("health_degraded_ratio", \.healthDegradedRatio, 0...1),
         .decimal("health_unhealthy_ratio", \.healthUnhealthyRatio, 0...1),
         .int("health_window_s", \.healthWindowS, 1...3600, origin: .pgrelay, changeable: false),

@@ -83,6 +83,8 @@ struct ConfigBuilder {
     private var warnings: [ConfigWarning] = []
     private var section: Section?
     private var sawMainSection = false
+    /// The main section was written `[pgbouncer]`: PgBouncer's file, run unchanged.
+    private var isPgBouncerFile = false
     private var databasesHeader: ConfigLocation?
     private var databaseEntries: [Entry] = []
     private var userEntries: [Entry] = []
@@ -123,6 +125,7 @@ struct ConfigBuilder {
         case "pgrelay", "pgbouncer":
             section = .main
             sawMainSection = true
+            if name.lowercased() == "pgbouncer" { isPgBouncerFile = true }
         case "databases":
             section = .databases
             databasesHeader = databasesHeader ?? location
@@ -188,6 +191,12 @@ struct ConfigBuilder {
                 try DatabaseConfig.parse(name: entry.name, connectionString: entry.value, unixSocketDir: config.unixSocketDir)
             }
         }
+        if isPgBouncerFile, keyLocations["log_format"] == nil {
+            // PgBouncer's file run unchanged logs plain lines, which the greps and alerts written
+            // for PgBouncer's log match (JSON would escape the quotes in `"trust" authentication
+            // failed`); log_format = json still asks for JSON.
+            config.logFormat = .text
+        }
         config.users = try userEntries.map { entry in
             try Self.entry(entry) { try UserConfig.parse(name: entry.name, settings: entry.value) }
         }
@@ -199,6 +208,11 @@ struct ConfigBuilder {
         if let problem = config.consistencyProblem() {
             throw ConfigError(kind: .inconsistent, location: keyLocations[problem.key] ?? fileLocation,
                               key: problem.key, message: problem.message)
+        }
+        for warning in config.authDatabaseWarnings() {
+            let location = warning.database.flatMap { name in databaseEntries.last(where: { $0.name == name })?.location }
+            warnings.append(ConfigWarning(location: location ?? keyLocations["auth_dbname"] ?? fileLocation,
+                                          key: warning.database ?? "auth_dbname", message: warning.message))
         }
         return LoadedConfig(config: config, warnings: warnings)
     }
@@ -223,9 +237,6 @@ extension Config {
         }
         if adminPort != 0, adminPort == listenPort, adminAddr == listenAddr || listenAddresses.contains("*") {
             return ("admin_port", "\(adminPort) is also listen_port")
-        }
-        if let authDbname, database(named: authDbname) == nil {
-            return ("auth_dbname", "\"\(authDbname)\" is not in [databases]")
         }
         return nil
     }

@@ -154,9 +154,8 @@ extension DatabaseConfig {
         case "auth_user": authUser = value
         case "auth_query": authQuery = value
         case "auth_dbname":
-            guard !ReservedDatabaseNames.contains(value) else {
-                throw ConfigValueProblem("cannot use the reserved \"\(value)\" database as auth_dbname")
-            }
+            // Even the console's reserved name is accepted (with a warning at load, see
+            // `authDatabaseWarnings`): as in PgBouncer, logins that need it are refused.
             authDbname = value
         case "pool_size": poolSize = try ConfigValueParser.integer(value, in: count)
         case "min_pool_size": minPoolSize = try ConfigValueParser.integer(value, in: count)

@@ -1,29 +1,92 @@
-/// Who the health checker logs in as, for one database entry. The rule, first match wins:
+/// Who the replica health checks of one database entry log in as, and with what.
 ///
-/// 1. the entry's `user=` with its `password=`;
-/// 2. the entry's `user=` with its auth_file secret, when that is a plain password or an md5
-///    secret (enough for password and md5 authentication, not for SCRAM);
-/// 3. the auth_file user with a plain password whose name sorts first (a dictionary has no file
-///    order; sorting keeps the choice stable across reloads).
+/// The candidates, in order:
 ///
-/// nil when none applies: the backends of that database cannot be checked, and stay `down`.
+/// 1. `health_check_user`, when set (then the only candidate);
+/// 2. the entry's `user=` (the user its pools log in as);
+/// 3. the auth_user that applies to the entry (its `auth_user=`, else the global one);
+/// 4. the auth_file's users: those with a plain password, then those with a SCRAM secret whose
+///    keys a client's login has recovered, then those with an md5 secret (enough for md5
+///    authentication only); each group by name, so that the choice is stable across reloads.
+///
+/// A named candidate (1 to 3) logs in with the entry's `password=` (when it is the entry's user),
+/// else its auth_file secret: a plain password, an md5 secret (md5 authentication), or, for a
+/// SCRAM secret, the keys recovered from a client's SCRAM login of that user (the way the pools
+/// log in without a clear-text password). Without any secret it logs in with none, which a server
+/// that trusts it (or checks peer credentials on a Unix socket) accepts. A SCRAM secret whose
+/// keys are not known yet passes to the next candidate.
 public enum HealthCheckLogin {
-    public static func credentials(for entry: DatabaseConfig, secrets: [String: StoredSecret]) -> ServerCredentials? {
-        if let user = entry.user {
-            if let password = entry.password {
-                return ServerCredentials(user: user, password: password)
+    public enum Plan: Equatable, Sendable {
+        /// Log in with these credentials.
+        case login(ServerCredentials)
+        /// Only SCRAM secrets are known, and no client of these users has logged in with SCRAM
+        /// yet: the checks can log in once one has (the first named candidate comes first).
+        case awaitingSCRAMLogin(users: [String])
+        /// Nobody to log in as: the backends can never be checked.
+        case impossible
+
+        /// Why the checks cannot log in (for /health, the log and `--check`); nil for `.login`.
+        public var problem: String? {
+            switch self {
+            case .login: return nil
+            case .awaitingSCRAMLogin(let users):
+                let names = users.prefix(3).map { "\"\($0)\"" }.joined(separator: ", ") + (users.count > 3 ? ", ..." : "")
+                return "health checks log in with the SCRAM keys of a client's login, and no client of \(names) has logged in "
+                    + "with SCRAM yet (or set health_check_user to a user with a plain or md5 secret, or one the server trusts)"
+            case .impossible:
+                return "no user to log in as for health checks: set health_check_user, or user= and password= on the database, "
+                    + "or give the auth_file a user with a password"
             }
+        }
+    }
+
+    /// - Parameter scramKeys: the keys a client's SCRAM login recovered for a user, if any.
+    public static func plan(for entry: DatabaseConfig, config: Config, secrets: [String: StoredSecret],
+                            scramKeys: (String) -> SCRAMCredential? = { _ in nil }) -> Plan {
+        var awaiting: [String] = []
+        func named(_ user: String) -> ServerCredentials? {
+            if let password = entry.password, entry.user == user { return ServerCredentials(user: user, password: password) }
             switch secrets[user] {
             case .plain(let password)?: return ServerCredentials(user: user, password: password)
             case .md5(let hash)?: return ServerCredentials(user: user, md5Secret: hash)
-            case .scram?, nil: break
+            case .scram?:
+                if let keys = scramKeys(user) { return ServerCredentials(user: user, scramKeys: keys) }
+                if !awaiting.contains(user) { awaiting.append(user) }
+                return nil
+            case nil: return ServerCredentials(user: user)
             }
         }
-        for name in secrets.keys.sorted() {
-            if case .plain(let password)? = secrets[name] {
-                return ServerCredentials(user: name, password: password)
+        if let user = config.healthCheckUser, !user.isEmpty {
+            return named(user).map(Plan.login) ?? .awaitingSCRAMLogin(users: awaiting)
+        }
+        for user in [entry.user, entry.authUser ?? config.authUser].compactMap({ $0 }) where !user.isEmpty {
+            if let credentials = named(user) { return .login(credentials) }
+        }
+        let names = secrets.keys.sorted()
+        for name in names { if case .plain(let password)? = secrets[name] { return .login(ServerCredentials(user: name, password: password)) } }
+        for name in names {
+            guard case .scram? = secrets[name] else { continue }
+            if let keys = scramKeys(name) { return .login(ServerCredentials(user: name, scramKeys: keys)) }
+            if !awaiting.contains(name) { awaiting.append(name) }
+        }
+        for name in names { if case .md5(let hash)? = secrets[name] { return .login(ServerCredentials(user: name, md5Secret: hash)) } }
+        return awaiting.isEmpty ? .impossible : .awaitingSCRAMLogin(users: awaiting)
+    }
+
+    /// The databases whose replicas the checks cannot log in to before any client has logged in
+    /// (read/write splitting on): said at start, on reload and by `--check`, since their reads go
+    /// to the primary until the checks pass, and for ever when nobody can log in.
+    public static func startupWarnings(config: Config, secrets: [String: StoredSecret]) -> [String] {
+        guard config.readWriteSplit else { return [] }
+        return config.databases.filter { !$0.replicas.isEmpty }.compactMap { entry in
+            let plan = plan(for: entry, config: config, secrets: secrets)
+            switch plan {
+            case .login: return nil
+            case .awaitingSCRAMLogin:
+                return "database \"\(entry.name)\": its replicas get no reads until a health check can log in: \(plan.problem ?? "")"
+            case .impossible:
+                return "database \"\(entry.name)\": its replicas can never be checked, so every read goes to the primary: \(plan.problem ?? "")"
             }
         }
-        return nil
     }
 }

@@ -76,7 +76,7 @@ extension RoutingSnapshot {
                 }
                 let lag: Double? = state.id.role == .replica && state.inRecovery == true && state.lagMs.isFinite ? state.lagMs : nil
                 return BackendHealth(database: name, host: state.id.address.host, port: state.id.address.port,
-                                     role: state.id.role.rawValue, up: up, lagMs: lag)
+                                     role: state.id.role.rawValue, up: up, lagMs: lag, reason: up ? nil : state.lastError)
             }
         }
     }

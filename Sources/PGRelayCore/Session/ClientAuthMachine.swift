@@ -26,30 +26,54 @@ public struct ClientAuthMachine {
 
     private let method: AuthType
     private let user: String
-    private let secret: StoredSecret?
+    private let lookup: UserLookup
+    private var secret: StoredSecret? { lookup.secret }
     private let scramIterations: Int
     private var step: Step = .notStarted
     private let allocator = ByteBufferAllocator()
 
     /// - Parameters:
-    ///   - secret: the user's secret, or nil when the user is unknown (the exchange still runs so
-    ///     that an unknown user cannot be told from a wrong password).
+    ///   - lookup: what the proxy knows of the user (``UserLookup``): an unknown user still goes
+    ///     through the exchange, so that it cannot be told from a wrong password.
     ///   - scramIterations: `scram_iterations`, for the SCRAM secret built from a plain password.
-    public init(method: AuthType, user: String, secret: StoredSecret?,
+    public init(method: AuthType, user: String, lookup: UserLookup,
                 scramIterations: Int = SCRAMServerExchange.defaultIterations) {
         self.method = method
         self.user = user
-        self.secret = secret
+        self.lookup = lookup
         self.scramIterations = scramIterations
+    }
+
+    /// A user listed with `secret`, or (nil) an unknown one.
+    public init(method: AuthType, user: String, secret: StoredSecret?,
+                scramIterations: Int = SCRAMServerExchange.defaultIterations) {
+        self.init(method: method, user: user, lookup: secret.map(UserLookup.listed) ?? .unknown, scramIterations: scramIterations)
     }
 
     public static func passwordFailed(user: String) -> ErrorFields {
         ErrorFields(severity: "FATAL", sqlState: "28P01", message: "password authentication failed for user \"\(user)\"")
     }
 
+    /// A failed SCRAM exchange, in PgBouncer's words (also for an unknown user: the same answer).
+    public static let saslFailed = ErrorFields(severity: "FATAL", sqlState: "28P01", message: "SASL authentication failed")
+
+    /// `auth_type = trust` for a user neither in the auth_file nor found by auth_query.
+    public static let trustFailed = ErrorFields(severity: "FATAL", sqlState: "28000", message: "\"trust\" authentication failed")
+
+    /// auth_query found no such role.
+    public static let noSuchUser = ErrorFields(severity: "FATAL", sqlState: "28000", message: "no such user")
+
     public mutating func start() -> Outcome {
+        if method != .any, lookup == .notFound {
+            step = .done
+            return .reject(Self.noSuchUser)
+        }
         switch effectiveMethod {
-        case .trust, .any:
+        case .trust:
+            step = .done
+            guard lookup.isKnown else { return .reject(Self.trustFailed) }
+            return .authenticated(prelude: nil, scramKeys: nil)
+        case .any:
             step = .done
             return .authenticated(prelude: nil, scramKeys: nil)
         case .plain:
@@ -134,12 +158,12 @@ public struct ClientAuthMachine {
         return buffer
     }
 
-    /// Only a proof that does not match (or an unknown user) is a wrong password (28P01); a
+    /// Only a proof that does not match (or an unknown user) is a failed login (28P01); a
     /// malformed SCRAM message is a protocol violation (08P01) in PostgreSQL, and an unsupported
     /// request (an authorization identity) is refused as such.
     private func rejection(for error: Error) -> ErrorFields {
-        guard let authError = error as? AuthError else { return Self.passwordFailed(user: user) }
-        if case .wrongPassword = authError { return Self.passwordFailed(user: user) }
+        guard let authError = error as? AuthError else { return Self.saslFailed }
+        if case .wrongPassword = authError { return Self.saslFailed }
         return ErrorFields(severity: "FATAL", sqlState: authError.sqlState, message: authError.message, detail: authError.detail)
     }
 

@@ -1,5 +1,5 @@
 /// What the proxy knows to log in to PostgreSQL as one user.
-public struct ServerCredentials: Sendable {
+public struct ServerCredentials: Sendable, Equatable {
     public var user: String
     /// A cleartext password (from the database entry or a plain auth_file secret).
     public var password: String?

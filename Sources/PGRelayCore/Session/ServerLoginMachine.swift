@@ -97,7 +97,7 @@ public struct ServerLoginMachine {
             return .wait
         case .cleartextPassword:
             guard let password = credentials.password else {
-                return fail("server asked for a cleartext password but none is configured for user \"\(credentials.user)\"")
+                return failWrongPasswordType("the server asked for a cleartext password but none is configured for user \"\(credentials.user)\"")
             }
             buffer.writePasswordMessage(password)
             return .send(buffer)
@@ -108,7 +108,7 @@ public struct ServerLoginMachine {
             } else if let password = credentials.password {
                 secret = MD5Password.hash(password: password, user: credentials.user)
             } else {
-                return fail("server asked for md5 authentication but no password or md5 secret is known for user \"\(credentials.user)\"")
+                return failWrongPasswordType("the server asked for md5 authentication but no password or md5 secret is known for user \"\(credentials.user)\"")
             }
             buffer.writePasswordMessage(MD5Password.response(hashedSecret: secret, salt: salt))
             return .send(buffer)
@@ -122,7 +122,7 @@ public struct ServerLoginMachine {
             } else if let keys = credentials.scramKeys {
                 credential = keys
             } else {
-                return fail("cannot do SCRAM authentication with the server for user \"\(credentials.user)\": no password is configured and no client has logged in with SCRAM yet")
+                return failWrongPasswordType("cannot do SCRAM authentication with the server for user \"\(credentials.user)\": no password is configured and no client has logged in with SCRAM yet")
             }
             let exchange: SCRAMClientExchange
             do {
@@ -138,6 +138,13 @@ public struct ServerLoginMachine {
         case .unsupported(let code):
             return fail("server asked for an unsupported authentication method (code \(code))")
         }
+    }
+
+    /// The credentials the proxy holds cannot answer the method the server asks for: PgBouncer's
+    /// message (which its users match), with the particulars as the detail.
+    private mutating func failWrongPasswordType(_ detail: String) -> Action {
+        state = .failed
+        return .fail(ErrorFields(sqlState: "08006", message: "server login failed: wrong password type", detail: detail))
     }
 
     private mutating func fail(_ message: String) -> Action {

@@ -10,14 +10,18 @@ public struct BackendHealth: Equatable, Sendable {
     public var up: Bool
     /// Replication lag in milliseconds; nil when unknown or not applicable (primaries).
     public var lagMs: Double?
+    /// Why the backend is not up (its health check's last error: the server's refusal, a lag, a
+    /// wrong role, or that the checks cannot log in); nil when it is up.
+    public var reason: String?
 
     /// Creates a backend entry.
-    public init(database: String, host: String, port: Int, role: String, up: Bool, lagMs: Double? = nil) {
+    public init(database: String, host: String, port: Int, role: String, up: Bool, lagMs: Double? = nil, reason: String? = nil) {
         self.database = database
         self.host = host
         self.port = port
         self.role = role
         self.up = up
         self.lagMs = lagMs
+        self.reason = reason
     }
 }

@@ -92,6 +92,7 @@ public enum QueryStatsJSON {
             ("role", .string(backend.role)),
             ("up", .bool(backend.up)),
             ("lag_ms", backend.lagMs.map { .rounded($0) } ?? .null),
+            ("reason", backend.reason.map { .string($0) } ?? .null),
         ])
     }
 }

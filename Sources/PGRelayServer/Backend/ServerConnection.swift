@@ -163,6 +163,7 @@ final class ServerConnection: @unchecked Sendable {
         loginTimeout?.cancel()
         phase = .closed
         channel?.close(promise: nil)
+        logClosing(reason: error.message)
         pool.serverFailedToOpen(error, serverAnswered: serverAnswered)
     }
 

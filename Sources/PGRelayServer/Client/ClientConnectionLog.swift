@@ -20,7 +20,8 @@ extension ClientSession {
         ])
     }
 
-    /// "closing because", for every client that sent a startup packet or got this far.
+    /// "closing because: <reason> (age=<s>s)", PgBouncer's line, for every client that sent a
+    /// startup packet or got this far.
     func logDisconnection(reason: String) {
         guard runtime.config.logDisconnections else { return }
         let age = Double(NIODeadline.now().uptimeNanoseconds - connectedAt.uptimeNanoseconds) / 1e9
@@ -29,7 +30,7 @@ extension ClientSession {
             metadata["user"] = "\(user)"
             metadata["database"] = "\(database)"
         }
-        logger.info("closing because: \(reason)", metadata: metadata)
+        logger.info("closing because: \(reason) (age=\(Int(age))s)", metadata: metadata)
     }
 
     /// An error pgrelay raises itself (not one relayed from a server): message and SQLSTATE only.

@@ -342,32 +342,46 @@ final class ClientSession: @unchecked Sendable {
         let isConsole = AdminConsoleSession.databaseNames.contains(database)
         phase = .resolvingLogin
         let peer = isUnixSocket ? PeerCredentials.uid(of: channel) : loop.makeSucceededFuture(nil)
-        runtime.lookupSecret(user: user, database: database, isConsole: isConsole).hop(to: loop).and(peer.hop(to: loop))
-            .whenComplete { [self] result in
+        peer.hop(to: loop).whenComplete { [self] peerResult in
+            guard case .resolvingLogin = phase else { return }
+            let peerUID = (try? peerResult.get()) ?? nil
+            // The OS user running pgrelay opens the console over the Unix socket without a
+            // password, and without any lookup (as PgBouncer's admin_pre_login).
+            if isConsole, let peerUID, peerUID == geteuid(), AdminConsoleSession.isLocalOwner(user: user) {
+                beginAuthentication(method: .any, lookup: .unknown)
+                return
+            }
+            runtime.lookupUser(user, database: database).hop(to: loop).whenComplete { [self] result in
                 guard case .resolvingLogin = phase else { return }
                 switch result {
-                case .success(let (secret, peerUID)):
-                    beginAuthentication(secret: secret, peerUID: peerUID, isConsole: isConsole)
+                case .success(let lookup):
+                    beginAuthentication(peerUID: peerUID, lookup: lookup)
+                case .failure(let refusal as LoginRefusal):
+                    if let line = refusal.log { logger.error("\(line)", metadata: ["user": "\(user)", "database": "\(database)"]) }
+                    fatal(refusal.error)
                 case .failure(let error):
                     fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "\(error)"))
                 }
             }
+        }
     }
 
-    /// The OS user running pgrelay opens the console over the Unix socket without a password;
-    /// `auth_type = peer` admits a Unix-socket client whose OS user name is the user it asks for.
-    private func beginAuthentication(secret: StoredSecret?, peerUID: uid_t?, isConsole: Bool) {
+    /// `auth_type = peer` admits a Unix-socket client whose OS user name is the user it asks for
+    /// (that user must still be known, as with trust).
+    private func beginAuthentication(peerUID: uid_t?, lookup: UserLookup) {
         var method = runtime.config.authType
-        if isConsole, let peerUID, peerUID == geteuid(), AdminConsoleSession.isLocalOwner(user: user) {
-            method = .trust
-        } else if method == .peer, isUnixSocket {
+        if method == .peer, isUnixSocket {
             guard let peerUID, PeerCredentials.userName(of: peerUID) == user else {
                 fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "peer authentication failed for user \"\(user)\""))
                 return
             }
             method = .trust
         }
-        var machine = ClientAuthMachine(method: method, user: user, secret: secret, scramIterations: runtime.config.scramIterations)
+        beginAuthentication(method: method, lookup: lookup)
+    }
+
+    private func beginAuthentication(method: AuthType, lookup: UserLookup) {
+        var machine = ClientAuthMachine(method: method, user: user, lookup: lookup, scramIterations: runtime.config.scramIterations)
         handleAuth(machine.start(), machine: &machine)
     }
 
@@ -1127,7 +1141,9 @@ final class ClientSession: @unchecked Sendable {
         case .statement:
             if tracker.isQuiet {
                 if tracker.status != .idle {
-                    fatal(ErrorFields(severity: "FATAL", sqlState: "25000",
+                    // PgBouncer's SQLSTATE (08P01): drivers see a broken connection (psycopg's
+                    // OperationalError), whichever statement the error reaches them with.
+                    fatal(ErrorFields(severity: "FATAL", sqlState: "08P01",
                                       message: "transaction blocks not allowed in statement pooling mode"))
                     return
                 }

@@ -305,6 +305,12 @@ final class ServerPool: @unchecked Sendable {
 
     // MARK: opening servers
 
+    /// Logged-in servers that may still serve a client: not closing, and not marked for closing
+    /// by RECONNECT or a reload (PgBouncer's kill_pool_logins counts a dirty pool's servers out).
+    private var usableServersLocked: Int {
+        members.values.filter { !closing.contains(ObjectIdentifier($0)) && !isMarkedForCloseLocked($0) }.count
+    }
+
     private var totalLocked: Int { idle.count + lentCount + busyCount + closing.count + connecting }
     /// A server slot (max_db/user_connections) was refused since the last eviction check.
     private var slotRefused = false
@@ -389,7 +395,7 @@ final class ServerPool: @unchecked Sendable {
             loginRetry.failed(at: .now(), message: error.message,
                               transient: ServerLoginRetry.isTransient(error, serverAnswered: serverAnswered))
             hostRotation.attemptEnded(succeeded: false)
-            if totalLocked == 0, isReplicaPool || ServerLoginFailure.failsWaitingClients(error, serverAnswered: serverAnswered) {
+            if usableServersLocked == 0, isReplicaPool || ServerLoginFailure.failsWaitingClients(error, serverAnswered: serverAnswered) {
                 while let waiter = waiters.popFirst() { failed.append(waiter) }
             }
             if !waiters.isEmpty, !isReplicaPool { retryIn = loginRetry.wait(retry: _settings.loginRetry) }

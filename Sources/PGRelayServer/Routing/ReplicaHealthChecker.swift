@@ -15,7 +15,7 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
     private let loop: EventLoop
     private let registry: BackendRegistry
     private let configuration: @Sendable () -> Config
-    private let credentials: @Sendable (DatabaseConfig) -> ServerCredentials?
+    private let login: @Sendable (DatabaseConfig) -> HealthCheckLogin.Plan
     private let client: InternalQueryClient
     private let logger: Logger
     private let schedule = NIOLockedValueBox(Schedule())
@@ -29,17 +29,18 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
 
     /// - Parameters:
     ///   - configuration: the current configuration, read at every round (reloads apply).
-    ///   - credentials: who logs in to check a database's backends (``HealthCheckLogin`` has the
-    ///     default rule); nil marks that database's backends down.
+    ///   - login: who logs in to check a database's backends (``HealthCheckLogin``, asked at every
+    ///     round: keys recovered from client logins appear over time); without credentials that
+    ///     database's backends are down, with the plan's problem as the reason.
     public init(group: EventLoopGroup, registry: BackendRegistry,
                 configuration: @escaping @Sendable () -> Config,
-                credentials: @escaping @Sendable (DatabaseConfig) -> ServerCredentials?,
+                login: @escaping @Sendable (DatabaseConfig) -> HealthCheckLogin.Plan,
                 logger: Logger) {
         self.group = group
         self.loop = group.next()
         self.registry = registry
         self.configuration = configuration
-        self.credentials = credentials
+        self.login = login
         self.client = InternalQueryClient(group: group)
         self.logger = logger
     }
@@ -94,8 +95,9 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
     private func checkDatabase(_ entry: DatabaseConfig, maxLagMs: Double, timeout: TimeAmount) -> EventLoopFuture<Void> {
         let snapshot = registry.snapshot
         guard let backends = snapshot.databases[entry.name] else { return loop.makeSucceededVoidFuture() }
-        guard let login = credentials(entry) else {
-            let problem = HealthCheck.ProbeError("no credentials to log in for health checks (database entry user/password or a plain auth_file password needed)")
+        let plan = self.login(entry)
+        guard case .login(let login) = plan else {
+            let problem = HealthCheck.ProbeError(plan.problem ?? "no credentials to log in for health checks")
             record(backends.all.map { previous in
                 HealthCheck.evaluate(previous: previous, outcome: .failure(problem), primaryPosition: nil, maxLagMs: maxLagMs, now: .now())
             }, previous: snapshot)

@@ -20,6 +20,12 @@ struct BackendRoute {
         return pools.isEmpty || pools.contains { !$0.lastLoginFailed || !$0.serverStates().isEmpty }
     }
 
+    /// Why a checked backend is not healthy (its check's last error); nil when it is.
+    var reason: String? {
+        guard let checked, checked.status != .up, checked.status != .unknown else { return nil }
+        return checked.lastError
+    }
+
     /// Replication lag of a checked replica; nil otherwise.
     var lagMs: Double? {
         guard role == .replica, let checked, checked.inRecovery != nil else { return nil }
@@ -58,7 +64,7 @@ extension ProxyRuntime {
     func backendHealth() -> [BackendHealth] {
         backendRoutes().map {
             BackendHealth(database: $0.database, host: $0.address.host, port: $0.address.port, role: $0.role.rawValue,
-                          up: $0.isUp, lagMs: $0.lagMs)
+                          up: $0.isUp, lagMs: $0.lagMs, reason: $0.reason)
         }
     }
 }

@@ -1,17 +1,18 @@
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PGRelayCore
+import PGWire
 
-/// Secrets fetched with `auth_query`, kept briefly so that a burst of logins costs one query.
+/// The secrets `auth_query` last returned, for the server logins of the users who logged in
+/// with them (an md5 secret logs in as it is; a SCRAM one needs the keys of the client's login).
 ///
-/// Only found secrets are kept (a failed or empty lookup is asked again next time). `latest`
-/// ignores the age: server logins of a user who logged in through auth_query need the secret
-/// (md5) or the recovered SCRAM keys after the cache window has passed.
+/// Never used to admit a client: every login of a user missing from the auth_file runs
+/// auth_query again, as in PgBouncer, so that a changed password, `VALID UNTIL` or a dropped role
+/// takes effect at the next login. A lookup that finds no secret forgets the old one.
 public final class AuthSecretCache: Sendable {
-    /// How long a fetched secret answers logins without a new query.
-    public static let freshFor: TimeAmount = .seconds(60)
     /// Bound on remembered users, so that a flood of distinct names cannot grow memory.
     public static let capacity = 10_000
 
@@ -24,21 +25,18 @@ public final class AuthSecretCache: Sendable {
 
     public init() {}
 
-    /// The secret fetched for `user` less than `freshFor` ago.
-    public func fresh(_ user: String, now: NIODeadline = .now()) -> StoredSecret? {
-        entries.withLockedValue { entries in
-            guard let entry = entries[user], now - entry.fetched < Self.freshFor else { return nil }
-            return entry.secret
-        }
-    }
-
-    /// The last secret fetched for `user`, however old.
+    /// The last secret fetched for `user`.
     public func latest(_ user: String) -> StoredSecret? {
         entries.withLockedValue { $0[user]?.secret }
     }
 
-    public func store(_ secret: StoredSecret, for user: String, now: NIODeadline = .now()) {
+    /// Remembers what auth_query answered for `user`: its secret, or (nil) that it has none.
+    public func record(_ secret: StoredSecret?, for user: String, now: NIODeadline = .now()) {
         entries.withLockedValue { entries in
+            guard let secret else {
+                entries[user] = nil
+                return
+            }
             if entries.count >= Self.capacity, entries[user] == nil,
                let oldest = entries.min(by: { $0.value.fetched < $1.value.fetched })?.key {
                 entries[oldest] = nil
@@ -48,72 +46,56 @@ public final class AuthSecretCache: Sendable {
     }
 }
 
-/// Where and how `auth_query` runs for one client login: the database entry's `auth_user=`,
-/// `auth_query=` and `auth_dbname=` win over the global keys, as in PgBouncer.
-public struct AuthQueryPlan: Sendable {
-    public var authUser: String
-    public var query: String
-    /// The `[databases]` entry whose primary answers the query (auth_dbname's, or the client's).
-    public var entry: DatabaseConfig
-
-    /// nil when no auth_user applies to `database` (or the database is unknown).
-    public init?(config: Config, database: String) {
-        guard let clientEntry = config.database(named: database),
-              let authUser = clientEntry.authUser ?? config.authUser, !authUser.isEmpty else { return nil }
-        self.authUser = authUser
-        self.query = clientEntry.authQuery ?? config.authQuery
-        if let name = clientEntry.authDbname ?? config.authDbname, let authEntry = config.database(named: name) {
-            self.entry = authEntry
-        } else {
-            self.entry = clientEntry
-        }
-    }
-
-    /// The secret in a result of auth_query: the second column of the only row. No row, or a
-    /// NULL secret (an expired or password-less role), means no secret: the login then fails as
-    /// a wrong password would.
-    public static func secret(in result: QueryResult) -> StoredSecret? {
-        guard result.rows.count == 1, result.rows[0].count >= 2, let text = result.rows[0][1], !text.isEmpty else {
-            return nil
-        }
-        return StoredSecret(parsing: text)
-    }
-}
-
-/// Why an auth_query lookup could not answer; the text names no secret and no SQL literal.
-public struct AuthLookupError: Error, CustomStringConvertible {
-    public var description: String
-}
-
 extension ProxyRuntime {
-    /// The secret a client login of `user` to `database` is checked against: the auth_file's,
-    /// else (when an auth_user applies and this is not the console) the one `auth_query`
-    /// returns, run as auth_user on the primary of the database (or auth_dbname's) with the user
-    /// name as the parameter `$1`. Fails only when the query could not run.
-    public func lookupSecret(user: String, database: String, isConsole: Bool) -> EventLoopFuture<StoredSecret?> {
+    /// What the proxy knows of `user` logging in to `database` (a console name for the admin
+    /// console): the auth_file's entry, else (when an auth_user applies) what `auth_query` returns,
+    /// run as auth_user on the primary of the authentication database with the user name as the
+    /// parameter `$1`. Fails with a ``LoginRefusal`` when the authentication database cannot be
+    /// used or the query cannot answer.
+    public func lookupUser(_ user: String, database: String) -> EventLoopFuture<UserLookup> {
         let loop = group.next()
-        if let known = fileSecret(for: user) { return loop.makeSucceededFuture(known) }
+        if let known = fileSecret(for: user) { return loop.makeSucceededFuture(.listed(known)) }
         let config = self.config
-        guard !isConsole, let plan = AuthQueryPlan(config: config, database: database),
-              let address = plan.entry.hosts.first else {
-            return loop.makeSucceededFuture(nil)
+        let plan: AuthQueryPlan
+        switch AuthQueryPlan.resolve(config: config, database: database, isDisabled: { self.isDisabled(database: $0) }) {
+        case .none: return loop.makeSucceededFuture(.unknown)
+        case .refuse(let refusal): return loop.makeFailedFuture(refusal)
+        case .run(let resolved): plan = resolved
         }
-        if let cached = authSecrets.fresh(user) { return loop.makeSucceededFuture(cached) }
+        guard let address = plan.entry.hosts.first else {
+            return loop.makeFailedFuture(LoginRefusal.configError(log: "authentication database \"\(plan.entry.name)\" has no host"))
+        }
         let credentials = self.credentials(for: plan.entry, user: plan.authUser)
         let timeout = TimeAmount.nanoseconds(Int64(max(1, config.serverConnectTimeout) * 1e9))
         let logger = self.logger
+        let metadata: Logger.Metadata = ["auth_user": "\(plan.authUser)", "database": "\(plan.entry.name)"]
         return InternalQueryClient(group: group)
-            .query(plan.query, parameters: [user], address: address, database: plan.entry.dbname ?? plan.entry.name,
+            .query(plan.query, parameters: [user], address: address, database: plan.entry.serverDatabaseName(forRequested: plan.entry.name),
                    credentials: credentials, timeout: timeout, maxRows: 2)
             .flatMapErrorThrowing { error in
-                logger.warning("auth_query failed", metadata: ["auth_user": "\(plan.authUser)", "database": "\(plan.entry.name)",
-                                                               "error": "\(error)"])
-                throw AuthLookupError(description: "auth_query as \"\(plan.authUser)\" failed")
+                // The server's own words (PgBouncer logs them too): a wrong query or missing
+                // rights is a configuration error. Other causes (an unreachable server) stay in
+                // the log: an unauthenticated client is not told where the servers are.
+                switch error as? InternalQueryError {
+                case .queryFailed?:
+                    throw LoginRefusal.configError(log: "error in auth_query as \"\(plan.authUser)\" in \"\(plan.entry.name)\": \(error)")
+                case .loginFailed(let fields)?:
+                    // As PgBouncer: the server's refusal (no such database, a wrong auth_user
+                    // password) reaches the client in the server's words, and the log says so.
+                    logger.warning("server login failed: \(fields.severity) \(fields.message)", metadata: metadata)
+                    throw LoginRefusal(error: ErrorFields(severity: "FATAL", sqlState: fields.sqlState ?? "08006", message: fields.message),
+                                       log: nil)
+                default:
+                    break
+                }
+                logger.warning("auth_query failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                throw LoginRefusal(error: ErrorFields(severity: "FATAL", sqlState: "08006", message: "auth_query as \"\(plan.authUser)\" failed"),
+                                   log: nil)
             }
-            .map { [authSecrets] result in
-                let secret = AuthQueryPlan.secret(in: result)
-                if let secret { authSecrets.store(secret, for: user) }
-                return secret
+            .flatMapResult { [authSecrets] result in
+                let lookup = AuthQueryPlan.lookup(in: result)
+                if case .success(let found) = lookup { authSecrets.record(found.secret, for: user) }
+                return lookup
             }
     }
 }

@@ -179,11 +179,15 @@ public final class ProxyRuntime: @unchecked Sendable {
         let address = address ?? primary
         let serverUser = entry.user ?? user
         let key = PoolKey(database: database, user: serverUser, address: address)
+        let existing = state.withLockedValue { $0.pools[key] }
+        // A database removed by a reload and added again gets a new pool: the old one is retired.
+        // (Asked outside the state lock: a pool takes its own lock first, then the state's.)
+        if let existing, !existing.isRetired { return existing }
+        let fresh = ServerPool(key: key, entry: entry, runtime: self, settings: config.poolSettings(database: entry, user: serverUser))
         return state.withLockedValue { state in
-            if let pool = state.pools[key] { return pool }
-            let pool = ServerPool(key: key, entry: entry, runtime: self, settings: config.poolSettings(database: entry, user: serverUser))
-            state.pools[key] = pool
-            return pool
+            if let current = state.pools[key], current !== existing { return current }
+            state.pools[key] = fresh
+            return fresh
         }
     }
 

@@ -100,10 +100,11 @@ public final class ProxyServer: @unchecked Sendable {
         let runtime = self.runtime
         let checker = ReplicaHealthChecker(group: group, registry: runtime.routing,
                                            configuration: { runtime.config },
-                                           credentials: { entry in HealthCheckLogin.credentials(for: entry, secrets: runtime.secrets) },
+                                           login: { entry in runtime.healthCheckPlan(for: entry) },
                                            logger: logger)
         healthChecker = checker
         if config.databases.contains(where: { !$0.replicas.isEmpty }) { checker.start() }
+        for warning in HealthCheckLogin.startupWarnings(config: config, secrets: runtime.secrets) { logger.warning("\(warning)") }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
         try startAdminHTTP(config: config)
     }
@@ -190,7 +191,9 @@ public final class ProxyServer: @unchecked Sendable {
             logger.info("configuration reloaded", metadata: ["file": "\(configPath)"])
             for pool in runtime.allPools() { pool.resumeWaiters() }
             if loaded.config.databases.contains(where: { !$0.replicas.isEmpty }) { healthChecker?.start() }
-            return .success(loaded.warnings.map(\.description))
+            let loginWarnings = HealthCheckLogin.startupWarnings(config: loaded.config, secrets: secrets)
+            for warning in loginWarnings { logger.warning("\(warning)") }
+            return .success(loaded.warnings.map(\.description) + loginWarnings)
         } catch {
             logger.error("reload failed, keeping the running configuration", metadata: ["error": "\(error)"])
             return .failure(error)
