@@ -37,9 +37,11 @@ final class TLSContextStoreTests: XCTestCase {
     }
 
     func testDisabledAndCertificateLessModesBuildNothing() throws {
-        let off = try TLSContextStore.build(from: config(""))
+        let off = try TLSContextStore.build(from: config("server_tls_sslmode = disable"))
         XCTAssertNil(off.client)
         XCTAssertNil(off.server)
+        // The default server_tls_sslmode, prefer, needs a context to offer TLS with.
+        XCTAssertNotNil(try TLSContextStore.build(from: config("")).server)
         // prefer without a certificate answers 'N' rather than refusing to start (as PgBouncer).
         let prefer = try TLSContextStore.build(from: config("client_tls_sslmode = prefer"))
         XCTAssertNil(prefer.client)
@@ -70,6 +72,25 @@ final class TLSContextStoreTests: XCTestCase {
         let store = TLSContextStore()
         XCTAssertThrowsError(try store.rebuild(from: config("client_tls_sslmode = require")))
         XCTAssertNil(store.clientContext, "a failed rebuild keeps what was there")
+    }
+
+    /// The setup in use is what a reload or SET installed last; the server connections are to be
+    /// replaced only when the server side really changed (mode, versions, files).
+    func testInstallSaysWhenServerConnectionsMustBeReplaced() throws {
+        let store = TLSContextStore()
+        XCTAssertEqual(store.serverSide.mode, .disable, "nothing in use before the first setup")
+        XCTAssertFalse(try store.rebuild(from: config("")), "the first setup replaces nothing")
+        XCTAssertEqual(store.serverSide.mode, .prefer)
+        XCTAssertFalse(try store.rebuild(from: config("")), "same settings")
+        XCTAssertFalse(try store.rebuild(from: config("client_tls_sslmode = prefer")), "client side only")
+        XCTAssertEqual(store.clientSide.mode, .prefer)
+        XCTAssertTrue(try store.rebuild(from: config("server_tls_protocols = tlsv1.2")))
+        XCTAssertTrue(try store.rebuild(from: config("server_tls_sslmode = disable")))
+        XCTAssertNil(store.serverContext)
+        XCTAssertFalse(try store.rebuild(from: config("server_tls_sslmode = disable\nserver_tls_protocols = all")),
+                       "versions do not matter while TLS is off")
+        XCTAssertThrowsError(try store.rebuild(from: config("server_tls_sslmode = require\nserver_tls_key_file = /k.key")))
+        XCTAssertEqual(store.serverSide.mode, .disable, "a setup that cannot be built leaves the one in use")
     }
 
     /// Every shortcut and suite name resolves to a list BoringSSL takes: swift-nio-ssl would stop

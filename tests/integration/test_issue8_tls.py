@@ -225,22 +225,24 @@ def test_server_verify_full(proxy, certs, ssl_primary):
         assert any(v.startswith("TLSv1.") for v in tls_column(p, "SHOW SERVERS"))
 
 
-def test_server_wrong_ca_fails_clearly(proxy, certs, ssl_primary):
-    p = proxy(server_tls_sslmode="verify-ca", server_tls_ca_file=certs.otherca_crt, server_connect_timeout=5)
+def test_server_wrong_ca_is_never_used(proxy, certs, ssl_primary):
+    # As in PgBouncer, the client waits for a server that can be used (a fixed CA would serve
+    # it, see test_issue14_tls.py) until query_wait_timeout; the reason is in the log.
+    p = proxy(server_tls_sslmode="verify-ca", server_tls_ca_file=certs.otherca_crt, query_wait_timeout=3)
     res = p.psql("SELECT 1", check=False)
-    assert res.returncode != 0
+    assert res.returncode != 0 and "query_wait_timeout" in res.stderr, res.stderr
     if harness.PROXY_KIND == "pgrelay":
-        assert "TLS handshake with the server failed" in res.stderr, res.stderr
-        assert "CERTIFICATE_VERIFY_FAILED" in res.stderr.upper(), res.stderr
+        assert "TLS handshake with the server failed: certificate verify failed" in p.log_text(), p.log_text()
 
 
-@pytest.mark.pgrelay_only("checks pgrelay's error text")
+@pytest.mark.pgrelay_only("checks pgrelay's log line")
 def test_server_require_never_downgrades(proxy, certs, cluster):
     # The replicas run without ssl: require must not fall back to plaintext...
     replica = f"host=127.0.0.1 port={cluster.replica_ports[0]} dbname=appdb"
-    p = proxy(server_tls_sslmode="require", databases={"appdb": replica}, server_connect_timeout=5)
+    p = proxy(server_tls_sslmode="require", databases={"appdb": replica}, query_wait_timeout=3)
     res = p.psql("SELECT 1", check=False)
-    assert res.returncode != 0 and "server does not support SSL" in res.stderr, res.stderr
+    assert res.returncode != 0 and "query_wait_timeout" in res.stderr, res.stderr
+    assert "server does not support SSL, but server_tls_sslmode = require requires it" in p.log_text()
     # ...while prefer does.
     p2 = proxy(server_tls_sslmode="prefer", databases={"appdb": replica})
     assert p2.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == "f"

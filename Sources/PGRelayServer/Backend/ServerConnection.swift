@@ -140,8 +140,8 @@ final class ServerConnection: @unchecked Sendable {
     /// server_tls_sslmode: the SSLRequest and handshake, then `then` (the StartupMessage); a
     /// failure is this server's login failure, reported to the waiting clients.
     private func negotiateTLS(on channel: Channel, then: @escaping () -> Void) {
-        let config = pool.runtime.config
-        ServerTLSNegotiation.negotiate(channel: channel, mode: config.serverTLSSSLMode, context: pool.runtime.tls.serverContext,
+        let tls = pool.runtime.tls.serverSide
+        ServerTLSNegotiation.negotiate(channel: channel, mode: tls.mode, context: tls.context,
                                        host: address.host).whenComplete { [self] result in
             switch result {
             case .success(let description):
@@ -149,14 +149,16 @@ final class ServerConnection: @unchecked Sendable {
                 tlsDescription = description
                 then()
             case .failure(let error):
-                // Reached, but the TLS setup is refused: every attempt would fail alike.
-                fail(ErrorFields(sqlState: "08006", message: "server \(address.host):\(address.port): \(error)"), serverAnswered: true)
+                // As in PgBouncer, a TLS setup that fails (a certificate that does not verify, a
+                // server that refuses SSL under require) leaves the waiting clients queued while
+                // the pool retries: a SET or RELOAD that fixes the setup then serves them.
+                fail(ErrorFields(sqlState: "08006", message: "server \(address.host):\(address.port): \(error)"), serverAnswered: false)
             }
         }
     }
 
     /// Login failure: the pool tells waiting clients. `serverAnswered`: the server was reached and
-    /// refused the login or its TLS setup (not a connection that could not be made).
+    /// refused the login (not a connection that could not be made, nor a TLS setup that failed).
     private func fail(_ error: ErrorFields, serverAnswered: Bool = false) {
         guard !opened, !gone else { return }
         gone = true

@@ -45,12 +45,13 @@ enum ServerTLSNegotiation {
         }
     }
 
-    /// A handshake error in a sentence: BoringSSL's certificate errors name the reason.
+    /// A handshake error in a sentence, with BoringSSL's reason codes in OpenSSL's words
+    /// ("certificate verify failed", as PgBouncer's log says it).
     static func describe(handshakeError error: Error) -> String {
         if case NIOSSLError.handshakeFailed(let inner) = error {
-            return "\(inner)"
+            return TLSErrorText.describe("\(inner)")
         }
-        return "\(error)"
+        return TLSErrorText.describe("\(error)")
     }
 }
 

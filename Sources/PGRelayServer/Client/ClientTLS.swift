@@ -17,9 +17,11 @@ extension ClientSession {
         if isOverTLS {
             throw WireError.malformed(type: nil, reason: "SSL request on an encrypted connection")
         }
-        let config = runtime.config
-        let context = runtime.tls.clientContext
-        let answer = TLSPolicy.answer(toSSLRequestWith: config.clientTLSSSLMode, certificateLoaded: context != nil,
+        // The setup in use, not the configured mode: a console SET whose setup could not be built
+        // changed only the setting.
+        let tls = runtime.tls.clientSide
+        let context = tls.context
+        let answer = TLSPolicy.answer(toSSLRequestWith: tls.mode, certificateLoaded: context != nil,
                                       isUnixSocket: isUnixSocket)
         var reply = channel.allocator.buffer(capacity: 1)
         guard answer == .acceptTLS, let context else {
@@ -38,7 +40,7 @@ extension ClientSession {
     /// Whether the StartupMessage may proceed; if not, the client got 28000 "SSL required" and is
     /// being closed.
     func startupAllowedByTLS() -> Bool {
-        let mode = runtime.config.clientTLSSSLMode
+        let mode = runtime.tls.clientSide.mode
         if TLSPolicy.acceptsStartup(mode: mode, overTLS: isOverTLS, isUnixSocket: isUnixSocket) { return true }
         logger.info("plaintext client refused", metadata: ["client_tls_sslmode": "\(mode.rawValue)"])
         fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "SSL required"))

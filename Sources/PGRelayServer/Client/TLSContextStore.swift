@@ -1,36 +1,75 @@
+import Foundation
 import NIOConcurrencyHelpers
 import NIOSSL
 import PGRelayCore
 
-/// The TLS contexts of both sides, built from the configuration once at start and again on each
-/// reload: loading certificates per connection would cost a file read and a key parse each time.
-/// Connections keep the context they started with, so a reload rotates certificates without
-/// dropping anyone.
+/// The TLS setup of both sides in use, built from the configuration at start, on each reload and
+/// after a console `SET` of a TLS key: loading certificates per connection would cost a file read
+/// and a key parse each time. Connections keep the context they started with, so a new setup
+/// rotates certificates without dropping anyone.
+///
+/// The mode in use is the setup's, not the configured one: a `SET` whose setup cannot be built
+/// changes the setting but not the TLS in use (`TLSReconfiguration`).
 final class TLSContextStore: @unchecked Sendable {
-    /// Both contexts of one configuration.
+    /// One side's setup: PgBouncer's `client_accept_sslmode`/`server_connect_sslmode` with the
+    /// context that goes with them.
+    struct Side {
+        var mode: TLSMode
+        /// nil when this side does not use TLS (for clients also: allow/prefer without a certificate).
+        var context: NIOSSLContext?
+        var fingerprint: TLSSetupFingerprint
+
+        /// TLS off, as before anything was built.
+        static func off(_ side: TLSSideSettings.Side) -> Side {
+            Side(mode: .disable, context: nil,
+                 fingerprint: TLSSetupFingerprint(settings: TLSSideSettings(side: side, mode: .disable), fileContents: []))
+        }
+    }
+
+    /// Both sides of one configuration.
     struct Contexts {
+        var clientSide: Side
+        var serverSide: Side
         /// pgrelay as TLS server, for clients; nil when client TLS is off.
-        var client: NIOSSLContext?
+        var client: NIOSSLContext? { clientSide.context }
         /// pgrelay as TLS client, for PostgreSQL servers; nil when server TLS is off.
-        var server: NIOSSLContext?
+        var server: NIOSSLContext? { serverSide.context }
     }
 
-    private let current = NIOLockedValueBox(Contexts())
+    /// nil until the first setup is installed at start.
+    private let current = NIOLockedValueBox<Contexts?>(nil)
 
+    /// The client side in use: the mode and context one client's negotiation uses.
+    var clientSide: Side { current.withLockedValue { $0?.clientSide } ?? .off(.client) }
+    /// The server side in use: the mode and context one server connection's negotiation uses.
+    var serverSide: Side { current.withLockedValue { $0?.serverSide } ?? .off(.server) }
     /// The context clients' TLS handshakes use, if client TLS is on.
-    var clientContext: NIOSSLContext? { current.withLockedValue { $0.client } }
+    var clientContext: NIOSSLContext? { clientSide.context }
     /// The context server connections' TLS handshakes use, if server TLS is on.
-    var serverContext: NIOSSLContext? { current.withLockedValue { $0.server } }
+    var serverContext: NIOSSLContext? { serverSide.context }
 
-    /// Builds the contexts for `config` and installs them; on error the previous ones stay.
-    func rebuild(from config: Config) throws {
-        let contexts = try Self.build(from: config)
-        current.withLockedValue { $0 = contexts }
+    /// Builds the setup for `config` and installs it; on error the previous one stays.
+    /// - Returns: whether the server connections open now must be replaced.
+    @discardableResult
+    func rebuild(from config: Config) throws -> Bool {
+        install(try Self.build(from: config))
     }
 
-    /// Builds both contexts without installing them (validation, and `rebuild`).
+    /// Puts `contexts` in use for new connections.
+    /// - Returns: whether the server connections open now must be replaced (their TLS setup changed).
+    @discardableResult
+    func install(_ contexts: Contexts) -> Bool {
+        let previous = current.withLockedValue { value -> Contexts? in
+            defer { value = contexts }
+            return value
+        }
+        return TLSReconfiguration.serverConnectionsMustBeReplaced(inUse: previous?.serverSide.fingerprint,
+                                                                  new: contexts.serverSide.fingerprint)
+    }
+
+    /// Builds both sides without installing them (validation, and `rebuild`).
     static func build(from config: Config) throws -> Contexts {
-        Contexts(client: try clientSideContext(config), server: try serverSideContext(config))
+        Contexts(clientSide: try clientSide(config.clientTLS), serverSide: try serverSide(config.serverTLS))
     }
 
     /// A configuration error naming the key at fault; file contents never appear in it.
@@ -38,106 +77,129 @@ final class TLSContextStore: @unchecked Sendable {
         let description: String
     }
 
-    private static func clientSideContext(_ config: Config) throws -> NIOSSLContext? {
-        let mode = config.clientTLSSSLMode
-        guard mode != .disable else { return nil }
-        let hasFiles = !config.clientTLSCertFile.isEmpty && !config.clientTLSKeyFile.isEmpty
+    private static func clientSide(_ settings: TLSSideSettings) throws -> Side {
+        let mode = settings.mode
+        guard mode != .disable else { return .off(.client) }
+        let hasFiles = !settings.certFile.isEmpty && !settings.keyFile.isEmpty
         guard hasFiles else {
             if TLSPolicy.requiresTLS(mode) {
                 throw SetupError(description: "client_tls_sslmode = \(mode.rawValue) needs client_tls_cert_file and client_tls_key_file")
             }
-            // allow/prefer without a certificate: clients are told 'N', as PgBouncer does.
-            return nil
+            // allow/prefer without a certificate: clients are told 'N'.
+            return Side(mode: mode, context: nil, fingerprint: TLSSetupFingerprint(settings: settings, fileContents: []))
         }
-        let chain = try load("client_tls_cert_file", config.clientTLSCertFile) {
-            try NIOSSLCertificate.fromPEMFile(config.clientTLSCertFile).map { NIOSSLCertificateSource.certificate($0) }
-        }
-        let key = try load("client_tls_key_file", config.clientTLSKeyFile) {
-            try NIOSSLPrivateKey(file: config.clientTLSKeyFile, format: .pem)
-        }
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
-        try restrict(&tls, side: "client_tls", protocols: config.clientTLSProtocols, ciphers: config.clientTLSCiphers)
+        let files = try SideFiles(settings)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: try files.chain(), privateKey: .privateKey(try files.privateKey()))
+        try restrict(&tls, settings)
         tls.applicationProtocols = [TLSPolicy.alpnProtocol]
         if TLSPolicy.verifiesClientCertificates(mode) {
-            guard !config.clientTLSCAFile.isEmpty else {
+            guard !settings.caFile.isEmpty else {
                 throw SetupError(description: "client_tls_sslmode = \(mode.rawValue) needs client_tls_ca_file to check client certificates")
             }
-            let roots = try load("client_tls_ca_file", config.clientTLSCAFile) {
-                try NIOSSLCertificate.fromPEMFile(config.clientTLSCAFile)
-            }
-            tls.trustRoots = .certificates(roots)
+            tls.trustRoots = .certificates(try files.roots())
             // Client certificates carry no host name to match: the chain is what is checked.
             tls.certificateVerification = .noHostnameVerification
         }
-        return try makeContext(tls, side: "client_tls")
+        return Side(mode: mode, context: try makeContext(tls, settings), fingerprint: files.fingerprint)
     }
 
-    private static func serverSideContext(_ config: Config) throws -> NIOSSLContext? {
-        let mode = config.serverTLSSSLMode
-        guard TLSPolicy.sendsSSLRequest(mode) else { return nil }
+    private static func serverSide(_ settings: TLSSideSettings) throws -> Side {
+        let mode = settings.mode
+        guard TLSPolicy.sendsSSLRequest(mode) else { return .off(.server) }
+        if settings.certFile.isEmpty != settings.keyFile.isEmpty {
+            throw SetupError(description: "server_tls_cert_file and server_tls_key_file must be set together")
+        }
+        let files = try SideFiles(settings)
         var tls = TLSConfiguration.makeClientConfiguration()
-        try restrict(&tls, side: "server_tls", protocols: config.serverTLSProtocols, ciphers: config.serverTLSCiphers)
+        try restrict(&tls, settings)
         switch TLSPolicy.serverVerification(mode) {
         case .none: tls.certificateVerification = .none
         case .chain: tls.certificateVerification = .noHostnameVerification
         case .chainAndHostName: tls.certificateVerification = .fullVerification
         }
-        if !config.serverTLSCAFile.isEmpty {
-            let roots = try load("server_tls_ca_file", config.serverTLSCAFile) {
-                try NIOSSLCertificate.fromPEMFile(config.serverTLSCAFile)
-            }
-            tls.trustRoots = .certificates(roots)
+        if !settings.caFile.isEmpty {
+            tls.trustRoots = .certificates(try files.roots())
         }
-        switch (config.serverTLSCertFile.isEmpty, config.serverTLSKeyFile.isEmpty) {
-        case (true, true):
-            break
-        case (false, false):
-            let chain = try load("server_tls_cert_file", config.serverTLSCertFile) {
-                try NIOSSLCertificate.fromPEMFile(config.serverTLSCertFile).map { NIOSSLCertificateSource.certificate($0) }
-            }
-            let key = try load("server_tls_key_file", config.serverTLSKeyFile) {
-                try NIOSSLPrivateKey(file: config.serverTLSKeyFile, format: .pem)
-            }
-            tls.certificateChain = chain
-            tls.privateKey = .privateKey(key)
-        default:
-            throw SetupError(description: "server_tls_cert_file and server_tls_key_file must be set together")
+        if !settings.certFile.isEmpty {
+            tls.certificateChain = try files.chain()
+            tls.privateKey = .privateKey(try files.privateKey())
         }
-        return try makeContext(tls, side: "server_tls")
+        return Side(mode: mode, context: try makeContext(tls, settings), fingerprint: files.fingerprint)
+    }
+
+    /// The certificate, key and CA files of one side, read once: parsed from these bytes, and
+    /// fingerprinted from the same bytes (a file rewritten in place is a new setup).
+    private struct SideFiles {
+        let settings: TLSSideSettings
+        let certBytes: [UInt8]
+        let keyBytes: [UInt8]
+        let caBytes: [UInt8]
+
+        init(_ settings: TLSSideSettings) throws {
+            self.settings = settings
+            certBytes = try Self.read(settings.key("cert_file"), settings.certFile)
+            keyBytes = try Self.read(settings.key("key_file"), settings.keyFile)
+            caBytes = try Self.read(settings.key("ca_file"), settings.caFile)
+        }
+
+        var fingerprint: TLSSetupFingerprint {
+            TLSSetupFingerprint(settings: settings, fileContents: [certBytes, keyBytes, caBytes])
+        }
+
+        func chain() throws -> [NIOSSLCertificateSource] {
+            try parse("cert_file", settings.certFile) { try NIOSSLCertificate.fromPEMBytes(certBytes).map { .certificate($0) } }
+        }
+
+        func privateKey() throws -> NIOSSLPrivateKey {
+            try parse("key_file", settings.keyFile) { try NIOSSLPrivateKey(bytes: keyBytes, format: .pem) }
+        }
+
+        func roots() throws -> [NIOSSLCertificate] {
+            try parse("ca_file", settings.caFile) { try NIOSSLCertificate.fromPEMBytes(caBytes) }
+        }
+
+        /// An empty path reads as nothing.
+        private static func read(_ key: String, _ path: String) throws -> [UInt8] {
+            guard !path.isEmpty else { return [] }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw SetupError(description: "\(key) \(path): cannot be read (missing, or not readable by pgrelay)")
+            }
+            return Array(data)
+        }
+
+        /// Runs a parser and turns its (BoringSSL-internal) error into one that names key and file.
+        private func parse<T>(_ suffix: String, _ path: String, _ body: () throws -> T) throws -> T {
+            do {
+                return try body()
+            } catch {
+                throw SetupError(description: "\(settings.key(suffix)) \(path): cannot be read as PEM (\(error))")
+            }
+        }
     }
 
     /// Applies `*_tls_protocols` and `*_tls_ciphers`. Both were checked when the config was read;
     /// a value set some other way is still refused here, before it could reach BoringSSL (which
     /// swift-nio-ssl would let stop the process on a cipher string it rejects).
-    private static func restrict(_ tls: inout TLSConfiguration, side: String, protocols: String, ciphers: String) throws {
+    private static func restrict(_ tls: inout TLSConfiguration, _ settings: TLSSideSettings) throws {
         do {
-            let range = try TLSProtocolRange(protocols)
+            let range = try TLSProtocolRange(settings.protocols)
             tls.minimumTLSVersion = range.minimum.nioVersion
             tls.maximumTLSVersion = range.maximum.nioVersion
         } catch {
-            throw SetupError(description: "\(side)_protocols: \(error)")
+            throw SetupError(description: "\(settings.key("protocols")): \(error)")
         }
         do {
-            tls.cipherSuites = try TLSCipherSelection(ciphers).cipherList
+            tls.cipherSuites = try TLSCipherSelection(settings.ciphers).cipherList
         } catch {
-            throw SetupError(description: "\(side)_ciphers: \(error)")
+            throw SetupError(description: "\(settings.key("ciphers")): \(error)")
         }
     }
 
-    /// Runs a loader and turns its (BoringSSL-internal) error into one that names key and file.
-    private static func load<T>(_ key: String, _ path: String, _ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch {
-            throw SetupError(description: "\(key) \(path): cannot be read as PEM (\(error))")
-        }
-    }
-
-    private static func makeContext(_ tls: TLSConfiguration, side: String) throws -> NIOSSLContext {
+    private static func makeContext(_ tls: TLSConfiguration, _ settings: TLSSideSettings) throws -> NIOSSLContext {
         do {
             return try NIOSSLContext(configuration: tls)
         } catch {
-            throw SetupError(description: "\(side): invalid TLS setup (\(error)); does the key match the certificate?")
+            throw SetupError(description: "\(settings.side.rawValue): invalid TLS setup (\(error)); does the key match the certificate?")
         }
     }
 }

@@ -44,6 +44,12 @@ enum ConsoleCommands {
                 return try runtime.pause(database: database).hop(to: loop).map { .done(tag: command.tag) }
             case .waitClose(let database):
                 return try runtime.waitClose(database: database).hop(to: loop).map { .done(tag: command.tag) }
+            case .set(let key, let value):
+                // A TLS setting whose setup cannot be built yet is changed all the same, with a notice.
+                if let notice = try controller(runtime).set(key: key, value: value) {
+                    return loop.makeSucceededFuture(.notice(notice, tag: command.tag))
+                }
+                return loop.makeSucceededFuture(.done(tag: command.tag))
             default:
                 try runImmediate(command, runtime: runtime, on: loop)
                 return loop.makeSucceededFuture(.done(tag: command.tag))
@@ -73,8 +79,6 @@ enum ConsoleCommands {
             try runtime.kill(database: database)
         case .killClient(let id):
             try runtime.killClient(id: id)
-        case .set(let key, let value):
-            try controller(runtime).set(key: key, value: value)
         case .shutdown(let mode):
             let controller = try controller(runtime)
             if mode == .immediate {
@@ -84,7 +88,7 @@ enum ConsoleCommands {
                 // In force before the admin hears back: a client's next request already meets it.
                 controller.shutdown(mode)
             }
-        case .show, .help, .pause, .waitClose:
+        case .show, .help, .pause, .waitClose, .set:
             break
         }
     }

@@ -205,6 +205,7 @@ final class ServerPool: @unchecked Sendable {
         case handed(to: ClientSession)
         case idle
         case close
+        case discard(String)
     }
 
     /// A new or returned server is free: the longest-waiting client gets it, or it goes idle.
@@ -218,6 +219,8 @@ final class ServerPool: @unchecked Sendable {
     private func placeLocked(_ server: ServerConnection) -> Placement {
         setMembershipLocked(server, .none)
         if retired { return .close }
+        // Opened (or reset) while RECONNECT or a changed setup marked the pool's servers.
+        if let mark = closeMarkLocked(server) { return .discard(mark) }
         if !runtime.isPaused(database: key.database), let first = takeWaiterLocked(for: server) {
             setMembershipLocked(server, .lent)
             totalServerAssignments += 1
@@ -235,6 +238,7 @@ final class ServerPool: @unchecked Sendable {
         case .handed(let client): hand(server, to: client)
         case .idle: break
         case .close: server.close(reason: "database removed")
+        case .discard(let reason): discard(server, reason: reason)
         }
     }
 

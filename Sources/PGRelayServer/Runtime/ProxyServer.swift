@@ -179,10 +179,12 @@ public final class ProxyServer: @unchecked Sendable {
             let loaded = try ConfigLoader.load(path: configPath)
             let secrets = try ProxyServer.loadSecrets(config: loaded.config, relativeTo: configPath)
             for warning in loaded.warnings { logger.warning("\(warning.description)") }
-            // New certificate files take effect for new connections; open ones keep theirs.
-            try runtime.tls.rebuild(from: loaded.config)
+            // New certificate files take effect for new connections; open client connections keep
+            // theirs, server connections are replaced when the server side changed.
+            let tls = try TLSContextStore.build(from: loaded.config)
             let old = runtime.config
             runtime.apply(config: loaded.config, secrets: secrets)
+            install(tls: tls)
             configureLogSink(for: loaded.config)
             applyListenerSettings(for: loaded.config)
             if old.listenPort != loaded.config.listenPort || old.listenAddr != loaded.config.listenAddr {

@@ -1,0 +1,126 @@
+"""Issue 14: TLS as PgBouncer's own suite (test/test_ssl.py) drives it: TLS keys changed from the
+console with SET, changed in the file with RELOAD, server connections replaced when the server
+TLS setup changes, clients kept waiting while the server's certificate does not verify.
+
+The certificates and the primary with ssl = on come from the issue 8 tests.
+"""
+
+import subprocess
+
+import pytest
+
+import harness
+from checks import wait_until
+from test_issue8_tls import certs, ssl_primary  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.issue14
+
+IS_PGRELAY = harness.PROXY_KIND == "pgrelay"
+SSL_IN_USE = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+SETUP_KEPT = "TLS settings could not be applied, still using old configuration"
+
+
+def console_set(p, key, value):
+    """`SET key = 'value'` on the admin console through psql; returns psql's stderr (notices)."""
+    res = harness.psql(p.port, f"SET {key} = '{value}'", dbname="pgbouncer", user="admin")
+    return res.stderr
+
+
+def backend_pid(conn):
+    return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+
+def test_console_set_turns_client_tls_on_and_off(proxy, certs):
+    """Keys set one by one as PgBouncer's suite does (key, certificate, CA, then the mode): the
+    mode is in force for the next client, and SET back to disable turns TLS off again."""
+    p = proxy()
+    console_set(p, "client_tls_key_file", certs.server_key)
+    console_set(p, "client_tls_cert_file", certs.server_crt)
+    console_set(p, "client_tls_ca_file", certs.ca_crt)
+    console_set(p, "client_tls_sslmode", "require")
+    assert p.query("SELECT 1", sslmode="verify-full", sslrootcert=certs.ca_crt) == "1"
+    plaintext = p.psql("SELECT 1", sslmode="disable", check=False)
+    assert plaintext.returncode != 0 and "SSL required" in plaintext.stderr, plaintext.stderr
+
+    console_set(p, "client_tls_sslmode", "disable")
+    assert p.query("SELECT 1", sslmode="disable") == "1"
+    refused = p.psql("SELECT 1", sslmode="require", check=False)
+    assert refused.returncode != 0 and "does not support SSL" in refused.stderr, refused.stderr
+
+
+@pytest.mark.pgrelay_only("PgBouncer 1.18 has no notice for a TLS setting it cannot apply yet")
+def test_console_set_that_cannot_be_applied_keeps_the_tls_in_use(proxy, certs):
+    """SET client_tls_sslmode = require before any certificate: the setting changes (SHOW CONFIG),
+    the admin gets PgBouncer's notice, and clients still get the TLS setup in use (none). Once
+    the certificate and key are set, require is in force."""
+    p = proxy()
+    notice = console_set(p, "client_tls_sslmode", "require")
+    assert SETUP_KEPT in notice, notice
+    config = {row["key"]: row["value"] for row in p.console_dicts("SHOW CONFIG")}
+    assert config["client_tls_sslmode"] == "require"
+    assert p.query("SELECT 1", sslmode="disable") == "1"
+
+    assert SETUP_KEPT in console_set(p, "client_tls_key_file", certs.server_key)
+    assert console_set(p, "client_tls_cert_file", certs.server_crt) == ""
+    plaintext = p.psql("SELECT 1", sslmode="disable", check=False)
+    assert plaintext.returncode != 0 and "SSL required" in plaintext.stderr, plaintext.stderr
+    assert p.query("SELECT 1", sslmode="require") == "1"
+
+
+def test_console_set_server_tls_sslmode_replaces_server_connections(proxy, certs, ssl_primary):
+    """SET server_tls_sslmode on the console: the idle server opened with the old mode is closed,
+    and the next query runs on a server connection of the new mode."""
+    p = proxy(server_tls_sslmode="disable")
+    assert p.query(SSL_IN_USE) == "f"
+    console_set(p, "server_tls_sslmode", "require")
+    assert p.query(SSL_IN_USE) == "t"
+    console_set(p, "server_tls_sslmode", "disable")
+    assert p.query(SSL_IN_USE) == "f"
+
+
+@pytest.mark.pgrelay_only("checks pgrelay's log line for servers closed after a setup change")
+def test_reload_replaces_servers_only_when_the_server_tls_setup_changed(proxy, certs, ssl_primary, cluster):
+    """A RELOAD that changes nothing keeps the server connection a client uses between
+    transactions; one that changes server_tls_protocols closes it (logged as PgBouncer logs it),
+    and the client's next transaction gets a new one."""
+    p = proxy(pool_mode="transaction", server_tls_sslmode="require")
+    with p.connect() as conn:
+        first = backend_pid(conn)
+        p.console("RELOAD")
+        assert backend_pid(conn) == first, "a reload without changes replaced the server"
+        p.write_config(server_tls_protocols="tlsv1.3")
+        p.console("RELOAD")
+        assert wait_until(lambda: cluster.sql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {first}",
+                                              dbname="postgres") == "0", timeout=5), "the old server is still open"
+        assert backend_pid(conn) != first
+        assert conn.execute(SSL_IN_USE).fetchone()[0] is True
+    line = f"appdb/app@127.0.0.1:{cluster.primary_port} closing because: database configuration changed"
+    assert p.log_text().count(line) == 1, p.log_text()
+
+
+def test_wrong_server_ca_keeps_the_client_waiting_until_the_ca_is_fixed(proxy, certs, ssl_primary):
+    """verify-full against a CA that did not sign the server's certificate: the handshake fails
+    ("certificate verify failed" in the log, PgBouncer's words), the client waits in the queue
+    while the pool retries, and once SET server_tls_ca_file names the right CA it is served."""
+    p = proxy(server_tls_sslmode="verify-full", server_tls_ca_file=certs.otherca_crt, server_login_retry=1)
+    args = [harness.pg_tool("psql"), "-X", "-At", "-c", SSL_IN_USE, p.dsn(connect_timeout=30)]
+    waiting = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: "certificate verify failed" in p.log_text(), timeout=10), p.log_text()
+        assert waiting.poll() is None, "the client was failed instead of kept waiting: " + waiting.stderr.read()
+        console_set(p, "server_tls_ca_file", certs.ca_crt)
+        out, err = waiting.communicate(timeout=15)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    assert waiting.returncode == 0, err
+    assert out.strip() == "t"
+
+
+@pytest.mark.pgrelay_only("PgBouncer's default since 1.21; the reference PgBouncer 1.18 still disables it")
+def test_server_tls_is_preferred_by_default(proxy, ssl_primary):
+    """Without server_tls_sslmode (an unchanged pgbouncer.ini), a server with ssl = on is
+    reached over TLS, as PgBouncer 1.21+ and libpq do."""
+    p = proxy()
+    assert p.query(SSL_IN_USE) == "t"
