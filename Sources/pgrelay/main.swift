@@ -62,6 +62,7 @@ struct PGRelayCommand: ParsableCommand {
             do {
                 let secrets = try ProxyServer.loadSecrets(config: loaded.config, relativeTo: configPath)
                 for warning in HealthCheckLogin.startupWarnings(config: loaded.config, secrets: secrets) { print("warning: \(warning)") }
+                try ProxyServer.checkTLS(config: loaded.config)
             } catch {
                 print("error: \(error)")
                 throw ExitCode(1)

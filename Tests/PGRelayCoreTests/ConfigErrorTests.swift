@@ -35,7 +35,7 @@ final class ConfigErrorTests: XCTestCase {
         Case(name: "admin port equals listen port", text: mainSection("admin_port = 6432"), kind: .inconsistent,
              description: "pgrelay.ini:2: admin_port: 6432 is also listen_port"),
         Case(name: "unsupported auth type", text: mainSection("auth_type = hba"), kind: .invalidValue,
-             description: #"pgrelay.ini:2: auth_type: auth_type "hba" is not supported by pgrelay (use trust | any | plain | md5 | scram-sha-256 | peer)"#),
+             description: #"pgrelay.ini:2: auth_type: auth_type "hba" is not supported by pgrelay (use trust | any | plain | md5 | scram-sha-256 | peer | cert)"#),
         Case(name: "bad octal mode", text: mainSection("unix_socket_mode = 0999"), kind: .invalidValue,
              description: #"pgrelay.ini:2: unix_socket_mode: invalid octal file mode "0999""#),
         Case(name: "auth_dbname reserved", text: mainSection("auth_dbname = pgbouncer"), kind: .invalidValue,

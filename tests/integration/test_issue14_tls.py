@@ -5,13 +5,14 @@ TLS setup changes, clients kept waiting while the server's certificate does not 
 The certificates and the primary with ssl = on come from the issue 8 tests.
 """
 
+import os
 import subprocess
 
 import pytest
 
 import harness
 from checks import wait_until
-from test_issue8_tls import certs, ssl_primary  # noqa: F401 (fixtures)
+from test_issue8_tls import certs, client_tls, ssl_primary  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.issue14
 
@@ -124,3 +125,49 @@ def test_server_tls_is_preferred_by_default(proxy, ssl_primary):
     reached over TLS, as PgBouncer 1.21+ and libpq do."""
     p = proxy()
     assert p.query(SSL_IN_USE) == "t"
+
+
+# ---- auth_type = cert -------------------------------------------------------------------------
+
+@pytest.mark.pgrelay_only("PgBouncer 1.18 compares names as host names; the error texts are 1.25's")
+def test_auth_type_cert_logs_in_the_user_the_certificate_names(proxy, certs):
+    """The client certificate (CN=app, signed by the CA) is the login: no password is asked; the
+    same certificate does not log in another user, and a client without one never gets in."""
+    p = proxy(auth_type="cert", **client_tls(certs, "verify-full", client_tls_ca_file=certs.ca_crt))
+    with_cert = {"sslmode": "require", "sslcert": certs.client_crt, "sslkey": certs.client_key, "password": ""}
+    assert p.query("SELECT current_user", **with_cert) == "app"
+    other = p.psql("SELECT 1", user="md5user", check=False, **with_cert)
+    assert other.returncode != 0 and "certificate authentication failed" in other.stderr, other.stderr
+    assert "TLS certificate name mismatch" in p.log_text()
+    without = p.psql("SELECT 1", sslmode="require", password="", check=False)
+    assert without.returncode != 0
+    # The user must be known (auth_file or auth_query), as in PgBouncer: once it leaves the
+    # auth_file, the certificate naming it no longer logs it in.
+    p.users = {user: secret for user, secret in p.users.items() if user != "app"}
+    p.write_config()
+    p.reload()
+
+    def refused():
+        unknown = p.psql("SELECT 1", check=False, **with_cert)
+        return unknown.returncode != 0 and "certificate authentication failed" in unknown.stderr
+    assert wait_until(refused, timeout=10), p.log_text()
+
+
+@pytest.mark.pgrelay_only("checks pgrelay's --check")
+def test_check_refuses_cert_auth_without_verify_full_and_unreadable_certificates(workdir, certs):
+    cases = [
+        (f"auth_type = cert\nclient_tls_sslmode = require\nclient_tls_cert_file = {certs.server_crt}\n"
+         f"client_tls_key_file = {certs.server_key}", "auth_type = cert needs client_tls_sslmode = verify-full"),
+        (f"client_tls_sslmode = require\nclient_tls_cert_file = {certs.server_crt}\n"
+         f"client_tls_key_file = {certs.server_key}.missing", f"client_tls_key_file {certs.server_key}.missing: cannot be read"),
+    ]
+    userlist = os.path.join(workdir, "tls-check-userlist.txt")
+    with open(userlist, "w") as f:
+        f.write('"app" "secret"\n')
+    for number, (settings, message) in enumerate(cases):
+        path = os.path.join(workdir, f"tls-check-{number}.ini")
+        with open(path, "w") as f:
+            f.write(f"[pgrelay]\nlisten_port = 6432\nauth_file = {userlist}\n{settings}\n"
+                    "[databases]\napp = host=127.0.0.1\n")
+        res = subprocess.run([harness.PGRELAY_BIN, "--check", path], capture_output=True, text=True, timeout=30)
+        assert res.returncode == 1 and message in res.stdout, res.stdout + res.stderr

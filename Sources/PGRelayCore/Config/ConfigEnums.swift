@@ -47,11 +47,13 @@ public enum AuthType: String, ConfigEnum {
     case scramSHA256 = "scram-sha-256"
     /// Unix-socket peer credentials: the OS user must equal the database user.
     case peer
+    /// The TLS client certificate names the user (needs `client_tls_sslmode = verify-full`).
+    case cert
 
     public var configName: String { rawValue }
 
     /// PgBouncer methods pgrelay refuses to start with, rather than silently weakening authentication.
-    static let unsupportedPgBouncerMethods: Set<String> = ["cert", "hba", "ldap", "pam"]
+    static let unsupportedPgBouncerMethods: Set<String> = ["hba", "ldap", "pam"]
 }
 
 /// TLS negotiation mode, as in PgBouncer's client_tls_sslmode / server_tls_sslmode.

@@ -24,7 +24,7 @@ public struct TLSCipherSuite: Equatable, Sendable {
     public let encryption: Encryption
     public let mac: MAC
 
-    /// TLS 1.3 suites are fixed in BoringSSL; cipher strings never select them.
+    /// TLS 1.3 suites cannot be chosen through swift-nio-ssl; cipher strings never select them.
     public var isTLS13: Bool { keyExchange == .tls13 }
 
     /// Suites with a SHA-1 MAC date from SSLv3/TLS 1.0; the others need TLS 1.2

@@ -366,8 +366,9 @@ final class ClientSession: @unchecked Sendable {
         }
     }
 
-    /// `auth_type = peer` admits a Unix-socket client whose OS user name is the user it asks for
-    /// (that user must still be known, as with trust).
+    /// `auth_type = peer` admits a Unix-socket client whose OS user name is the user it asks for,
+    /// `auth_type = cert` a client whose TLS certificate names the user (that user must still be
+    /// known, as with trust).
     private func beginAuthentication(peerUID: uid_t?, lookup: UserLookup) {
         var method = runtime.config.authType
         if method == .peer, isUnixSocket {
@@ -375,6 +376,10 @@ final class ClientSession: @unchecked Sendable {
                 fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "peer authentication failed for user \"\(user)\""))
                 return
             }
+            method = .trust
+        } else if method == .cert, lookup != .notFound {
+            // auth_query finding no such role is refused by the machine first, as in PgBouncer.
+            guard admittedByCertificate(userKnown: lookup.isKnown) else { return }
             method = .trust
         }
         beginAuthentication(method: method, lookup: lookup)

@@ -69,7 +69,13 @@ final class TLSContextStore: @unchecked Sendable {
 
     /// Builds both sides without installing them (validation, and `rebuild`).
     static func build(from config: Config) throws -> Contexts {
-        Contexts(clientSide: try clientSide(config.clientTLS), serverSide: try serverSide(config.serverTLS))
+        if config.authType == .cert {
+            // The certificate that logs the client in must have been checked against the CA.
+            guard config.clientTLSSSLMode == .verifyFull else {
+                throw SetupError(description: "auth_type = cert needs client_tls_sslmode = verify-full")
+            }
+        }
+        return Contexts(clientSide: try clientSide(config.clientTLS), serverSide: try serverSide(config.serverTLS))
     }
 
     /// A configuration error naming the key at fault; file contents never appear in it.

@@ -29,3 +29,12 @@ extension ProxyServer {
         }
     }
 }
+
+extension ProxyServer {
+    /// `--check`: builds the TLS setup of `config` without using it, so that an unreadable
+    /// certificate or a key that does not match is found before a start or a reload fails on it.
+    /// - Throws: the setup error, naming the key and file.
+    public static func checkTLS(config: Config) throws {
+        _ = try TLSContextStore.build(from: config)
+    }
+}
