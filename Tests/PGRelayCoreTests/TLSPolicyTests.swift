@@ -67,6 +67,8 @@ final class TLSPolicyTests: XCTestCase {
             XCTAssertEqual(TLSPolicy.serverVerification(mode), expected[mode], "\(mode)")
             XCTAssertEqual(TLSPolicy.verifiesClientCertificates(mode), mode == .verifyCA || mode == .verifyFull, "\(mode)")
             XCTAssertEqual(TLSPolicy.sendsSSLRequest(mode), mode != .disable, "\(mode)")
+            XCTAssertEqual(TLSPolicy.sendsSSLRequest(mode, overUnixSocket: false), mode != .disable, "\(mode) over TCP")
+            XCTAssertFalse(TLSPolicy.sendsSSLRequest(mode, overUnixSocket: true), "\(mode) over a Unix socket")
         }
     }
 }

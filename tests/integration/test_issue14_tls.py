@@ -13,6 +13,7 @@ import pytest
 import harness
 from checks import wait_until
 from test_issue8_tls import certs, client_tls, ssl_primary  # noqa: F401 (fixtures)
+from test_issue8_tls_options import ssl_only_cluster  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.issue14
 
@@ -125,6 +126,27 @@ def test_server_tls_is_preferred_by_default(proxy, ssl_primary):
     reached over TLS, as PgBouncer 1.21+ and libpq do."""
     p = proxy()
     assert p.query(SSL_IN_USE) == "t"
+
+
+@pytest.mark.pgrelay_only("health checks and /health are pgrelay's")
+def test_auth_query_and_health_checks_use_the_server_tls_setup(proxy, certs, ssl_only_cluster):
+    """auth_query and the health checks open connections of their own; against a server that
+    admits TLS connections only, they work because they use server_tls_sslmode as the pooled
+    connections do."""
+    ssl_only_cluster.sql("DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'aqtls') THEN "
+                         "CREATE ROLE aqtls LOGIN PASSWORD 'aqtls'; END IF; END$$", dbname="postgres")
+    port = ssl_only_cluster.primary_port
+    # The "replica" is the primary itself: checked after the primary, it is found in the wrong
+    # role when its check could log in, and down when it could not.
+    p = proxy(databases={"appdb": f"host=localhost port={port} dbname=appdb replicas=localhost:{port}"},
+              auth_type="scram-sha-256", auth_user="admin",
+              server_tls_sslmode="verify-full", server_tls_ca_file=certs.ca_crt)
+    assert p.query("SELECT current_user", user="aqtls", password="aqtls") == "aqtls"
+
+    def statuses():
+        return {row["role"]: row["status"] for row in p.console_dicts("SHOW ROUTES")}
+    assert wait_until(lambda: statuses().get("replica") not in (None, "unknown"), timeout=15), statuses()
+    assert statuses() == {"primary": "up", "replica": "wrongRole"}, p.log_text()
 
 
 # ---- auth_type = cert -------------------------------------------------------------------------

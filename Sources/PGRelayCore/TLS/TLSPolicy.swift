@@ -47,9 +47,16 @@ public enum TLSPolicy {
 
     // MARK: server side (pgrelay is the TLS client)
 
-    /// Whether to send an SSLRequest before the StartupMessage.
+    /// Whether a server side in `mode` uses TLS at all (has a context to negotiate with).
     public static func sendsSSLRequest(_ mode: TLSMode) -> Bool {
         mode != .disable
+    }
+
+    /// Whether to send an SSLRequest before the StartupMessage on one connection. Never over a
+    /// Unix socket: PostgreSQL has no TLS there, and libpq and PgBouncer do not ask, whatever the
+    /// mode (require would otherwise make every Unix-socket server unusable).
+    public static func sendsSSLRequest(_ mode: TLSMode, overUnixSocket: Bool) -> Bool {
+        sendsSSLRequest(mode) && !overUnixSocket
     }
 
     /// What to do after the server answered an SSLRequest.

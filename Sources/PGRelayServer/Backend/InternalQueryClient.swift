@@ -5,15 +5,23 @@ import PGWire
 
 /// A one-shot PostgreSQL client for the proxy's own queries (health checks, auth_query): connect,
 /// log in, run one statement with text parameters through the extended protocol (the values never
-/// enter the SQL text), collect the rows, close. Each call uses a connection of its own.
+/// enter the SQL text), collect the rows, close. Each call uses a connection of its own, with the
+/// server TLS setup in use (server_tls_sslmode), as the pooled server connections.
 public struct InternalQueryClient: Sendable {
     /// Largest message accepted from the server: the proxy's own queries return small rows.
     public static let maxMessageLength = 1 << 20
 
     public let group: EventLoopGroup
+    /// Where the server TLS setup in use is read for each connection; nil: plaintext.
+    let serverTLS: TLSContextStore?
 
     public init(group: EventLoopGroup) {
+        self.init(group: group, serverTLS: nil)
+    }
+
+    init(group: EventLoopGroup, serverTLS: TLSContextStore?) {
         self.group = group
+        self.serverTLS = serverTLS
     }
 
     /// Runs `sql` on `database` at `address` as `credentials.user`.
@@ -55,10 +63,24 @@ public struct InternalQueryClient: Sendable {
         } else {
             connected = bootstrap.connect(host: address.host, port: address.port)
         }
+        let serverTLS = self.serverTLS
         connected.whenComplete { result in
             switch result {
             case .success(let channel):
-                exchange.connected(channel, startup: ServerLoginMachine.startupMessage(user: credentials.user, database: database))
+                let startup = ServerLoginMachine.startupMessage(user: credentials.user, database: database)
+                guard let tls = serverTLS?.serverSide else {
+                    exchange.connected(channel, startup: startup)
+                    return
+                }
+                // Attached first, so that the timeout closes the channel during the negotiation too.
+                exchange.attach(channel)
+                ServerTLSNegotiation.negotiate(channel: channel, mode: tls.mode, context: tls.context, host: address.host,
+                                               overUnixSocket: address.unixSocketPath != nil).whenComplete { negotiated in
+                    switch negotiated {
+                    case .success: exchange.connected(channel, startup: startup)
+                    case .failure(let error): exchange.fail(.connectFailed(address: address.description, reason: "\(error)"))
+                    }
+                }
             case .failure(let error):
                 exchange.fail(.connectFailed(address: address.description, reason: "\(error)"))
             }
@@ -80,6 +102,15 @@ private final class InternalQueryExchange: @unchecked Sendable {
         self.machine = machine
         self.promise = promise
         self.address = address
+    }
+
+    /// The connection is made but not ready for the StartupMessage yet (TLS is negotiated first).
+    func attach(_ channel: Channel) {
+        guard !completed else {
+            channel.close(promise: nil)
+            return
+        }
+        self.channel = channel
     }
 
     func connected(_ channel: Channel, startup: ByteBuffer) {

@@ -141,8 +141,8 @@ final class ServerConnection: @unchecked Sendable {
     /// failure is this server's login failure, reported to the waiting clients.
     private func negotiateTLS(on channel: Channel, then: @escaping () -> Void) {
         let tls = pool.runtime.tls.serverSide
-        ServerTLSNegotiation.negotiate(channel: channel, mode: tls.mode, context: tls.context,
-                                       host: address.host).whenComplete { [self] result in
+        ServerTLSNegotiation.negotiate(channel: channel, mode: tls.mode, context: tls.context, host: address.host,
+                                       overUnixSocket: address.unixSocketPath != nil).whenComplete { [self] result in
             switch result {
             case .success(let description):
                 guard case .connecting = phase else { return }

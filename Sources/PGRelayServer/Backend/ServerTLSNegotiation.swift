@@ -8,10 +8,11 @@ import PGRelayCore
 /// encryption for SHOW SERVERS ("" when plaintext) or an error that says why the server cannot
 /// be used; a mode that requires TLS never falls back to plaintext.
 enum ServerTLSNegotiation {
-    /// Negotiates on `channel`, which must be connected with nothing sent yet. With `disable`
-    /// (or no context), succeeds at once with "".
-    static func negotiate(channel: Channel, mode: TLSMode, context: NIOSSLContext?, host: String) -> EventLoopFuture<String> {
-        guard TLSPolicy.sendsSSLRequest(mode), let context else {
+    /// Negotiates on `channel`, which must be connected with nothing sent yet. With `disable`,
+    /// over a Unix socket (or without a context), succeeds at once with "".
+    static func negotiate(channel: Channel, mode: TLSMode, context: NIOSSLContext?, host: String,
+                          overUnixSocket: Bool) -> EventLoopFuture<String> {
+        guard TLSPolicy.sendsSSLRequest(mode, overUnixSocket: overUnixSocket), let context else {
             return channel.eventLoop.makeSucceededFuture("")
         }
         let promise = channel.eventLoop.makePromise(of: String.self)

@@ -32,16 +32,25 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
     ///   - login: who logs in to check a database's backends (``HealthCheckLogin``, asked at every
     ///     round: keys recovered from client logins appear over time); without credentials that
     ///     database's backends are down, with the plan's problem as the reason.
-    public init(group: EventLoopGroup, registry: BackendRegistry,
-                configuration: @escaping @Sendable () -> Config,
-                login: @escaping @Sendable (DatabaseConfig) -> HealthCheckLogin.Plan,
-                logger: Logger) {
+    public convenience init(group: EventLoopGroup, registry: BackendRegistry,
+                            configuration: @escaping @Sendable () -> Config,
+                            login: @escaping @Sendable (DatabaseConfig) -> HealthCheckLogin.Plan,
+                            logger: Logger) {
+        self.init(group: group, registry: registry, configuration: configuration, login: login,
+                  serverTLS: nil, logger: logger)
+    }
+
+    /// As above; the checks use the server TLS setup in use, as the pooled connections do.
+    init(group: EventLoopGroup, registry: BackendRegistry,
+         configuration: @escaping @Sendable () -> Config,
+         login: @escaping @Sendable (DatabaseConfig) -> HealthCheckLogin.Plan,
+         serverTLS: TLSContextStore?, logger: Logger) {
         self.group = group
         self.loop = group.next()
         self.registry = registry
         self.configuration = configuration
         self.login = login
-        self.client = InternalQueryClient(group: group)
+        self.client = InternalQueryClient(group: group, serverTLS: serverTLS)
         self.logger = logger
     }
 

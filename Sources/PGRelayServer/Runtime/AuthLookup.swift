@@ -69,7 +69,7 @@ extension ProxyRuntime {
         let timeout = TimeAmount.nanoseconds(Int64(max(1, config.serverConnectTimeout) * 1e9))
         let logger = self.logger
         let metadata: Logger.Metadata = ["auth_user": "\(plan.authUser)", "database": "\(plan.entry.name)"]
-        return InternalQueryClient(group: group)
+        return InternalQueryClient(group: group, serverTLS: tls)
             .query(plan.query, parameters: [user], address: address, database: plan.entry.serverDatabaseName(forRequested: plan.entry.name),
                    credentials: credentials, timeout: timeout, maxRows: 2)
             .flatMapErrorThrowing { error in

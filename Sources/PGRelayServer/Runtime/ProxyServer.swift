@@ -101,7 +101,7 @@ public final class ProxyServer: @unchecked Sendable {
         let checker = ReplicaHealthChecker(group: group, registry: runtime.routing,
                                            configuration: { runtime.config },
                                            login: { entry in runtime.healthCheckPlan(for: entry) },
-                                           logger: logger)
+                                           serverTLS: runtime.tls, logger: logger)
         healthChecker = checker
         if config.databases.contains(where: { !$0.replicas.isEmpty }) { checker.start() }
         for warning in HealthCheckLogin.startupWarnings(config: config, secrets: runtime.secrets) { logger.warning("\(warning)") }
