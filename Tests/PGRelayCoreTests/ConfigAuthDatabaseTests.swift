@@ -1,8 +1,7 @@
 import XCTest
 @testable import PGRelayCore
 
-/// auth_dbname values PgBouncer accepts at load and refuses at login, and the log format of a
-/// PgBouncer file run unchanged.
+/// auth_dbname values PgBouncer accepts at load and refuses at login.
 final class ConfigAuthDatabaseTests: XCTestCase {
     func testUnusableAuthDatabasesLoadWithAWarning() throws {
         struct Case { let name: String; let text: String; let warnings: [String] }
@@ -31,12 +30,5 @@ final class ConfigAuthDatabaseTests: XCTestCase {
             let error = configError { try loadConfig(mainSection("auth_dbname = \(name)")) }
             XCTAssertEqual(error?.message, "cannot use the reserved \"\(name)\" database as an auth_dbname")
         }
-    }
-
-    func testPgBouncerFileLogsTextUnlessItAsksForJSON() throws {
-        XCTAssertEqual(try loadConfig("[pgbouncer]\n[databases]\na = host=h\n").config.logFormat, .text)
-        XCTAssertEqual(try loadConfig("[pgbouncer]\nlog_format = json\n[databases]\na = host=h\n").config.logFormat, .json)
-        XCTAssertEqual(try loadConfig("[pgrelay]\n[databases]\na = host=h\n").config.logFormat, .json)
-        XCTAssertEqual(try loadConfig("[PgBouncer]\n[databases]\na = host=h\n").config.logFormat, .text)
     }
 }

@@ -60,7 +60,7 @@ final class ConfigParsingTests: XCTestCase {
         XCTAssertEqual(config.logLevel, .info)
         XCTAssertEqual(config.logQueries, .slow)
         XCTAssertEqual(config.clientTLSSSLMode, .disable)
-        XCTAssertEqual(config.serverTLSSSLMode, .prefer)
+        XCTAssertEqual(config.serverTLSSSLMode, .disable)
         XCTAssertTrue(config.tcpKeepalive)
         XCTAssertEqual(config.unixSocketMode, 0o777)
         XCTAssertEqual(config.verbose, 0)

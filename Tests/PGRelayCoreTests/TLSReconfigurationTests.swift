@@ -33,9 +33,11 @@ final class TLSReconfigurationTests: XCTestCase {
                                                          caFile: "/ca.crt", protocols: "tlsv1.3", ciphers: "fast"))
         XCTAssertEqual(config.serverTLS, TLSSideSettings(side: .server, mode: .verifyFull, caFile: "/sca.crt"))
         XCTAssertEqual(config.serverTLS.key("ca_file"), "server_tls_ca_file")
-        XCTAssertEqual(Config().serverTLS.mode, .prefer, "PgBouncer's default since 1.21")
+        XCTAssertEqual(Config().serverTLS.mode, .disable)
     }
 
+    /// PgBouncer's file run unchanged keeps PgBouncer's server_tls_sslmode default; pgrelay's own
+    /// file keeps pgrelay's; a value set in either file wins.
     func testWhenServerConnectionsAreReplaced() {
         func fingerprint(_ mode: TLSMode, protocols: String = "secure", ciphers: String = "default",
                          files: [[UInt8]] = [[], [], []]) -> TLSSetupFingerprint {

@@ -37,11 +37,11 @@ final class TLSContextStoreTests: XCTestCase {
     }
 
     func testDisabledAndCertificateLessModesBuildNothing() throws {
-        let off = try TLSContextStore.build(from: config("server_tls_sslmode = disable"))
+        let off = try TLSContextStore.build(from: config(""))
         XCTAssertNil(off.client)
         XCTAssertNil(off.server)
-        // The default server_tls_sslmode, prefer, needs a context to offer TLS with.
-        XCTAssertNotNil(try TLSContextStore.build(from: config("")).server)
+        // server_tls_sslmode = prefer needs a context to offer TLS with.
+        XCTAssertNotNil(try TLSContextStore.build(from: config("server_tls_sslmode = prefer")).server)
         // prefer without a certificate answers 'N' rather than refusing to start (as PgBouncer).
         let prefer = try TLSContextStore.build(from: config("client_tls_sslmode = prefer"))
         XCTAssertNil(prefer.client)
@@ -79,12 +79,12 @@ final class TLSContextStoreTests: XCTestCase {
     func testInstallSaysWhenServerConnectionsMustBeReplaced() throws {
         let store = TLSContextStore()
         XCTAssertEqual(store.serverSide.mode, .disable, "nothing in use before the first setup")
-        XCTAssertFalse(try store.rebuild(from: config("")), "the first setup replaces nothing")
+        XCTAssertFalse(try store.rebuild(from: config("server_tls_sslmode = prefer")), "the first setup replaces nothing")
         XCTAssertEqual(store.serverSide.mode, .prefer)
-        XCTAssertFalse(try store.rebuild(from: config("")), "same settings")
-        XCTAssertFalse(try store.rebuild(from: config("client_tls_sslmode = prefer")), "client side only")
+        XCTAssertFalse(try store.rebuild(from: config("server_tls_sslmode = prefer")), "same settings")
+        XCTAssertFalse(try store.rebuild(from: config("server_tls_sslmode = prefer\nclient_tls_sslmode = prefer")), "client side only")
         XCTAssertEqual(store.clientSide.mode, .prefer)
-        XCTAssertTrue(try store.rebuild(from: config("server_tls_protocols = tlsv1.2")))
+        XCTAssertTrue(try store.rebuild(from: config("server_tls_sslmode = prefer\nserver_tls_protocols = tlsv1.2")))
         XCTAssertTrue(try store.rebuild(from: config("server_tls_sslmode = disable")))
         XCTAssertNil(store.serverContext)
         XCTAssertFalse(try store.rebuild(from: config("server_tls_sslmode = disable\nserver_tls_protocols = all")),

@@ -14,6 +14,7 @@ import harness
 from checks import wait_until
 from test_issue8_tls import certs, client_tls, ssl_primary  # noqa: F401 (fixtures)
 from test_issue8_tls_options import ssl_only_cluster  # noqa: F401 (fixture)
+from test_issue9_dropin import make_proxy
 
 pytestmark = pytest.mark.issue14
 
@@ -121,11 +122,12 @@ def test_wrong_server_ca_keeps_the_client_waiting_until_the_ca_is_fixed(proxy, c
 
 
 @pytest.mark.pgrelay_only("PgBouncer's default since 1.21; the reference PgBouncer 1.18 still disables it")
-def test_server_tls_is_preferred_by_default(proxy, ssl_primary):
-    """Without server_tls_sslmode (an unchanged pgbouncer.ini), a server with ssl = on is
-    reached over TLS, as PgBouncer 1.21+ and libpq do."""
-    p = proxy()
-    assert p.query(SSL_IN_USE) == "t"
+def test_pgbouncer_file_prefers_server_tls_by_default(proxy, ssl_primary, cluster, workdir, request):
+    """An unchanged pgbouncer.ini (main section [pgbouncer], no server_tls_sslmode) reaches a server
+    with ssl = on over TLS, as PgBouncer 1.21+ does; pgrelay's own file keeps its default, disable."""
+    pgbouncer_file = make_proxy(cluster, workdir, request).start()
+    assert pgbouncer_file.query(SSL_IN_USE) == "t"
+    assert proxy().query(SSL_IN_USE) == "f"
 
 
 @pytest.mark.pgrelay_only("health checks and /health are pgrelay's")

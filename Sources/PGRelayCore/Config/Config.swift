@@ -209,7 +209,7 @@ public struct Config: Sendable, Hashable {
     /// `client_tls_ciphers`: TLS 1.2-and-lower suites offered to clients (see `TLSCipherSelection`).
     public internal(set) var clientTLSCiphers: String = "default"
     /// `server_tls_sslmode`: TLS towards servers.
-    public internal(set) var serverTLSSSLMode: TLSMode = .prefer
+    public internal(set) var serverTLSSSLMode: TLSMode = .disable
     /// `server_tls_cert_file`.
     public internal(set) var serverTLSCertFile: String = ""
     /// `server_tls_key_file`.

@@ -191,15 +191,10 @@ struct ConfigBuilder {
                 try DatabaseConfig.parse(name: entry.name, connectionString: entry.value, unixSocketDir: config.unixSocketDir)
             }
         }
-        if isPgBouncerFile, keyLocations["log_format"] == nil {
-            // PgBouncer's file run unchanged logs plain lines, which the greps and alerts written
-            // for PgBouncer's log match (JSON would escape the quotes in `"trust" authentication
-            // failed`); log_format = json still asks for JSON.
-            config.logFormat = .text
-        }
         config.users = try userEntries.map { entry in
             try Self.entry(entry) { try UserConfig.parse(name: entry.name, settings: entry.value) }
         }
+        if isPgBouncerFile { config.applyPgBouncerFileDefaults(keysSet: Set(keyLocations.keys)) }
         if config.databases.isEmpty {
             // PgBouncer's stock pgbouncer.ini has an empty [databases] and still starts (console only).
             warnings.append(ConfigWarning(location: databasesHeader ?? fileLocation, key: nil,

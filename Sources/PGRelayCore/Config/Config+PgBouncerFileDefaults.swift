@@ -1,0 +1,19 @@
+extension Config {
+    /// Defaults for a file whose main section is `[pgbouncer]`: PgBouncer's own file, run
+    /// unchanged, gets PgBouncer's default where pgrelay's own default differs and the difference
+    /// would change what the setup does. Keys the file sets keep their values.
+    ///
+    /// - `server_tls_sslmode = prefer` (PgBouncer since 1.21, and libpq): a server with TLS is
+    ///   reached over TLS. pgrelay's own default, `disable`, would silently drop the encryption of
+    ///   a PgBouncer setup whose servers have `ssl = on`.
+    /// - `log_format = text`: plain lines, which the greps and alerts written for PgBouncer's log
+    ///   match (JSON would escape the quotes in `"trust" authentication failed`).
+    mutating func applyPgBouncerFileDefaults(keysSet: Set<String>) {
+        if !keysSet.contains("server_tls_sslmode") {
+            serverTLSSSLMode = .prefer
+        }
+        if !keysSet.contains("log_format") {
+            logFormat = .text
+        }
+    }
+}
