@@ -14,7 +14,7 @@ public func fuzzConsoleCommand(_ start: UnsafeRawPointer?, _ count: Int) -> CInt
             _ = command.isReadOnly
         } catch let error as ConsoleError {
             fuzzRequire(error.sqlState == "08P01", "\(error) has SQLSTATE \(error.sqlState)")
-            fuzzRequire(error.message.utf8.count <= 300, "error message of \(error.message.utf8.count) bytes")
+            fuzzRequire(error.message.utf8.count <= 400, "error message of \(error.message.utf8.count) bytes")
         } catch {
             fuzzRequire(false, "unexpected error \(error)")
         }
