@@ -19,6 +19,7 @@ import pytest
 
 import harness
 from conftest import default_databases
+from test_issue8_tls import certs, client_tls  # noqa: F401 (certs is a fixture)
 
 pytestmark = [pytest.mark.issue16, pytest.mark.pgrelay_only("what pgrelay logs and shows")]
 
@@ -197,4 +198,18 @@ def test_plain_password_auth_and_reload_leak_nothing(proxy, cluster):
     fails(p.psql("SELECT 1", user="marked", password=f"{MARK}wrongfilepw", check=False))
     p.signal(signal.SIGHUP)
     time.sleep(1)
+    assert_no_marker(p)
+
+
+def test_failed_tls_handshakes_leak_nothing(proxy, cluster, certs):
+    p = proxy(pool_mode="session", auth_type="md5", databases=databases_with_secret(cluster),
+              **client_tls(certs, "require"), **VERBOSE)
+    # TLS accepted ('S'), then bytes that are no TLS record
+    assert raw_tls_garbage(p.port) == b"S"
+    # the client refuses the proxy's certificate (signed by a CA it does not trust)
+    fails(p.psql("SELECT 1", host="localhost", sslmode="verify-full", sslrootcert=certs.otherca_crt,
+                 password=f"{MARK}untrusted", check=False))
+    # TLS works, the password does not
+    fails(p.psql("SELECT 1", sslmode="require", password=f"{MARK}tlswrong", check=False))
+    assert p.query(f"SELECT length('{MARK}tlsok')", sslmode="require") == str(len(MARK) + 5)
     assert_no_marker(p)
