@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "pgrelay", targets: ["pgrelay"]),
         // For the separate Benchmarks/ package (package-benchmark); nothing else links it.
         .library(name: "PGRelayKit", targets: ["PGWire", "PGRelayCore"]),
+        // For the separate Fuzz/ package (libFuzzer targets of the console and admin HTTP parsers).
+        .library(name: "PGRelayServerKit", targets: ["PGRelayServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

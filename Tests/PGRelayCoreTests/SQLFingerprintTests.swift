@@ -269,6 +269,23 @@ final class SQLFingerprintTests: XCTestCase {
         XCTAssertEqual(SQLFingerprint.normalize("", maximumLength: 0), "")
     }
 
+    /// Found by Fuzz/FuzzSQL: each invalid UTF-8 byte comes out as a 3-byte U+FFFD, which pushed
+    /// a fingerprint past its bound.
+    func testInvalidUTF8StaysWithinTheBound() {
+        let cases: [(bytes: [UInt8], maximumLength: Int, expected: String)] = [
+            (Array("PREPARE nam".utf8) + [0xA4] + Array("d_pAs AS SELECT 1".utf8), 16, "PREPARE nam\u{FFFD}d_ ..."),
+            (Array("SELECT ".utf8) + [UInt8](repeating: 0xFF, count: 40), 12, "SELECT \u{FFFD} ..."),
+            ([0xC3], 2, " ..."),
+            ([0xC3], 3, "\u{FFFD}"),
+            (Array("SELECT x".utf8) + [0x80], 2000, "SELECT x\u{FFFD}"),
+        ]
+        for (bytes, maximumLength, expected) in cases {
+            let fingerprint = bytes.withUnsafeBytes { SQLFingerprint.normalize(utf8: $0, maximumLength: maximumLength) }
+            XCTAssertEqual(fingerprint, expected, "\(bytes)")
+            XCTAssertLessThanOrEqual(fingerprint.utf8.count, maximumLength + SQLFingerprint.truncationMarker.utf8.count)
+        }
+    }
+
     func testHugeInputIsBounded() {
         let huge = "SELECT * FROM t WHERE id IN (" + (0..<100_000).map(String.init).joined(separator: ",") + ")"
         XCTAssertEqual(SQLFingerprint.normalize(huge), "SELECT * FROM t WHERE id IN ($1)")

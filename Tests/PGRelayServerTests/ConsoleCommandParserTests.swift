@@ -87,6 +87,16 @@ final class ConsoleCommandParserTests: XCTestCase {
         }
     }
 
+    /// One character can hold any number of combining marks: the echo is bounded in bytes too.
+    func testEchoedTextIsBoundedInBytes() {
+        let marks = String(repeating: "\u{301}", count: 1000)
+        for statement in ["SHOW Y\(marks)", "!\(marks)", "SHUTDOWN x\(marks)", "FROB e\(marks)"] {
+            XCTAssertThrowsError(try ConsoleCommandParser.parse(statement)) { error in
+                XCTAssertLessThan((error as? ConsoleError)?.message.utf8.count ?? 10_000, 400, statement)
+            }
+        }
+    }
+
     func testOnlyShowIsReadOnly() throws {
         XCTAssertTrue(try ConsoleCommandParser.parse("SHOW POOLS").isReadOnly)
         XCTAssertTrue(try ConsoleCommandParser.parse("SHOW HELP").isReadOnly)

@@ -91,7 +91,19 @@ private struct FingerprintWriter {
             }
         }
         if truncated { appendMarker() }
-        return String(decoding: output, as: UTF8.self)
+        let text = String(decoding: output, as: UTF8.self)
+        // Each invalid byte of the input became a 3-byte U+FFFD: cut again so that the bound
+        // on the length holds for what is stored and shown.
+        let bound = maximumLength + (truncated ? SQLFingerprint.truncationMarker.utf8.count : 0)
+        guard text.utf8.count > bound else { return text }
+        var kept = String.UnicodeScalarView()
+        var length = 0
+        for scalar in text.unicodeScalars {
+            length += UTF8.width(scalar)
+            if length > maximumLength { break }
+            kept.append(scalar)
+        }
+        return String(kept) + SQLFingerprint.truncationMarker
     }
 
     /// Writes `token` (and any tokens it absorbs); returns the token that now precedes what follows.

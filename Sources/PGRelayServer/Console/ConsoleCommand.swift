@@ -196,7 +196,7 @@ enum ConsoleCommandParser {
                 }
                 tokens.append(.word(value))
             } else {
-                throw ConsoleError.syntax("unexpected character \(String(c).debugDescription) in console command")
+                throw ConsoleError.syntax("unexpected character \(bounded(String(c)).debugDescription) in console command")
             }
         }
         return tokens
@@ -233,9 +233,13 @@ enum ConsoleCommandParser {
         }
     }
 
-    /// User text echoed in an error message, cut short.
+    /// User text echoed in an error message, cut short: at most 64 Unicode scalars (one
+    /// character may hold any number of combining marks, so characters are no bound).
     private static func bounded(_ text: String) -> String {
-        text.count > 64 ? String(text.prefix(64)) + "..." : text
+        guard text.unicodeScalars.count > 64 else { return text }
+        var kept = String.UnicodeScalarView()
+        kept.append(contentsOf: text.unicodeScalars.prefix(64))
+        return String(kept) + "..."
     }
 }
 
