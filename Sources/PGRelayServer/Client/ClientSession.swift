@@ -563,7 +563,9 @@ final class ClientSession: @unchecked Sendable {
             _ = channel.setOption(ChannelOptions.autoRead, value: false)
             loop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(until))) { [self] in
                 _ = channel.setOption(ChannelOptions.autoRead, value: true)
+                // The held bytes are read again, as if they had just arrived (and then flushed).
                 clientRead(allocator.buffer(capacity: 0))
+                clientReadComplete()
             }
             return .hold
         case .discard:
