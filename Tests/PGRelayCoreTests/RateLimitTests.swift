@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PGWire
 import XCTest
 @testable import PGRelayCore
@@ -203,5 +204,26 @@ final class RateLimitTests: XCTestCase {
             .frame(FrontendType.query, at: 0, clean: true, .pass),
         ])
         XCTAssertTrue(limits.allBuckets.isEmpty)
+    }
+
+    func testWhatTheClientIsToldForADroppedMessage() {
+        let refusal = QueryRateGate.Decision.refuse(message: "query rate limit exceeded")
+        let cases: [(QueryRateGate.Decision, UInt8, [UInt8], String)] = [
+            (refusal, FrontendType.query, [UInt8(ascii: "E"), UInt8(ascii: "Z")], "a simple Query: error and ReadyForQuery"),
+            (refusal, FrontendType.functionCall, [UInt8(ascii: "E"), UInt8(ascii: "Z")], "FunctionCall alike"),
+            (refusal, FrontendType.sync, [UInt8(ascii: "E"), UInt8(ascii: "Z")], "a bare Sync alike"),
+            (refusal, FrontendType.parse, [UInt8(ascii: "E")], "a batch: the error now, ReadyForQuery at its Sync"),
+            (.endDiscard, FrontendType.sync, [UInt8(ascii: "Z")], "the refused batch's Sync"),
+            (.discard, FrontendType.bind, [], "the rest of the batch: nothing"),
+            (.pass, FrontendType.query, [], "passed on: nothing"),
+        ]
+        for (decision, type, expected, label) in cases {
+            var buffer = ByteBuffer()
+            let error = decision.reply(to: type, into: &buffer)
+            var types: [UInt8] = []
+            while let frame = try? FrameReader.next(from: &buffer, maxLength: 1 << 20) { types.append(frame.type) }
+            XCTAssertEqual(types, expected, label)
+            XCTAssertEqual(error?.sqlState, expected.first == UInt8(ascii: "E") ? "53400" : nil, label)
+        }
     }
 }

@@ -1,3 +1,4 @@
+import NIOCore
 import PGWire
 
 /// One client's way through its rate limits: decides, frame by frame, whether the client's next
@@ -145,6 +146,30 @@ public final class QueryRateGate {
             inBatch = false
         default:
             break
+        }
+    }
+}
+
+extension QueryRateGate.Decision {
+    /// What the client is told for a dropped message of `type`: ErrorResponse 53400 for a
+    /// refusal (with ReadyForQuery for a simple Query, FunctionCall or bare Sync), ReadyForQuery
+    /// for the Sync that ends a refused batch, nothing for the batch's other messages. Returns
+    /// the error written, for the pooler-error log.
+    @discardableResult
+    public func reply(to type: UInt8, into buffer: inout ByteBuffer) -> ErrorFields? {
+        switch self {
+        case .refuse(let message):
+            let error = ErrorFields(severity: "ERROR", sqlState: "53400", message: message)
+            buffer.writeErrorResponse(error)
+            if type == FrontendType.query || type == FrontendType.functionCall || type == FrontendType.sync {
+                buffer.writeReadyForQuery(.idle)
+            }
+            return error
+        case .endDiscard:
+            buffer.writeReadyForQuery(.idle)
+            return nil
+        case .pass, .hold, .stillHolding, .discard:
+            return nil
         }
     }
 }

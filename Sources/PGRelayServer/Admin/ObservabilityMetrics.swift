@@ -1,7 +1,21 @@
 import PGRelayCore
 
-/// `/metrics` families of query rate limits and span export.
+/// `/metrics` families of query rate limits, span export, and the failover signal of the
+/// health checker.
 extension AdminMetrics {
+    /// 1 while the health checker finds a backend in another role than the configuration gives
+    /// it (a replica promoted, a primary in recovery): the trace of a failover.
+    static func roleMismatchSamples(_ routes: [BackendRoute]) -> [PrometheusSample] {
+        routes.filter { $0.checked != nil }.map { route in
+            PrometheusSample(name: "pgrelay_backend_role_mismatch",
+                             help: "1 when a checked backend is not in its configured role (promoted replica, primary in recovery).",
+                             type: .gauge,
+                             labels: [("database", route.database), ("backend", "\(route.address.host):\(route.address.port)"),
+                                      ("role", route.role.rawValue)],
+                             value: route.checked?.status == .wrongRole ? 1 : 0)
+        }
+    }
+
     static func rateLimitSamples(_ buckets: [QueryRateBucket]) -> [PrometheusSample] {
         func labels(_ bucket: QueryRateBucket) -> [(String, String)] { [("scope", bucket.scope.rawValue), ("name", bucket.name)] }
         var samples: [PrometheusSample] = []

@@ -553,37 +553,21 @@ final class ClientSession: @unchecked Sendable {
         let decision = gate.admit(type, user: user, database: database, now: Int64(NIODeadline.now().uptimeNanoseconds)) {
             tracker.isIdle && requests.isEmpty && pendingFrames.isEmpty && pipeline.isEmpty && swallowReady == 0
         }
-        var answer = allocator.buffer(capacity: 0)
         switch decision {
-        case .pass:
-            return .forward
-        case .stillHolding:
-            return .hold
+        case .pass: return .forward
+        case .stillHolding: return .hold
         case .hold(let until):
-            _ = channel.setOption(ChannelOptions.autoRead, value: false)
-            loop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(until))) { [self] in
-                _ = channel.setOption(ChannelOptions.autoRead, value: true)
-                // The held bytes are read again, as if they had just arrived (and then flushed).
-                clientRead(allocator.buffer(capacity: 0))
-                clientReadComplete()
-            }
+            holdReads(untilNanos: until)
             return .hold
-        case .discard:
+        case .discard, .refuse, .endDiscard:
+            var answer = allocator.buffer(capacity: 0)
+            if let error = decision.reply(to: type, into: &answer) { logPoolerError(error) }
+            guard answer.readableBytes > 0 else { return .drop }
+            counters.bytesSent &+= UInt64(answer.readableBytes)
+            writeToClient(answer)
+            flushClient()
             return .drop
-        case .refuse(let message):
-            let error = ErrorFields(severity: "ERROR", sqlState: "53400", message: message)
-            logPoolerError(error)
-            answer.writeErrorResponse(error)
-            if type == FrontendType.query || type == FrontendType.functionCall || type == FrontendType.sync {
-                answer.writeReadyForQuery(.idle)
-            }
-        case .endDiscard:
-            answer.writeReadyForQuery(.idle)
         }
-        counters.bytesSent &+= UInt64(answer.readableBytes)
-        writeToClient(answer)
-        flushClient()
-        return .drop
     }
 
     /// Tracker, timing and routing bookkeeping for a frame that goes to the held server now.

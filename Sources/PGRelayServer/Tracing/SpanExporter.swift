@@ -32,6 +32,8 @@ final class SpanExporter: @unchecked Sendable {
     private let droppedCount = Atomic<UInt64>(0)
     private let failedCount = Atomic<UInt64>(0)
     private let logger: Logger
+    /// Guards the start of the thread (`group`, `client`, `timer`).
+    private let startLock = NIOLock()
     private var group: MultiThreadedEventLoopGroup?
     private var timer: RepeatedTask?
     // On the exporter's loop only:
@@ -49,18 +51,21 @@ final class SpanExporter: @unchecked Sendable {
     var failed: UInt64 { failedCount.load(ordering: .relaxed) }
     var queued: Int { state.withLockedValue { $0.queue.count } }
 
-    /// Applies `otlp_endpoint`, `otlp_queue_size` and `otlp_service_name` (start and reload).
-    /// Called from one thread at a time (start, then reloads).
+    /// Applies `otlp_endpoint`, `otlp_queue_size` and `otlp_service_name` (start and reload; a
+    /// reload and a console SET may come from two threads at once).
     func configure(_ config: Config) {
         let endpoint = config.otlpEndpoint.isEmpty ? nil : try? OTLPEndpoint.parse(config.otlpEndpoint)
-        if endpoint != nil, group == nil {
-            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            let loop = group.next()
-            self.group = group
-            client = OTLPHTTPClient(loop: loop)
-            state.withLockedValue { $0.loop = loop }
-            timer = loop.scheduleRepeatedTask(initialDelay: Self.exportInterval, delay: Self.exportInterval) { [self] _ in
-                exportPending()
+        if endpoint != nil {
+            startLock.withLock {
+                guard group == nil else { return }
+                let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+                let loop = group.next()
+                self.group = group
+                client = OTLPHTTPClient(loop: loop)
+                state.withLockedValue { $0.loop = loop }
+                timer = loop.scheduleRepeatedTask(initialDelay: Self.exportInterval, delay: Self.exportInterval) { [self] _ in
+                    exportPending()
+                }
             }
         }
         state.withLockedValue { state in
@@ -126,7 +131,7 @@ final class SpanExporter: @unchecked Sendable {
 
     /// Sends what is queued (one batch, waiting at most `timeout`), then stops the thread.
     func shutdown(timeout: TimeAmount = .seconds(2)) {
-        guard let group, let loop = state.withLockedValue({ $0.loop }) else { return }
+        guard let group = startLock.withLock({ group }), let loop = state.withLockedValue({ $0.loop }) else { return }
         let flushed = loop.submit { [self] in
             exportPending()
         }
@@ -138,6 +143,6 @@ final class SpanExporter: @unchecked Sendable {
         timer?.cancel()
         _ = try? loop.submit { [self] in client?.close() }.wait()
         try? group.syncShutdownGracefully()
-        self.group = nil
+        startLock.withLock { self.group = nil }
     }
 }
