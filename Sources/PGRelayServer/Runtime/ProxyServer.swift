@@ -26,7 +26,7 @@ public final class ProxyServer: @unchecked Sendable {
     /// The HTTP admin API, on its own thread so that it answers while the proxy loops are busy.
     private var adminHTTP: AdminHTTPServer?
     private var adminGroup: MultiThreadedEventLoopGroup?
-    /// Takes the dashboard's history points (on the admin thread when there is one).
+    /// Takes the dashboard's history points, on the admin API's thread.
     private var historyTask: RepeatedTask?
 
     public var logger: Logger { runtime.logger }
@@ -109,7 +109,8 @@ public final class ProxyServer: @unchecked Sendable {
         for warning in HealthCheckLogin.startupWarnings(config: config, secrets: runtime.secrets) { logger.warning("\(warning)") }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
         try startAdminHTTP(config: config)
-        historyTask = (adminGroup?.next() ?? group.next()).scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [runtime] _ in
+        // Only the admin API shows the history: without it nothing is sampled.
+        historyTask = adminGroup?.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [runtime] _ in
             runtime.history.sample(runtime.stats, monotonicNow: NIODeadline.now().uptimeNanoseconds, wallNow: Date())
         }
     }
