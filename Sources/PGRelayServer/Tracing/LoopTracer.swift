@@ -56,7 +56,7 @@ struct LoopTracer {
     mutating func parent(inApplicationName name: String) -> TraceParent? {
         if name != applicationName {
             applicationName = name
-            applicationParent = name.count >= TraceParent.length ? TraceParent.find(in: name) : nil
+            applicationParent = name.utf8.count >= TraceParent.length ? TraceParent.find(in: name) : nil
         }
         return applicationParent
     }
