@@ -141,7 +141,7 @@ final class RateLimitTests: XCTestCase {
         let gate = QueryRateGate(limits: limits)
         for (index, step) in steps.enumerated() {
             guard case let .frame(type, at, clean, expected) = step else { continue }
-            let decision = gate.admit(type, user: "app", database: "app", now: at * ms, canRefuse: { clean })
+            let decision = gate.admit(type, user: "app", database: "app", clock: { at * self.ms }, canRefuse: { clean })
             XCTAssertEqual(decision, expected, "step \(index) (\(Character(UnicodeScalar(type))) at \(at) ms)", file: file, line: line)
         }
         return limits

@@ -192,7 +192,7 @@ final class TracingContextTests: XCTestCase {
         XCTAssertEqual(byKey["pgrelay.route"] as? String, "replica")
         XCTAssertEqual(byKey["db.statement"] as? String, "select * from t where id = $1")
         XCTAssertEqual(byKey["server.port"] as? String, "5433")
-        XCTAssertEqual(byKey["pgrelay.wait_ms"] as? Double, 0.25)
+        XCTAssertEqual(byKey["pgrelay.wait_us"] as? String, "250")
         XCTAssertNil(child["status"], "no error")
         let root = exported[1]
         XCTAssertNil(root["parentSpanId"], "a root has no parent")
@@ -200,6 +200,24 @@ final class TracingContextTests: XCTestCase {
         let status = try XCTUnwrap(root["status"] as? [String: Any])
         XCTAssertEqual(status["code"] as? Int, 2)
         XCTAssertTrue("\(root["attributes"] ?? "")".contains("23505"))
+    }
+
+    func testOTLPJSONEscapesWhatNeedsIt() throws {
+        let names = ["plain", "quo\"te", "back\\slash", "new\nline\u{01}", "ünïcødé €", ""]
+        for name in names {
+            let span = QuerySpan(traceID: TraceID(high: 0, low: 1), spanID: SpanID(1), parentID: nil, startUnixNanos: 0,
+                                 endUnixNanos: UInt64.max, database: name, user: name, route: .primary, fingerprint: name)
+            let body = OTLPTraceJSON.encode([span], serviceName: name, serviceVersion: "0")
+            let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], name)
+            let spans = ((document["resourceSpans"] as? [[String: Any]])?.first?["scopeSpans"] as? [[String: Any]])?.first?["spans"]
+            let first = try XCTUnwrap((spans as? [[String: Any]])?.first, name)
+            XCTAssertEqual(first["endTimeUnixNano"] as? String, "18446744073709551615")
+            XCTAssertEqual(first["startTimeUnixNano"] as? String, "0")
+            XCTAssertEqual(first["traceId"] as? String, "00000000000000000000000000000001")
+            let attributes = try XCTUnwrap(first["attributes"] as? [[String: Any]])
+            let database = attributes.first { $0["key"] as? String == "db.name" }?["value"] as? [String: Any]
+            XCTAssertEqual(database?["stringValue"] as? String, name, "round trip of \(name.debugDescription)")
+        }
     }
 
     func testSQLCommentsDoNotChangeTheShape() {

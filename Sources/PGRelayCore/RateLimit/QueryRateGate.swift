@@ -52,8 +52,9 @@ public final class QueryRateGate {
     public var isLimited: Bool { !buckets.isEmpty }
 
     /// The decision for the client's next message of `type`. `canRefuse` says whether the client
-    /// has nothing in flight and no transaction open; it is asked only when it matters.
-    public func admit(_ type: UInt8, user: String, database: String, now: Int64, canRefuse: () -> Bool) -> Decision {
+    /// has nothing in flight and no transaction open; it is asked only when it matters, as is
+    /// `clock` (monotonic nanoseconds).
+    public func admit(_ type: UInt8, user: String, database: String, clock: () -> Int64, canRefuse: () -> Bool) -> Decision {
         switch state {
         case .discarding:
             if type == FrontendType.sync {
@@ -63,6 +64,7 @@ public final class QueryRateGate {
             }
             return .discard
         case let .holding(until, reserved):
+            let now = clock()
             guard now >= until else { return .stillHolding }
             state = .open
             if reserved {
@@ -82,6 +84,7 @@ public final class QueryRateGate {
             noteForwarded(type)
             return .pass
         }
+        let now = clock()
         var wait: Int64 = 0
         for bucket in buckets { wait = Swift.max(wait, bucket.reserve(now: now)) }
         if wait == 0 {

@@ -40,7 +40,9 @@ public struct TrackedParameters: Sendable, Equatable {
     }
 
     public func value(_ name: String) -> String? {
-        canonicalName(name).flatMap { values[$0] }
+        // A name already in canonical case (the usual caller) needs no lowercased copy.
+        guard let canonical = canonical[name] ?? canonicalName(name) else { return nil }
+        return values[canonical]
     }
 
     /// Parameters whose value on a server differs from what the client expects, sorted by name so

@@ -550,7 +550,7 @@ final class ClientSession: @unchecked Sendable {
     private func passRateLimit(_ type: UInt8) -> RateOutcome {
         let gate = rateGate ?? QueryRateGate(limits: runtime.rateLimits)
         rateGate = gate
-        let decision = gate.admit(type, user: user, database: database, now: Int64(NIODeadline.now().uptimeNanoseconds)) {
+        let decision = gate.admit(type, user: user, database: database, clock: { Int64(NIODeadline.now().uptimeNanoseconds) }) {
             tracker.isIdle && requests.isEmpty && pendingFrames.isEmpty && pipeline.isEmpty && swallowReady == 0
         }
         switch decision {
