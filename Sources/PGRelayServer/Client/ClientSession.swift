@@ -33,7 +33,7 @@ final class ClientSession: @unchecked Sendable {
     }
     /// The client's reading is off because its server's socket is full (COPY FROM, big Binds).
     private var readingPausedForServer = false
-    var applicationName: String { parameters.value("application_name") ?? "" }
+    var applicationName: String { parameters.applicationName ?? "" }
     var remoteDescription: String {
         if let address = channel.remoteAddress, let ip = address.ipAddress { return "\(ip):\(address.port ?? 0)" }
         return "unix"
