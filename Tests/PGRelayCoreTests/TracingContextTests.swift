@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import XCTest
 @testable import PGRelayCore
 
@@ -166,7 +167,7 @@ final class TracingContextTests: XCTestCase {
                       fingerprint: nil, sqlState: "23505"),
         ]
         let body = OTLPTraceJSON.encode(spans, serviceName: "pgrelay-test", serviceVersion: "1.2.3")
-        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])
         let resourceSpans = try XCTUnwrap(document["resourceSpans"] as? [[String: Any]])
         let resource = try XCTUnwrap(resourceSpans.first?["resource"] as? [String: Any])
         XCTAssertTrue("\(resource)".contains("pgrelay-test"))
@@ -208,7 +209,7 @@ final class TracingContextTests: XCTestCase {
             let span = QuerySpan(traceID: TraceID(high: 0, low: 1), spanID: SpanID(1), parentID: nil, startUnixNanos: 0,
                                  endUnixNanos: UInt64.max, database: name, user: name, route: .primary, fingerprint: name)
             let body = OTLPTraceJSON.encode([span], serviceName: name, serviceVersion: "0")
-            let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], name)
+            let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any], name)
             let spans = ((document["resourceSpans"] as? [[String: Any]])?.first?["scopeSpans"] as? [[String: Any]])?.first?["spans"]
             let first = try XCTUnwrap((spans as? [[String: Any]])?.first, name)
             XCTAssertEqual(first["endTimeUnixNano"] as? String, "18446744073709551615")

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One traced query, as exported: what the database leg of a request looked like. It carries
 /// the statement's fingerprint (literals masked), never its text.
 public struct QuerySpan: Equatable, Sendable {
@@ -56,7 +58,7 @@ public enum OTLPTraceJSON {
     /// OTLP's `STATUS_CODE_ERROR`.
     static let errorStatus = 2
 
-    public static func encode(_ spans: [QuerySpan], serviceName: String, serviceVersion: String) -> [UInt8] {
+    public static func encode(_ spans: [QuerySpan], serviceName: String, serviceVersion: String) -> ByteBuffer {
         var out = JSONBytes(capacity: 256 + spans.count * 900)
         out.raw("{\"resourceSpans\":[{\"resource\":{\"attributes\":[")
         out.attribute("service.name", string: serviceName)
@@ -70,7 +72,7 @@ public enum OTLPTraceJSON {
             write(span, to: &out)
         }
         out.raw("]}]}]}")
-        return out.bytes
+        return out.buffer
     }
 
     static func write(_ span: QuerySpan, to out: inout JSONBytes) {
@@ -129,55 +131,69 @@ public enum OTLPTraceJSON {
     }
 }
 
-/// A JSON document written straight into bytes (OTLP export): no intermediate values.
+/// A JSON document written straight into a `ByteBuffer` (OTLP export): no intermediate values,
+/// and strings, numbers and ids copied in runs rather than byte by byte.
 struct JSONBytes {
-    private(set) var bytes: [UInt8] = []
+    private(set) var buffer: ByteBuffer
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     init(capacity: Int) {
-        bytes.reserveCapacity(capacity)
+        buffer = ByteBufferAllocator().buffer(capacity: capacity)
     }
 
     mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        buffer.writeStaticString(text)
     }
 
     /// A quoted string; `"`, `\` and control characters escaped, everything else (valid UTF-8,
     /// as every Swift string is) copied.
     mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { utf8 in
-            for byte in utf8 {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        let plain = value.utf8.withContiguousStorageIfAvailable { utf8 in
+            !utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+        }
+        if plain == true {
+            buffer.writeString(value)
+        } else {
+            for byte in value.utf8 {
                 switch byte {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                    bytes.append(UInt8(ascii: "\\"))
-                    bytes.append(byte)
+                    buffer.writeInteger(UInt8(ascii: "\\"))
+                    buffer.writeInteger(byte)
                 case 0 ..< 0x20:
-                    bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                              Self.hexDigits[Int(byte >> 4)], Self.hexDigits[Int(byte & 0xf)]])
+                    buffer.writeStaticString("\\u00")
+                    buffer.writeInteger(Self.hexDigits[Int(byte >> 4)])
+                    buffer.writeInteger(Self.hexDigits[Int(byte & 0xf)])
                 default:
-                    bytes.append(byte)
+                    buffer.writeInteger(byte)
                 }
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        buffer.writeInteger(UInt8(ascii: "\""))
     }
 
     mutating func number(_ value: UInt64) {
-        let start = bytes.count
-        var rest = value
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        bytes[start...].reverse()
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = 20
+            var rest = value
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(digits)[start...]))
+        }
     }
 
     /// 16 lowercase hex digits.
     mutating func hex(_ value: UInt64) {
-        for shift in stride(from: 60, through: 0, by: -4) {
-            bytes.append(Self.hexDigits[Int((value >> UInt64(shift)) & 0xf)])
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { digits in
+            Self.hexDigits.withUnsafeBufferPointer { table in
+                for index in 0 ..< 16 {
+                    digits[index] = table[Int((value >> UInt64(60 - 4 * index)) & 0xf)]
+                }
+            }
+            buffer.writeBytes(UnsafeRawBufferPointer(digits))
         }
     }
 

@@ -23,7 +23,7 @@ final class OTLPHTTPClient: @unchecked Sendable {
     }
 
     /// Sends the body and completes with the response's status code. Call on `loop`.
-    func post(_ body: [UInt8], to endpoint: OTLPEndpoint, timeout: TimeAmount) -> EventLoopFuture<Int> {
+    func post(_ body: ByteBuffer, to endpoint: OTLPEndpoint, timeout: TimeAmount) -> EventLoopFuture<Int> {
         loop.assertInEventLoop()
         return connection(to: endpoint).flatMap { [self] channel, handler in
             let promise = loop.makePromise(of: Int.self)
@@ -36,10 +36,10 @@ final class OTLPHTTPClient: @unchecked Sendable {
             var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: endpoint.path)
             head.headers.add(name: "Host", value: endpoint.port == (endpoint.usesTLS ? 443 : 80) ? endpoint.host : "\(endpoint.host):\(endpoint.port)")
             head.headers.add(name: "Content-Type", value: "application/json")
-            head.headers.add(name: "Content-Length", value: String(body.count))
+            head.headers.add(name: "Content-Length", value: String(body.readableBytes))
             head.headers.add(name: "User-Agent", value: PGRelayVersion.line)
             channel.write(HTTPClientRequestPart.head(head), promise: nil)
-            channel.write(HTTPClientRequestPart.body(.byteBuffer(channel.allocator.buffer(bytes: body))), promise: nil)
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
             channel.writeAndFlush(HTTPClientRequestPart.end(nil)).whenFailure { promise.fail($0) }
             return promise.futureResult
         }
