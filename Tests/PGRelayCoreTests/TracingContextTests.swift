@@ -204,10 +204,12 @@ final class TracingContextTests: XCTestCase {
     }
 
     func testOTLPJSONEscapesWhatNeedsIt() throws {
-        let names = ["plain", "quo\"te", "back\\slash", "new\nline\u{01}", "ünïcødé €", ""]
+        let names = ["plain", "quo\"te", "back\\slash", "new\nline\u{01}", "ünïcødé €", "",
+                     String(repeating: "\u{01}", count: 3000), String(repeating: "\"", count: 5000)]
         for name in names {
             let span = QuerySpan(traceID: TraceID(high: 0, low: 1), spanID: SpanID(1), parentID: nil, startUnixNanos: 0,
-                                 endUnixNanos: UInt64.max, database: name, user: name, route: .primary, fingerprint: name)
+                                 endUnixNanos: UInt64.max, database: name, user: name, route: .primary, serverHost: name,
+                                 serverPort: 65535, fingerprint: name, sqlState: name, waitNanos: UInt64.max)
             let body = OTLPTraceJSON.encode([span], serviceName: name, serviceVersion: "0")
             let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any], name)
             let spans = ((document["resourceSpans"] as? [[String: Any]])?.first?["scopeSpans"] as? [[String: Any]])?.first?["spans"]
