@@ -7,7 +7,8 @@ extension ClientSession {
     func holdReads(untilNanos: Int64) {
         _ = channel.setOption(ChannelOptions.autoRead, value: false)
         loop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(untilNanos))) { [self] in
-            _ = channel.setOption(ChannelOptions.autoRead, value: true)
+            // Reading stays off while the server's socket is full (back-pressure has its own say).
+            if !readingPausedForServer { _ = channel.setOption(ChannelOptions.autoRead, value: true) }
             clientRead(channel.allocator.buffer(capacity: 0))
             clientReadComplete()
         }

@@ -32,7 +32,7 @@ final class ClientSession: @unchecked Sendable {
         didSet { if readingPausedForServer, oldValue !== server { pauseReading(forServer: false) } }
     }
     /// The client's reading is off because its server's socket is full (COPY FROM, big Binds).
-    private var readingPausedForServer = false
+    private(set) var readingPausedForServer = false
     var applicationName: String { parameters.applicationName ?? "" }
     var remoteDescription: String {
         if let address = channel.remoteAddress, let ip = address.ipAddress { return "\(ip):\(address.port ?? 0)" }
