@@ -23,6 +23,12 @@ final class SessionTrackedParametersTests: XCTestCase {
         XCTAssertEqual(tracked.values, ["TimeZone": "Europe/Paris", "application_name": "app"], "untracked names are ignored")
         XCTAssertEqual(tracked.value("TIMEZONE"), "Europe/Paris")
         XCTAssertNil(tracked.value("work_mem"))
+        XCTAssertEqual(tracked.applicationName, "app", "kept apart, set in any case of the name")
+        XCTAssertEqual(tracked.value("application_name"), "app")
+        tracked.set("application_name", "")
+        XCTAssertEqual(tracked.applicationName, "", "an emptied name is empty, not the old one")
+        tracked.set("application_name", "app")
+        XCTAssertNil(TrackedParameters().applicationName)
 
         let server = ["TimeZone": "UTC", "application_name": "app", "DateStyle": "ISO, MDY"]
         let differences = tracked.differences(from: server)

@@ -75,6 +75,52 @@ final class AdminHTTPServerTests: XCTestCase {
         XCTAssertTrue(metrics.text.contains("\npgrelay_health_status 0\n"))
     }
 
+    func testDashboardIsOneSelfContainedPageRenderedWithoutJavaScript() throws {
+        let registry = QueryStatsRegistry(shardCount: 1, settings: StatsSettings(), clock: { 1_000_000_000 })
+        for index in 0 ..< 20 {
+            registry.shard(at: 0).record(QuerySample(durationNanos: index < 3 ? 250_000_000 : 1_000_000, database: "appdb",
+                                                     user: "app", route: .primary, fingerprint: "SELECT '<b>' < $1"))
+        }
+        api.state.withLock {
+            $0.snapshot = registry.snapshot()
+            $0.listings[.pools] = [["database": .string("appdb"), "user": .string("app"), "cl_active": .int(3),
+                                    "cl_waiting": .int(2), "pool_mode": .string("transaction")]]
+        }
+        let connection = try client()
+        defer { connection.close() }
+        let page = try connection.request(.GET, "/")
+        XCTAssertEqual(page.head.status, .ok)
+        XCTAssertEqual(page.head.headers["Content-Type"].first, "text/html; charset=utf-8")
+        XCTAssertTrue(page.head.headers["Content-Security-Policy"].first?.contains("default-src 'none'") ?? false)
+        let html = page.text
+        XCTAssertTrue(html.contains("<span id=\"status-word\" class=\"badge unhealthy\">unhealthy</span>"), "3 of 20 slow: unhealthy")
+        XCTAssertTrue(html.contains("3 of 20 queries slower than 100 ms"), "the reason for the status")
+        XCTAssertTrue(html.contains("127.0.0.1:5433 (appdb, replica) is down"), "down backends are named")
+        XCTAssertTrue(html.contains("<code>SELECT &#39;&lt;b&gt;&#39; &lt; $1</code>"), "fingerprints are escaped")
+        XCTAssertFalse(html.contains("<b>"), "nothing of a statement reaches the page unescaped")
+        XCTAssertTrue(html.contains("<tr class=\"waiting\">"), "a pool with waiting clients stands out")
+        XCTAssertTrue(html.contains("id=\"chart\""))
+        for external in ["src=\"http", "href=\"http", "@import", "url("] {
+            XCTAssertFalse(html.contains(external), "loads nothing from elsewhere: \(external)")
+        }
+        XCTAssertEqual(try connection.request(.POST, "/").head.status, .methodNotAllowed)
+    }
+
+    func testHistoryDocumentComesFromTheAPI() throws {
+        let summary = LatencySummary(count: 4, slow: 1, errors: 0, minMs: 1, avgMs: 2, maxMs: 9, p50Ms: 1, p90Ms: 3, p95Ms: 5, p99Ms: 9)
+        api.state.withLock {
+            $0.history = [QueryHistoryPoint(endUnixSeconds: 1000, seconds: 10, overall: summary, byRoute: [.primary: summary],
+                                            byDatabase: ["appdb": summary])]
+        }
+        let connection = try client()
+        defer { connection.close() }
+        let body = try json(try connection.request(.GET, "/metrics/queries/history"))
+        let points = try XCTUnwrap(body["points"] as? [[String: Any]])
+        XCTAssertEqual(points.count, 1)
+        XCTAssertEqual(points.first?["total"] as? Int, 4)
+        XCTAssertEqual(body["interval_s"] as? Double, 10)
+    }
+
     func testNotFoundAndMethodNotAllowed() throws {
         let connection = try client()
         defer { connection.close() }

@@ -10,6 +10,7 @@ final class FakeAdminAPI: AdminAPI {
     struct State {
         var snapshot: QueryStatsSnapshot
         var backends: [BackendHealth] = []
+        var history: [QueryHistoryPoint] = []
         var listings: [AdminListing: [[String: AdminValue]]] = [:]
         var samples: [PrometheusSample] = []
         var reloadError: Error?
@@ -26,6 +27,9 @@ final class FakeAdminAPI: AdminAPI {
 
     func queryStats() -> QueryStatsSnapshot { state.withLock { $0.snapshot } }
     func healthBackends() -> [BackendHealth] { state.withLock { $0.backends } }
+    func queryHistory() -> (points: [QueryHistoryPoint], settings: StatsSettings) {
+        (state.withLock { $0.history }, StatsSettings())
+    }
     func listing(_ name: AdminListing) -> EventLoopFuture<[[String: AdminValue]]> {
         eventLoop.makeSucceededFuture(state.withLock { $0.listings[name] ?? [] })
     }

@@ -108,19 +108,22 @@ def default_databases(cluster, replicas):
 
 @pytest.fixture
 def proxy(request, cluster, workdir):
-    """Factory: proxy(pool_mode=..., replicas=False, kind=PROXY, databases=None, **ini_keys).
+    """Factory: proxy(pool_mode=..., replicas=False, kind=PROXY, databases=None, user_entries=None, **ini_keys).
+
+    `user_entries` are `[users]` lines: {"app": "query_rate_limit=50"}.
 
     Starts the proxy on free ports and stops it (by PID) at teardown; on a
     failed test its log is printed.
     """
     started = []
 
-    def start(kind=None, replicas=False, databases=None, **settings):
+    def start(kind=None, replicas=False, databases=None, user_entries=None, **settings):
         kind = kind or harness.PROXY_KIND
         d = tempfile.mkdtemp(prefix=f"{kind}-", dir=workdir)
         os.chmod(d, 0o755)
         p = harness.Proxy(kind, d, cluster, settings,
-                          databases or default_databases(cluster, replicas), proxy_users(cluster))
+                          databases or default_databases(cluster, replicas), proxy_users(cluster),
+                          user_entries=user_entries)
         started.append(p)
         return p.start()
 

@@ -38,11 +38,26 @@ PGRELAY_ONLY_KEYS = {
     "health_degraded_ratio", "health_unhealthy_ratio", "read_write_split",
     "replica_check_interval_s", "replica_max_lag_ms", "read_after_write_ms", "write_functions",
     "max_fingerprints", "max_packet_size",
+    "query_rate_limit", "query_rate_burst", "query_rate_wait_ms",
+    "otlp_endpoint", "otlp_service_name", "otlp_queue_size", "trace_sample_ratio",
 }
 
 # Passwords of the roles scripts/pg-cluster creates (plus scramuser, made by the fixture).
 PASSWORDS = {"app": "app", "admin": "admin", "md5user": "md5pass", "scramuser": "scrampass",
              "stats": "stats"}
+
+
+def required_tool(name, package):
+    """Path of a Debian tool a test needs. Missing here: the test is skipped and says why;
+    missing under CI (CI=true, .ci/run installs it): the test fails."""
+    import pytest
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed (Debian package {package}; .ci/run installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def pg_tool(name):
@@ -174,7 +189,7 @@ class Cluster:
 class Proxy:
     """One proxy process (pgrelay or pgbouncer) with its config, log and ports."""
 
-    def __init__(self, kind, workdir, cluster, settings, databases, users):
+    def __init__(self, kind, workdir, cluster, settings, databases, users, user_entries=None):
         self.kind = kind
         self.dir = workdir
         self.cluster = cluster
@@ -182,6 +197,7 @@ class Proxy:
         self.settings = dict(settings)
         self.databases = databases
         self.users = users
+        self.user_entries = dict(user_entries or {})
         self.ini_path = os.path.join(workdir, f"{kind}.ini")
         self.log_path = os.path.join(workdir, f"{kind}.log")
         self.userlist_path = os.path.join(workdir, "userlist.txt")
@@ -221,6 +237,8 @@ class Proxy:
             if self.kind != "pgrelay":
                 entry = " ".join(p for p in entry.split() if not p.startswith("replicas="))
             lines.append(f"{name} = {entry}")
+        if self.user_entries:
+            lines += ["", "[users]"] + [f"{name} = {entry}" for name, entry in self.user_entries.items()]
         lines += ["", f"[{section}]"]
         lines += [f"{k} = {v}" for k, v in main.items() if v is not None]
         return "\n".join(lines) + "\n"

@@ -175,6 +175,24 @@ public struct Config: Sendable, Hashable {
     /// `stats` (hidden benchmark switch): record latency statistics at all.
     public internal(set) var stats: Bool = true
 
+    // MARK: Query rate limits and tracing (ours)
+
+    /// `query_rate_limit`: queries per second of each user without its own limit; 0 = none.
+    public internal(set) var queryRateLimit: Double = 0
+    /// `query_rate_burst`: queries a limited user or database may run at once above its rate;
+    /// 0 = one second's worth.
+    public internal(set) var queryRateBurst: Int = 0
+    /// `query_rate_wait_ms`: how long a query over its limit waits before it fails with 53400.
+    public internal(set) var queryRateWaitMs: Double = 1000
+    /// `otlp_endpoint`: OTLP/HTTP traces URL; empty turns tracing off.
+    public internal(set) var otlpEndpoint: String = ""
+    /// `otlp_service_name`: the `service.name` of exported spans.
+    public internal(set) var otlpServiceName: String = "pgrelay"
+    /// `otlp_queue_size`: finished spans held for export; more are dropped (and counted).
+    public internal(set) var otlpQueueSize: Int = 2048
+    /// `trace_sample_ratio`: share of queries without a `traceparent` that get a span of their own.
+    public internal(set) var traceSampleRatio: Double = 0
+
     // MARK: Logging
 
     /// `log_format` (ours): json or text lines.

@@ -121,6 +121,18 @@ enum ConfigKeys {
         .choice("log_queries", \.logQueries, origin: .pgrelay),
         .int("max_fingerprints", \.maxFingerprints, 1...1_000_000, origin: .pgrelay, changeable: false),
         .int("max_startup_packet_size", \.maxStartupPacketSize, 64...1 << 20, origin: .pgrelay),
+        ConfigKey("otlp_endpoint", origin: .pgrelay,
+                  apply: { config, text, _ in
+                      let value = ConfigValueParser.string(text)
+                      if !value.isEmpty { _ = try OTLPEndpoint.parse(value) }
+                      config.otlpEndpoint = value
+                  },
+                  render: { $0.otlpEndpoint }),
+        .int("otlp_queue_size", \.otlpQueueSize, 1...1_000_000, origin: .pgrelay),
+        .string("otlp_service_name", \.otlpServiceName, origin: .pgrelay),
+        .int("query_rate_burst", \.queryRateBurst, 0...1_000_000, origin: .pgrelay),
+        .decimal("query_rate_limit", \.queryRateLimit, 0...1_000_000_000),
+        .decimal("query_rate_wait_ms", \.queryRateWaitMs, 0...86_400_000),
         .decimal("read_after_write_ms", \.readAfterWriteMs, 0...86_400_000),
         .bool("read_write_split", \.readWriteSplit, origin: .pgrelay),
         .decimal("replica_check_interval_s", \.replicaCheckIntervalS, 0.01...86400),
@@ -128,6 +140,7 @@ enum ConfigKeys {
         .seconds("shutdown_timeout", \.shutdownTimeout, origin: .pgrelay),
         .decimal("slow_query_threshold_ms", \.slowQueryThresholdMs, 0...86_400_000),
         .bool("stats", \.stats, origin: .pgrelay, changeable: false, hidden: true),
+        .decimal("trace_sample_ratio", \.traceSampleRatio, 0...1),
         .list("write_functions", \.writeFunctions, origin: .pgrelay),
     ]
 

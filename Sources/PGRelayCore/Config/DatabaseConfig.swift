@@ -38,6 +38,10 @@ public struct DatabaseConfig: Sendable, Hashable, CustomStringConvertible {
     public var poolMode: PoolMode?
     /// `connect_query=`: run on each new server connection before any client uses it.
     public var connectQuery: String?
+    /// `query_rate_limit=` (ours): queries per second of this database, all users together.
+    public var queryRateLimit: Double?
+    /// `query_rate_burst=` (ours): this database's burst above the rate.
+    public var queryRateBurst: Int?
     /// `load_balance_hosts=` for `host=` lists.
     public var loadBalanceHosts: LoadBalanceHosts
     /// Parameters sent in the server's startup packet: `client_encoding`, `datestyle`, `timezone`,
@@ -110,6 +114,7 @@ extension DatabaseConfig {
         "pool_size", "min_pool_size", "reserve_pool", "reserve_pool_size", "max_db_connections",
         "max_db_client_connections", "server_lifetime", "pool_mode", "connect_query", "load_balance_hosts",
         "client_encoding", "datestyle", "timezone", "application_name", "replicas",
+        "query_rate_limit", "query_rate_burst",
     ]
 
     /// Builds an entry from its connection string. `unixSocketDir` is where a database without
@@ -168,6 +173,8 @@ extension DatabaseConfig {
         case "load_balance_hosts": loadBalanceHosts = try ConfigValueParser.choice(value, as: LoadBalanceHosts.self)
         case "client_encoding", "datestyle", "timezone", "application_name": startupParameters[option] = value
         case "replicas": replicaText = value
+        case "query_rate_limit": queryRateLimit = try ConfigValueParser.decimal(value, in: 0...1_000_000_000)
+        case "query_rate_burst": queryRateBurst = try ConfigValueParser.integer(value, in: 0...1_000_000)
         default:
             throw ConfigUnknownOption(option: option, known: Self.optionNames)
         }

@@ -20,6 +20,10 @@ public struct UserConfig: Sendable, Hashable {
     public var transactionTimeout: Double?
     /// `client_idle_timeout=` seconds.
     public var clientIdleTimeout: Double?
+    /// `query_rate_limit=` (ours): this user's queries per second.
+    public var queryRateLimit: Double?
+    /// `query_rate_burst=` (ours): this user's burst above the rate.
+    public var queryRateBurst: Int?
 
     public init(name: String, poolMode: PoolMode? = nil, poolSize: Int? = nil, reservePoolSize: Int? = nil,
                 maxUserConnections: Int? = nil, maxUserClientConnections: Int? = nil,
@@ -43,6 +47,7 @@ extension UserConfig {
     static let optionNames: [String] = [
         "pool_mode", "pool_size", "reserve_pool_size", "max_user_connections", "max_user_client_connections",
         "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
+        "query_rate_limit", "query_rate_burst",
     ]
 
     static func parse(name: String, settings: String) throws -> UserConfig {
@@ -63,6 +68,8 @@ extension UserConfig {
                 case "idle_transaction_timeout": user.idleTransactionTimeout = try ConfigValueParser.seconds(value)
                 case "transaction_timeout": user.transactionTimeout = try ConfigValueParser.seconds(value)
                 case "client_idle_timeout": user.clientIdleTimeout = try ConfigValueParser.seconds(value)
+                case "query_rate_limit": user.queryRateLimit = try ConfigValueParser.decimal(value, in: 0...1_000_000_000)
+                case "query_rate_burst": user.queryRateBurst = try ConfigValueParser.integer(value, in: 0...1_000_000)
                 default: throw ConfigUnknownOption(option: option, known: optionNames)
                 }
             } catch let problem as ConfigValueProblem {

@@ -5,7 +5,7 @@
 /// hash instead of building the fingerprint again for every literal value).
 ///
 /// What the normalizer looks at besides token kinds is kept in the hash: every byte of the
-/// other tokens (whitespace and comments included), the prefix of a string (`E`, `U&`, `B`,
+/// other tokens (whitespace included; comments count only as tokens), the prefix of a string (`E`, `U&`, `B`,
 /// ...) and whether a token is terminated.
 ///
 /// The hash is 64-bit FNV-1a from a per-process random seed: cheap per byte, which matters on
@@ -26,6 +26,11 @@ public enum SQLShape {
                 hash = (hash ^ (UInt64(token.kind.rawValue) << 1 | (token.isTerminated ? 1 : 0) | 0x100)) &* prime
                 switch token.kind {
                 case .number, .dollarString:
+                    continue
+                case .lineComment, .blockComment:
+                    // The normalizer drops comments whole, so their text is no part of the shape:
+                    // statements tagged with a per-request comment (sqlcommenter's traceparent)
+                    // still find their fingerprint by shape.
                     continue
                 case .string:
                     var index = token.start

@@ -12,6 +12,9 @@ public struct TrackedParameters: Sendable, Equatable {
     private let canonical: [String: String]
     /// Canonical name → value the client expects.
     public private(set) var values: [String: String] = [:]
+    /// `values["application_name"]`, kept apart: tracing reads it for every request, and a
+    /// dictionary lookup (hashing the name) cost ~1,000 instructions there.
+    public private(set) var applicationName: String?
 
     /// The `extra` names this value was made with (track_extra_parameters).
     public let extraNames: [String]
@@ -31,6 +34,7 @@ public struct TrackedParameters: Sendable, Equatable {
     public mutating func set(_ name: String, _ value: String) {
         guard let name = canonicalName(name) else { return }
         values[name] = value
+        if name == "application_name" { applicationName = value }
     }
 
     /// Takes `equal`'s storage for the values when it holds the same values (they are shared
@@ -40,7 +44,9 @@ public struct TrackedParameters: Sendable, Equatable {
     }
 
     public func value(_ name: String) -> String? {
-        canonicalName(name).flatMap { values[$0] }
+        // A name already in canonical case (the usual caller) needs no lowercased copy.
+        guard let canonical = canonical[name] ?? canonicalName(name) else { return nil }
+        return values[canonical]
     }
 
     /// Parameters whose value on a server differs from what the client expects, sorted by name so

@@ -37,7 +37,7 @@ public enum QueryStatsJSON {
         .object(summaryMembers(summary))
     }
 
-    private static func summaryMembers(_ summary: LatencySummary) -> [(String, JSONValue)] {
+    static func summaryMembers(_ summary: LatencySummary) -> [(String, JSONValue)] {
         [
             ("total", .count(summary.count)),
             ("slow", .count(summary.slow)),

@@ -91,17 +91,7 @@ struct SnapshotBuilder {
             for (user, series) in capture.userWindows { byUser[user, default: WindowAccumulator()].add(series, at: epoch, layout: layout) }
             wait.add(capture.waitWindow, at: epoch, layout: layout)
         }
-        var overall = WindowAccumulator()
-        var byRoute: [QueryRoute: WindowAccumulator] = [:]
-        var byDatabase: [String: WindowAccumulator] = [:]
-        for (key, accumulator) in byKey where accumulator.count > 0 {
-            overall.add(accumulator)
-            byRoute[key.route, default: WindowAccumulator()].add(accumulator)
-            byDatabase[key.database, default: WindowAccumulator()].add(accumulator)
-        }
-        let overallSummary = overall.summary()
-        var routeSummaries: [QueryRoute: LatencySummary] = [:]
-        for route in QueryRoute.allCases { routeSummaries[route] = byRoute[route]?.summary() ?? .empty }
+        let (overallSummary, routeSummaries, databaseSummaries) = Self.summaries(byKey)
 
         let (totals, routeTotals) = mergeTotals(captures)
         return QueryStatsSnapshot(
@@ -110,7 +100,7 @@ struct SnapshotBuilder {
             overall: overallSummary,
             wait: wait.summary(),
             byRoute: routeSummaries,
-            byDatabase: byDatabase.mapValues { $0.summary() },
+            byDatabase: databaseSummaries,
             byUser: byUser.filter { $0.value.count > 0 }.mapValues { $0.summary() },
             totals: totals,
             routeTotals: routeTotals,
@@ -118,6 +108,23 @@ struct SnapshotBuilder {
             fingerprintCount: captures.reduce(0) { $0 + $1.fingerprints.count },
             health: HealthPolicy.status(slow: overallSummary.slow, total: overallSummary.count,
                                         degraded: settings.degradedRatio, unhealthy: settings.unhealthyRatio))
+    }
+
+    /// Window accumulators by (database, route) summed up overall, per route (both always
+    /// present) and per database.
+    static func summaries(_ byKey: [RouteKey: WindowAccumulator])
+        -> (overall: LatencySummary, byRoute: [QueryRoute: LatencySummary], byDatabase: [String: LatencySummary]) {
+        var overall = WindowAccumulator()
+        var byRoute: [QueryRoute: WindowAccumulator] = [:]
+        var byDatabase: [String: WindowAccumulator] = [:]
+        for (key, accumulator) in byKey where accumulator.count > 0 {
+            overall.add(accumulator)
+            byRoute[key.route, default: WindowAccumulator()].add(accumulator)
+            byDatabase[key.database, default: WindowAccumulator()].add(accumulator)
+        }
+        var routes: [QueryRoute: LatencySummary] = [:]
+        for route in QueryRoute.allCases { routes[route] = byRoute[route]?.summary() ?? .empty }
+        return (overall.summary(), routes, byDatabase.mapValues { $0.summary() })
     }
 
     private func mergeTotals(_ captures: [ShardState]) -> (QueryTotals, [RouteTotals]) {

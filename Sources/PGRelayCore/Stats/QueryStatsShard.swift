@@ -50,6 +50,12 @@ public final class QueryStatsShard: Sendable {
     func capture() -> ShardState {
         state.withLock { $0 }
     }
+
+    /// Copies only the window series by (database, route) out, for the history: the fingerprint
+    /// table stays unshared, so the loop's next record does not copy it.
+    func captureRouteWindows() -> (layout: WindowLayout, windows: [RouteKey: WindowSeries]) {
+        state.withLock { ($0.layout, $0.routeWindows) }
+    }
 }
 
 /// Route key of the window and counter tables.

@@ -110,12 +110,17 @@ struct WindowAccumulator {
 
     mutating func add(_ series: WindowSeries, at currentEpoch: UInt64, layout: WindowLayout) {
         for slot in series.slots where layout.isLive(slot.epoch, at: currentEpoch) {
-            guard let slotHistogram = slot.histogram, slotHistogram.totalCount > 0 else { continue }
-            addHistogram(slotHistogram)
-            sumMicros &+= slot.sumMicros
-            slow &+= slot.slow
-            errors &+= slot.errors
+            add(slot)
         }
+    }
+
+    /// Adds one slot (the history's point of a completed slot).
+    mutating func add(_ slot: WindowSlot) {
+        guard let slotHistogram = slot.histogram, slotHistogram.totalCount > 0 else { return }
+        addHistogram(slotHistogram)
+        sumMicros &+= slot.sumMicros
+        slow &+= slot.slow
+        errors &+= slot.errors
     }
 
     mutating func add(_ other: WindowAccumulator) {

@@ -35,6 +35,9 @@ enum AdminMetrics {
         samples += routingSamples(runtime.backendRoutes(), counters: runtime.routing.counters)
         samples.append(PrometheusSample(name: "pgrelay_paused", help: "1 while PAUSE (all databases) is in effect.", type: .gauge,
                                         value: runtime.isPausedAll ? 1 : 0))
+        samples += roleMismatchSamples(runtime.backendRoutes())
+        samples += rateLimitSamples(runtime.rateLimits.allBuckets)
+        samples += traceSamples(runtime.spanExporter)
         return samples
     }
 

@@ -20,6 +20,10 @@ final class ProxyAdminAPI: AdminAPI, @unchecked Sendable {
         runtime.backendHealth()
     }
 
+    func queryHistory() -> (points: [QueryHistoryPoint], settings: StatsSettings) {
+        (runtime.history.points, runtime.stats.settings)
+    }
+
     func listing(_ name: AdminListing) -> EventLoopFuture<[[String: AdminValue]]> {
         let runtime = runtime
         return runtime.adminViews(on: runtime.group.next()).map { views in

@@ -52,6 +52,9 @@ public protocol AdminAPI: AnyObject, Sendable {
     func queryStats() -> QueryStatsSnapshot
     /// Every backend with its last check result, for `/health`.
     func healthBackends() -> [BackendHealth]
+    /// Latency per completed window slot, oldest first, and the settings they were taken with,
+    /// for `/metrics/queries/history` and the dashboard.
+    func queryHistory() -> (points: [QueryHistoryPoint], settings: StatsSettings)
     /// Rows of a listing (`/config` with secrets masked); a future, since live clients and
     /// servers are read on their own event loops.
     func listing(_ name: AdminListing) -> EventLoopFuture<[[String: AdminValue]]>

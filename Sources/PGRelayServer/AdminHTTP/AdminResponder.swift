@@ -15,6 +15,16 @@ public struct AdminResponder: Sendable {
     /// The response to `endpoint`, completed on `eventLoop`.
     public func respond(to endpoint: AdminEndpoint, on eventLoop: EventLoop) -> EventLoopFuture<AdminResponse> {
         switch endpoint {
+        case .dashboard:
+            return api.listing(.pools).hop(to: eventLoop).map { [api] pools in
+                let page = DashboardPage(snapshot: api.queryStats(), backends: api.healthBackends(), pools: pools,
+                                         settings: api.queryHistory().settings)
+                return AdminResponse(status: .ok, contentType: DashboardPage.contentType, body: Array(page.html.utf8),
+                                     extraHeaders: DashboardPage.headers)
+            }
+        case .queryHistory:
+            let history = api.queryHistory()
+            return eventLoop.makeSucceededFuture(.json(QueryStatsJSON.history(history.points, settings: history.settings)))
         case .health:
             let snapshot = api.queryStats()
             let status: HTTPResponseStatus = snapshot.health == .unhealthy ? .serviceUnavailable : .ok

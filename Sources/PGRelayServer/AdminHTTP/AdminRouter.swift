@@ -2,8 +2,11 @@ import NIOHTTP1
 
 /// What an admin request asks for.
 public enum AdminEndpoint: Equatable, Sendable {
+    /// `GET /`: the dashboard page.
+    case dashboard
     case health
     case queryMetrics
+    case queryHistory
     case prometheusMetrics
     case listing(AdminListing)
     case reload
@@ -21,8 +24,10 @@ public enum AdminRouteError: Error, Equatable, Sendable {
 public enum AdminRouter {
     private static let getPaths: [String: AdminEndpoint] = {
         var paths: [String: AdminEndpoint] = [
+            "/": .dashboard,
             "/health": .health,
             "/metrics/queries": .queryMetrics,
+            "/metrics/queries/history": .queryHistory,
             "/metrics": .prometheusMetrics,
         ]
         for listing in AdminListing.allCases { paths["/" + listing.rawValue] = .listing(listing) }

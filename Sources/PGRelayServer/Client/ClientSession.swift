@@ -32,8 +32,8 @@ final class ClientSession: @unchecked Sendable {
         didSet { if readingPausedForServer, oldValue !== server { pauseReading(forServer: false) } }
     }
     /// The client's reading is off because its server's socket is full (COPY FROM, big Binds).
-    private var readingPausedForServer = false
-    var applicationName: String { parameters.value("application_name") ?? "" }
+    private(set) var readingPausedForServer = false
+    var applicationName: String { parameters.applicationName ?? "" }
     var remoteDescription: String {
         if let address = channel.remoteAddress, let ip = address.ipAddress { return "\(ip):\(address.port ?? 0)" }
         return "unix"
@@ -122,6 +122,11 @@ final class ClientSession: @unchecked Sendable {
     private var statementFingerprints: [String: String] = [:]
     private var unnamedFingerprint: String?
     private var batchLabel = RequestLabel()
+    /// query_rate_limit: this client's way through its limits (made at its first request while
+    /// any limit is configured).
+    private var rateGate: QueryRateGate?
+    /// SQLSTATE of the ErrorResponse of the request running now, for its span (otlp_endpoint set).
+    private var failedSQLState: String?
     /// Labels of received requests not yet sent to a server, in order.
     private var pendingLabels: [RequestLabel] = []
 
@@ -130,6 +135,8 @@ final class ClientSession: @unchecked Sendable {
     struct RequestLabel {
         var fingerprint: String?
         var sql: ByteBuffer?
+        /// The trace context of the request's statement (otlp_endpoint set).
+        var trace: TraceParentBox?
     }
 
     /// A request (Query, Sync or FunctionCall) forwarded and not yet answered by ReadyForQuery.
@@ -488,8 +495,19 @@ final class ClientSession: @unchecked Sendable {
         guard var buffer = inbound else { return }
         var index = buffer.readerIndex
         var runStart = index
-        while let length = try FrameReader.frameLength(in: buffer, at: index, maxLength: limits.maxMessageLength) {
+        relay: while let length = try FrameReader.frameLength(in: buffer, at: index, maxLength: limits.maxMessageLength) {
             let type = buffer.getInteger(at: index, as: UInt8.self)!
+            if context.settings.rateLimited {
+                switch passRateLimit(type) {
+                case .forward: break
+                case .hold: break relay
+                case .drop:
+                    forward(buffer, from: runStart, to: index)
+                    runStart = index + length
+                    index += length
+                    continue relay
+                }
+            }
             if type == FrontendType.terminate {
                 forward(buffer, from: runStart, to: index)
                 inbound = nil
@@ -528,6 +546,33 @@ final class ClientSession: @unchecked Sendable {
         buffer.moveReaderIndex(to: index)
         inbound = buffer.readableBytes > 0 ? buffer : nil
         lastRequestAt = .now()
+    }
+
+    private enum RateOutcome { case forward, hold, drop }
+
+    /// query_rate_limit (`QueryRateGate`): a message over the limit is held (reading stops until
+    /// its turn, then the held bytes are read again) or dropped with 53400.
+    private func passRateLimit(_ type: UInt8) -> RateOutcome {
+        let gate = rateGate ?? QueryRateGate(limits: runtime.rateLimits)
+        rateGate = gate
+        let decision = gate.admit(type, user: user, database: database, clock: { Int64(NIODeadline.now().uptimeNanoseconds) }) {
+            tracker.isIdle && requests.isEmpty && pendingFrames.isEmpty && pipeline.isEmpty && swallowReady == 0
+        }
+        switch decision {
+        case .pass: return .forward
+        case .stillHolding: return .hold
+        case .hold(let until):
+            holdReads(untilNanos: until)
+            return .hold
+        case .discard, .refuse, .endDiscard:
+            var answer = allocator.buffer(capacity: 0)
+            if let error = decision.reply(to: type, into: &answer) { logPoolerError(error) }
+            guard answer.readableBytes > 0 else { return .drop }
+            counters.bytesSent &+= UInt64(answer.readableBytes)
+            writeToClient(answer)
+            flushClient()
+            return .drop
+        }
     }
 
     /// Tracker, timing and routing bookkeeping for a frame that goes to the held server now.
@@ -597,6 +642,9 @@ final class ClientSession: @unchecked Sendable {
     /// timing, the fingerprint the request will be recorded under, and the counters.
     private func noteClientMessage(_ type: UInt8, _ buffer: ByteBuffer, at index: Int, length: Int) {
         counters.bytesReceived &+= UInt64(length)
+        if context.settings.tracing {
+            batchLabel.trace = context.tracer.traceParent(inFrame: type, buffer, at: index, length: length) ?? batchLabel.trace
+        }
         let wantsFingerprint = context.settings.wantsFingerprints
         switch type {
         case FrontendType.query:
@@ -998,6 +1046,7 @@ final class ClientSession: @unchecked Sendable {
                     noteParameterStatus(input, at: index, length: length, server: source)
                 case BackendType.errorResponse:
                     requestFailed = true
+                    if context.settings.tracing { failedSQLState = input.errorSQLState(at: index, length: length) }
                 default:
                     break
                 }
@@ -1109,6 +1158,13 @@ final class ClientSession: @unchecked Sendable {
         }
         runtime.logQuery(client: self, settings: context.settings, fingerprint: fingerprint(of: request.label), durationNanos: nanos, waitNanos: lastWaitNanos,
                          route: route, backend: server?.address)
+        if context.settings.tracing {
+            context.tracer.finished(FinishedRequest(started: request.started, ended: now, trace: request.label.trace, database: database,
+                                                    user: user, route: route, server: server?.address, sqlState: failedSQLState,
+                                                    waitNanos: lastWaitNanos),
+                                    applicationName: applicationName, fingerprint: { fingerprint(of: request.label) })
+            failedSQLState = nil
+        }
         requestFailed = false
         lastWaitNanos = 0
         if status == .idle {

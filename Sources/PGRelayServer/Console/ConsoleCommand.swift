@@ -22,7 +22,7 @@ enum ConsoleCommand: Equatable, Sendable {
         "POOLS", "STATS", "STATS_TOTALS", "STATS_AVERAGES", "TOTALS", "SERVERS", "CLIENTS", "DATABASES", "USERS",
         "CONFIG", "LISTS", "MEM", "STATE", "FDS", "VERSION", "SOCKETS", "ACTIVE_SOCKETS", "DNS_HOSTS", "DNS_ZONES",
         "PEERS", "PEER_POOLS",
-        "QUERIES", "HEALTH", "ROUTES",
+        "QUERIES", "HEALTH", "ROUTES", "RATE_LIMITS",
     ]
 
     /// Whether a stats user may run it (SHOW only).

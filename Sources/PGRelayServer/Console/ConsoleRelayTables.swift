@@ -72,3 +72,19 @@ extension ConsoleTables {
         return "\((value * 1000).rounded() / 1000)"
     }
 }
+
+extension ConsoleTables {
+    /// SHOW RATE_LIMITS: one row per user or database bucket in use (query_rate_limit), with the
+    /// queries it made wait and refused since start.
+    static func rateLimits(_ buckets: [QueryRateBucket]) -> ConsoleTable {
+        var table = ConsoleTable([
+            ("scope", .text), ("name", .text), ("queries_per_second", .float8), ("burst", .int4),
+            ("delayed", .numeric), ("refused", .numeric),
+        ])
+        for bucket in buckets {
+            let rate = bucket.rate
+            table.add([bucket.scope.rawValue, bucket.name, "\(rate.perSecond)", "\(rate.burst)", "\(bucket.delayed)", "\(bucket.refused)"])
+        }
+        return table
+    }
+}

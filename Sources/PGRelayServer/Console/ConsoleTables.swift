@@ -33,6 +33,7 @@ enum ConsoleTables {
         case "QUERIES": return queries(runtime.stats.snapshot())
         case "HEALTH": return health(runtime.stats.snapshot(), backends: runtime.backendHealth())
         case "ROUTES": return routes(runtime)
+        case "RATE_LIMITS": return rateLimits(runtime.rateLimits.allBuckets)
         default:
             throw ConsoleError.syntax("unknown SHOW command: \(name)")
         }

@@ -11,6 +11,8 @@ final class LoopContext: @unchecked Sendable {
     var classifications: ClassificationCache
     /// The settings the hot path reads, copied here on start and on reload (on this loop).
     var settings: HotSettings
+    /// Which finished requests become spans, and their ids (only used with `settings.tracing`).
+    var tracer = LoopTracer()
 
     init(index: Int, stats: QueryStatsShard, classifier: SQLClassifier, settings: HotSettings) {
         self.index = index
@@ -31,9 +33,15 @@ struct HotSettings: Sendable {
     var readAfterWrite: TimeAmount
     /// `disable_pqexec`: a simple-protocol Query closes the client.
     var refusesSimpleQuery: Bool
+    /// `otlp_endpoint` is set: requests are looked at for a trace context and may get a span.
+    var tracing: Bool
+    /// Some `query_rate_limit` is set: requests pass the client's `QueryRateGate`.
+    var rateLimited: Bool
 
     init(config: Config) {
         refusesSimpleQuery = config.disablePqexec
+        tracing = !config.otlpEndpoint.isEmpty
+        rateLimited = QueryRateLimits.anyConfigured(config)
         readAfterWrite = .nanoseconds(Int64(max(0, config.readAfterWriteMs) * 1e6))
         logQueries = config.logQueries
         slowThresholdNanos = UInt64(max(0, config.slowQueryThresholdMs) * 1e6)

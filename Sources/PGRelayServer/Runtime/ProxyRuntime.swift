@@ -74,6 +74,12 @@ public final class ProxyRuntime: @unchecked Sendable {
     public let authSecrets = AuthSecretCache()
     /// Client connections per database and user (max_db/user_client_connections).
     let clientLimits = ClientLimits()
+    /// Query rate buckets of users and databases (query_rate_limit).
+    let rateLimits: QueryRateLimits
+    /// Spans waiting for export to otlp_endpoint.
+    let spanExporter: SpanExporter
+    /// Per-slot latency points for the dashboard's chart.
+    let history = QueryHistoryStore()
     private let loopContexts: [ObjectIdentifier: LoopContext]
     /// Whether PAUSE is in effect for anything (changed under the state lock).
     private let anythingPaused = Atomic<Bool>(false)
@@ -86,11 +92,16 @@ public final class ProxyRuntime: @unchecked Sendable {
         self.state = NIOLockedValueBox(State(config: config, secrets: secrets))
         let loops = group.makeIterator().map { $0 }
         self.stats = QueryStatsRegistry(shardCount: max(1, loops.count), settings: StatsSettings(config: config))
+        self.rateLimits = QueryRateLimits(config: config)
+        self.spanExporter = SpanExporter(logger: logger)
+        spanExporter.configure(config)
         let classifier = SQLClassifier(writeFunctions: config.writeFunctions)
         var contexts: [ObjectIdentifier: LoopContext] = [:]
         for (index, loop) in loops.enumerated() {
-            contexts[ObjectIdentifier(loop)] = LoopContext(index: index, stats: stats.shard(at: index), classifier: classifier,
-                                                           settings: HotSettings(config: config))
+            let context = LoopContext(index: index, stats: stats.shard(at: index), classifier: classifier,
+                                      settings: HotSettings(config: config))
+            context.tracer.configure(sampleRatio: config.traceSampleRatio, exporter: spanExporter)
+            contexts[ObjectIdentifier(loop)] = context
         }
         self.loopContexts = contexts
         routing.configure(BackendTopology.of(config), maxLagMs: config.replicaMaxLagMs)
@@ -286,13 +297,16 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Replaces the configuration and user list, then lets every pool pick up its new settings.
     public func apply(config newConfig: Config, secrets: [String: StoredSecret]) {
         stats.reconfigure(StatsSettings(config: newConfig))
+        rateLimits.configure(newConfig)
+        spanExporter.configure(newConfig)
         routing.configure(BackendTopology.of(newConfig), maxLagMs: newConfig.replicaMaxLagMs)
         let hot = HotSettings(config: newConfig)
         let classifier = SQLClassifier(writeFunctions: newConfig.writeFunctions)
         for (loop, context) in zip(group.makeIterator().map { $0 }, group.makeIterator().map { self.context(of: $0) }) {
-            loop.execute {
+            loop.execute { [spanExporter] in
                 context.settings = hot
                 context.classifications = ClassificationCache(classifier: classifier)
+                context.tracer.configure(sampleRatio: newConfig.traceSampleRatio, exporter: spanExporter)
             }
         }
         let pools: [ServerPool] = state.withLockedValue { state in

@@ -26,6 +26,8 @@ public final class ProxyServer: @unchecked Sendable {
     /// The HTTP admin API, on its own thread so that it answers while the proxy loops are busy.
     private var adminHTTP: AdminHTTPServer?
     private var adminGroup: MultiThreadedEventLoopGroup?
+    /// Takes the dashboard's history points, on the admin API's thread.
+    private var historyTask: RepeatedTask?
 
     public var logger: Logger { runtime.logger }
 
@@ -107,6 +109,10 @@ public final class ProxyServer: @unchecked Sendable {
         for warning in HealthCheckLogin.startupWarnings(config: config, secrets: runtime.secrets) { logger.warning("\(warning)") }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
         try startAdminHTTP(config: config)
+        // Only the admin API shows the history: without it nothing is sampled.
+        historyTask = adminGroup?.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [runtime] _ in
+            runtime.history.sample(runtime.stats, monotonicNow: NIODeadline.now().uptimeNanoseconds, wallNow: Date())
+        }
     }
 
     /// The port the HTTP admin API is bound to; nil when admin_port = 0 (off) or not started.
@@ -309,6 +315,7 @@ public final class ProxyServer: @unchecked Sendable {
                 for pool in runtime.allPools() { pool.retire() }
                 maintenance?.cancel()
                 clientMaintenance?.cancel()
+                historyTask?.cancel()
                 healthChecker?.stop()
                 let admin = adminHTTP
                 adminHTTP = nil
@@ -326,6 +333,7 @@ public final class ProxyServer: @unchecked Sendable {
 
     public func waitUntilStopped() throws {
         try shutdownPromise.futureResult.wait()
+        runtime.spanExporter.shutdown()
         try? adminGroup?.syncShutdownGracefully()
         try? group.syncShutdownGracefully()
     }
