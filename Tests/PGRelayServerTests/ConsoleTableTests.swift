@@ -219,11 +219,14 @@ final class ConsoleTableTests: XCTestCase {
     }
 
     func testUnknownDatabaseCommandsFail() {
+        // PgBouncer's admin errors: 08P01 with its words (its test suite and runbooks match them).
         XCTAssertThrowsError(try runtime.pause(database: "nope")) { error in
-            XCTAssertEqual((error as? ConsoleError)?.sqlState, "3D000")
+            XCTAssertEqual(error as? ConsoleError, ConsoleError(message: "no such database: nope", isNotFound: true))
         }
         XCTAssertThrowsError(try runtime.disable(true, database: "nope"))
-        XCTAssertThrowsError(try runtime.killClient(id: 999_999))
+        XCTAssertThrowsError(try runtime.killClient(id: 999_999)) { error in
+            XCTAssertEqual(error as? ConsoleError, ConsoleError(message: "client not found", isNotFound: true))
+        }
     }
 
     func testPauseWithoutServersCompletesAndResumeClears() throws {

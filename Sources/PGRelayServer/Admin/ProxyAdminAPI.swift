@@ -75,6 +75,6 @@ final class ProxyAdminAPI: AdminAPI, @unchecked Sendable {
 
     private static func apiError(_ error: Error) -> Error {
         guard let error = error as? ConsoleError else { return error }
-        return AdminAPIError(statusCode: error.sqlState == "3D000" ? 404 : 400, message: error.message)
+        return AdminAPIError(statusCode: error.isNotFound ? 404 : 400, message: error.message)
     }
 }

@@ -373,8 +373,9 @@ final class ServerConnection: @unchecked Sendable {
 
     var isUsable: Bool { !gone }
 
+    /// server_lifetime passed; 0 means "use once", as in PgBouncer: the server closes when released.
     func expired(lifetime: Double) -> Bool {
-        lifetime > 0 && NIODeadline.now() - createdAt > .nanoseconds(Int64(lifetime * 1e9))
+        NIODeadline.now() - createdAt >= .nanoseconds(Int64(max(0, lifetime) * 1e9))
     }
 
     /// Queues bytes for the server until `flush`. Small writes between two flushes (the

@@ -108,7 +108,7 @@ final class AdminConsoleSession {
     private func sendError(_ error: Error) {
         let fields: ErrorFields
         switch error {
-        case let error as ConsoleError: fields = ErrorFields(sqlState: error.sqlState, message: error.message)
+        case let error as ConsoleError: fields = ErrorFields(sqlState: error.sqlState, message: error.message, detail: error.detail)
         case let error as ConfigError: fields = ErrorFields(sqlState: "22023", message: "\(error)")
         default: fields = ErrorFields(sqlState: "XX000", message: "\(error)")
         }

@@ -55,9 +55,18 @@ enum ConsoleCommand: Equatable, Sendable {
 
 /// A console command that could not be parsed or run. The message goes to the client as is: it
 /// names the command, never a secret.
+/// An error a console command answers with. As PgBouncer, every refusal is 08P01 (what its
+/// admin_error sends, and what runbooks and its test suite check), except a failed RELOAD (F0000).
 struct ConsoleError: Error, Equatable {
-    var sqlState: String
+    var sqlState: String = "08P01"
     var message: String
+    var detail: String?
+    /// The command named something that does not exist (the HTTP API answers 404).
+    var isNotFound = false
+
+    static func noSuchDatabase(_ name: String) -> ConsoleError {
+        ConsoleError(message: "no such database: \(name)", isNotFound: true)
+    }
 
     /// A command the console does not understand. PgBouncer answers these with 08P01
     /// (protocol_violation), and scripts that check the SQLSTATE expect that.
@@ -127,9 +136,11 @@ enum ConsoleCommandParser {
             }
             return verb == "DISABLE" ? .disable(database: database) : .enable(database: database)
         case "KILL_CLIENT":
-            guard let argument = try singleArgument(tokens, verb: verb), let id = UInt64(argument) else {
+            guard let argument = try singleArgument(tokens, verb: verb) else {
                 throw ConsoleError.syntax("KILL_CLIENT needs a client id (the id column of SHOW CLIENTS)")
             }
+            // PgBouncer's words for an id that is not one.
+            guard let id = UInt64(argument) else { throw ConsoleError.syntax("invalid client pointer supplied") }
             return .killClient(id: id)
         case "SHUTDOWN":
             switch try singleArgument(tokens, verb: verb)?.uppercased() {

@@ -63,7 +63,8 @@ enum ConsoleCommands {
         switch command {
         case .reload:
             guard case .failure(let error) = try controller(runtime).reload() else { return }
-            throw ConsoleError(sqlState: "F0000", message: "reload failed, the running configuration is kept: \(error)")
+            throw ConsoleError(sqlState: "F0000", message: "RELOAD failed, see logs for additional details",
+                               detail: "the running configuration is kept: \(error)")
         case .resume(let database):
             try checkCanResume(database, runtime: runtime)
             try runtime.resume(database: database)
@@ -97,10 +98,10 @@ enum ConsoleCommands {
     /// suspended/paused"), so that a runbook learns that someone else paused first.
     private static func checkCanPause(_ database: String?, runtime: ProxyRuntime) throws {
         guard !runtime.isPausedAll else {
-            throw ConsoleError(sqlState: "55000", message: "already suspended/paused")
+            throw ConsoleError(message: "already suspended/paused")
         }
         if let database, AdminConsoleSession.databaseNames.contains(database) {
-            throw ConsoleError(sqlState: "55000", message: "cannot pause admin db: \(database)")
+            throw ConsoleError(message: "cannot pause admin db: \(database)")
         }
     }
 
@@ -112,10 +113,10 @@ enum ConsoleCommands {
         if let database {
             try runtime.checkKnown(database: database)
             guard runtime.isPaused(database: database) else {
-                throw ConsoleError(sqlState: "55000", message: "database \(database) is not paused")
+                throw ConsoleError(message: "database \(database) is not paused")
             }
         } else if !runtime.isPausedAll {
-            throw ConsoleError(sqlState: "55000", message: "pooler is not paused/suspended")
+            throw ConsoleError(message: "pooler is not paused/suspended")
         }
     }
 
@@ -145,7 +146,7 @@ enum ConsoleCommands {
 
     private static func controller(_ runtime: ProxyRuntime) throws -> ProxyServer {
         guard let controller = runtime.controller else {
-            throw ConsoleError(sqlState: "55000", message: "this command needs the running server")
+            throw ConsoleError(message: "this command needs the running server")
         }
         return controller
     }

@@ -20,7 +20,7 @@ extension ProxyRuntime {
     func checkKnown(database: String) throws {
         let configured = config.databases.contains { $0.name == database && !$0.isFallback }
         guard configured || allPools().contains(where: { $0.key.database == database }) else {
-            throw ConsoleError(sqlState: "3D000", message: "no such database: \(database)")
+            throw ConsoleError.noSuchDatabase(database)
         }
     }
 
@@ -76,7 +76,7 @@ extension ProxyRuntime {
     /// KILL_CLIENT: disconnects one client (by the id SHOW CLIENTS lists).
     func killClient(id: UInt64) throws {
         guard let client = allClients().first(where: { $0.id == id }) else {
-            throw ConsoleError(sqlState: "42704", message: "no such client: \(id)")
+            throw ConsoleError(message: "client not found", isNotFound: true)
         }
         client.onLoop { client.fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "client killed by an admin")) }
     }
