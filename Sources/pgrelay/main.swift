@@ -24,6 +24,9 @@ struct PGRelayCommand: ParsableCommand {
     @Flag(name: .customLong("check"), help: "Validate the configuration file, print problems, exit 0 (valid) or 1.")
     var check = false
 
+    @Flag(name: .customLong("strict"), help: "With --check: a warning (a missing auth_file, an unknown key...) fails the check too.")
+    var strict = false
+
     @Flag(name: [.short, .long], help: "Run in the background (writes pidfile).")
     var daemon = false
 
@@ -58,13 +61,21 @@ struct PGRelayCommand: ParsableCommand {
             throw ExitCode(1)
         }
         if check {
-            for warning in loaded.warnings { print("warning: \(warning)") }
+            var warnings = loaded.warnings.map(\.description)
             do {
                 let secrets = try ProxyServer.loadSecrets(config: loaded.config, relativeTo: configPath)
-                for warning in HealthCheckLogin.startupWarnings(config: loaded.config, secrets: secrets) { print("warning: \(warning)") }
+                if let missing = ProxyServer.authFileWarning(config: loaded.config, relativeTo: configPath) {
+                    warnings.append("\(missing): every login that needs a password fails until it exists")
+                }
+                warnings += HealthCheckLogin.startupWarnings(config: loaded.config, secrets: secrets)
+                for warning in warnings { print("warning: \(warning)") }
                 try ProxyServer.checkTLS(config: loaded.config)
             } catch {
                 print("error: \(error)")
+                throw ExitCode(1)
+            }
+            if strict, !warnings.isEmpty {
+                print("\(configPath): \(warnings.count) warning(s), an error with --strict")
                 throw ExitCode(1)
             }
             print("\(configPath): configuration is valid")
@@ -117,6 +128,7 @@ struct PGRelayCommand: ParsableCommand {
         server.quiet = quiet
         server.verbose = verbose > 0
         for warning in loaded.warnings { server.logger.warning("\(warning.description)") }
+        if let missing = ProxyServer.authFileWarning(config: config, relativeTo: configPath) { server.logger.error("\(missing)") }
         do {
             try server.start()
         } catch {

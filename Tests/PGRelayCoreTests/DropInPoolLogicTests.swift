@@ -88,7 +88,10 @@ final class DropInPoolLogicTests: XCTestCase {
     func testAfterAFailureTheNextAttemptWaitsTheRetryAndRunsAlone() {
         let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
         var retry = ServerLoginRetry()
-        XCTAssertTrue(retry.mayConnect(now: start, retry: 15, inFlight: 3), "no failure: any number of attempts")
+        XCTAssertTrue(retry.mayConnect(now: start, retry: 15, inFlight: 0), "untried: a first attempt")
+        XCTAssertFalse(retry.mayConnect(now: start, retry: 15, inFlight: 1), "untried: one attempt at a time")
+        retry.succeeded()
+        XCTAssertTrue(retry.mayConnect(now: start, retry: 15, inFlight: 3), "after a success: any number of attempts")
         retry.failed(at: start, message: "could not connect")
         XCTAssertFalse(retry.mayConnect(now: start + .seconds(14), retry: 15, inFlight: 0))
         XCTAssertTrue(retry.mayConnect(now: start + .seconds(15), retry: 15, inFlight: 0))

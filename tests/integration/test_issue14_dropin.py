@@ -5,6 +5,7 @@ import socket
 import tempfile
 import time
 
+import psycopg
 import pytest
 
 import conftest
@@ -388,3 +389,38 @@ def test_idle_servers_are_closed_and_stay_closed(proxy, cluster, keys, databases
     assert p.query("SELECT 1") == "1"
     if IS_PGRELAY:
         assert "closing because: server" in p.log_text()
+
+
+@pytest.mark.parametrize("delay,checks", [(0, "every reuse"), (30, "none")])
+def test_server_check_query_runs_when_an_idle_server_is_reused(proxy, cluster, delay, checks):
+    """server_check_query runs on a server taken from the pool once it has been idle for
+    server_check_delay (0: every time), as PgBouncer; here the check is made visible by a
+    sequence it advances."""
+    seq = f"check_seq_{delay}_{os.getpid()}"
+    cluster.sql(f"DROP SEQUENCE IF EXISTS {seq}; CREATE SEQUENCE {seq}; GRANT USAGE, SELECT ON SEQUENCE {seq} TO app")
+    try:
+        p = proxy(pool_mode="transaction", default_pool_size=1, server_check_delay=delay,
+                  server_check_query=f"SELECT nextval('{seq}')")
+        with psycopg.connect(p.dsn(), autocommit=True) as conn:
+            pids = {conn.execute("SELECT pg_backend_pid()").fetchone()[0] for _ in range(6)}
+        assert len(pids) == 1, "the checked server was not the one lent"
+        used = int(cluster.sql(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {seq}"))
+        if checks == "none":
+            assert used == 0
+        else:
+            # The first transaction may open the server (not checked); each of the next five
+            # reuses it.
+            assert used >= 5
+    finally:
+        cluster.sql(f"DROP SEQUENCE IF EXISTS {seq}")
+
+
+def test_server_failing_its_check_is_replaced_without_the_client_noticing(proxy):
+    """A server whose check fails is closed and the client gets another one, no error."""
+    p = proxy(pool_mode="transaction", default_pool_size=2, server_check_delay=0, server_check_query="SELECT 1/0")
+    with psycopg.connect(p.dsn(), autocommit=True) as conn:
+        pids = [conn.execute("SELECT pg_backend_pid()").fetchone()[0] for _ in range(4)]
+    if IS_PGRELAY:
+        # Debian's PgBouncer 1.18 lends the server all the same.
+        assert len(set(pids)) == 4, f"a server that failed its check was lent again: {pids}"
+        assert "test query failed" in p.log_text()

@@ -8,7 +8,12 @@ extension Config {
     ///   a PgBouncer setup whose servers have `ssl = on`.
     /// - `log_format = text`: plain lines, which the greps and alerts written for PgBouncer's log
     ///   match (JSON would escape the quotes in `"trust" authentication failed`).
+    /// - `server_check_query = <empty>` (PgBouncer since 1.24): an empty query checks a reused
+    ///   server, and what the server logs for it is what PgBouncer's users expect to see.
     mutating func applyPgBouncerFileDefaults(keysSet: Set<String>) {
+        if !keysSet.contains("server_check_query") {
+            serverCheckQuery = "<empty>"
+        }
         if !keysSet.contains("server_tls_sslmode") {
             serverTLSSSLMode = .prefer
         }

@@ -32,7 +32,10 @@ public struct PoolSettings: Sendable, Hashable {
     public var serverDatabase: String
     public var resetQuery: String
     public var resetQueryAlways: Bool
+    /// server_check_query: empty disables the check, `<empty>` is an empty query.
     public var checkQuery: String
+    /// server_check_delay: a server idle (or unchecked) this long is checked before it is lent;
+    /// 0 checks it every time.
     public var checkDelay: Double
     /// `connect_query=`: run once on every new server connection.
     public var connectQuery: String?
@@ -42,6 +45,16 @@ public struct PoolSettings: Sendable, Hashable {
     public var roundRobin: Bool
     /// server_login_retry: seconds between connection attempts after one failed.
     public var loginRetry: Double
+
+    /// The SQL text of the check (`<empty>` is PgBouncer's spelling of an empty query); nil
+    /// when servers are not checked.
+    public var checkSQL: String? {
+        switch checkQuery {
+        case "": return nil
+        case "<empty>": return ""
+        default: return checkQuery
+        }
+    }
 }
 
 extension Config {

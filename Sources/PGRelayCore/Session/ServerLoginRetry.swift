@@ -19,6 +19,10 @@ public struct ServerLoginRetry: Sendable {
     /// Failures in a row that may clear up by themselves (unreachable, class 57); 0 when the last
     /// failure was a refusal.
     public private(set) var transientFailures = 0
+    /// Whether a login ever succeeded: until one has, the server (or the first host of a
+    /// `host=` list) is untried, and attempts go one at a time, as PgBouncer's always do, so that
+    /// a host that does not answer is tried once, not once per queued client.
+    public private(set) var hasSucceeded = false
 
     /// The first wait after a transient failure.
     public static let firstTransientWait = 0.25
@@ -32,6 +36,7 @@ public struct ServerLoginRetry: Sendable {
     }
 
     public mutating func succeeded() {
+        hasSucceeded = true
         lastFailure = nil
         transientFailures = 0
     }
@@ -51,10 +56,11 @@ public struct ServerLoginRetry: Sendable {
         return min(longest, Self.firstTransientWait * pow(2, doublings))
     }
 
-    /// Whether a new connection attempt may start: always after a success; after a failure only
-    /// once `wait(retry:)` has passed, and one attempt at a time (`inFlight` attempts running).
+    /// Whether a new connection attempt may start: always after a success; before the first
+    /// one, one attempt at a time (`inFlight` attempts running); after a failure only once
+    /// `wait(retry:)` has passed, and one at a time.
     public func mayConnect(now: NIODeadline, retry: Double, inFlight: Int) -> Bool {
-        guard let lastFailure else { return true }
+        guard let lastFailure else { return hasSucceeded || inFlight == 0 }
         guard inFlight == 0 else { return false }
         return now - lastFailure.at >= .nanoseconds(Int64(wait(retry: retry) * 1e9))
     }

@@ -68,6 +68,11 @@ final class ServerConnection: @unchecked Sendable {
     private var gone = false
     /// Reading is off because the linked client's socket is full (see `pauseReading(forClient:)`).
     private var readingPausedForClient = false
+    /// CancelRequests sent for this server's backend and not yet answered (the server closes a
+    /// cancel connection once it has signalled the backend). Server loop only.
+    private var cancelsInFlight = 0
+    /// A release that waits for `cancelsInFlight` to reach zero.
+    private var releaseAfterCancels: (clean: Bool, reset: Bool)?
     /// Why the proxy closed the connection (nil: the server closed it, or it dropped).
     private var closeReason: String?
     /// The max_db/user_connections slot went back (at eviction, or when the connection ended).
@@ -131,10 +136,19 @@ final class ServerConnection: @unchecked Sendable {
                     channel.writeAndFlush(startup, promise: nil)
                 }
             case .failure(let error):
-                fail(ErrorFields(sqlState: "08006",
-                                 message: "could not connect to server \(address.host):\(address.port): \(error)"))
+                fail(ErrorFields(sqlState: "08006", message: Self.connectFailure(error, address: address)))
             }
         }
+    }
+
+    /// Why a connection could not be made, for the log and the waiting clients. A host name that
+    /// does not resolve is "server DNS lookup failed", PgBouncer's words, which its users grep for.
+    static func connectFailure(_ error: Error, address: BackendAddress) -> String {
+        if let failure = error as? NIOConnectionError, failure.connectionErrors.isEmpty,
+           failure.dnsAError != nil || failure.dnsAAAAError != nil {
+            return "server DNS lookup failed: could not resolve \(address.host)"
+        }
+        return "could not connect to server \(address.host):\(address.port): \(error)"
     }
 
     /// server_tls_sslmode: the SSLRequest and handshake, then `then` (the StartupMessage); a
@@ -346,7 +360,32 @@ final class ServerConnection: @unchecked Sendable {
         linkedClientID = nil
         if readingPausedForClient { pauseReading(forClient: false) }
         lastCheckedOrUsed = .now()
+        if cancelsInFlight > 0 {
+            // As PgBouncer's "being canceled" state: a cancel still on its way would stop the
+            // next client's query, so the server goes back to the pool once every one is done.
+            releaseAfterCancels = (clean, reset)
+            return
+        }
         pool.release(self, clean: clean && !gone, reset: reset)
+    }
+
+    /// Sends a CancelRequest for this server's backend (from any loop), keeping the server from
+    /// the pool until the server has taken it.
+    func forwardCancel(logger: Logger) {
+        onLoop { [self] in
+            guard let key = backendKey else { return }
+            cancelsInFlight += 1
+            CancelForwarder.send(key, to: address, on: loop, logger: logger) { [self] in
+                onLoop { [self] in cancelFinished() }
+            }
+        }
+    }
+
+    private func cancelFinished() {
+        cancelsInFlight -= 1
+        guard cancelsInFlight == 0, let release = releaseAfterCancels else { return }
+        releaseAfterCancels = nil
+        pool.release(self, clean: release.clean && !gone, reset: release.reset)
     }
 
     /// Runs a query whose results nobody sees (server_reset_query, server_check_query).

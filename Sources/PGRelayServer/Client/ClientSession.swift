@@ -216,7 +216,28 @@ final class ClientSession: @unchecked Sendable {
         // Closed first: the write may complete and close the channel at once, and the channel's
         // close would report the client as gone without this reason.
         clientClosed(reason: error.message)
-        channel.writeAndFlush(buffer).whenComplete { [channel] _ in channel.close(promise: nil) }
+        channel.writeAndFlush(buffer).whenComplete { [channel] _ in ClientSession.closeAfterError(channel) }
+    }
+
+    /// How long a client closed with an error may go on sending before its connection closes.
+    static let lingerAfterError = TimeAmount.seconds(1)
+
+    /// Closes a client that was just sent an error without losing the error: closing a socket
+    /// that still has unread bytes from the client sends a reset, and a reset makes the client's
+    /// kernel drop what it has not read yet, the error included ("server closed the connection
+    /// unexpectedly"). So the proxy half-closes (the client reads the error, then end of file),
+    /// reads and drops what the client still sends (the session is closed), and closes once the
+    /// client does or after `lingerAfterError`. Over TLS, where a half-close is not available,
+    /// it closes at once.
+    static func closeAfterError(_ channel: Channel) {
+        _ = channel.setOption(ChannelOptions.autoRead, value: true)
+        channel.close(mode: .output).whenComplete { result in
+            guard case .success = result else {
+                channel.close(promise: nil)
+                return
+            }
+            channel.eventLoop.scheduleTask(in: lingerAfterError) { channel.close(promise: nil) }
+        }
     }
 
     func close() {
@@ -1050,6 +1071,10 @@ final class ClientSession: @unchecked Sendable {
                 default:
                     break
                 }
+                if mode == .statement, let status, status != .idle {
+                    refuseTransactionBlock(server: source)
+                    return
+                }
                 if rewriter != nil {
                     var fakes = allocator.buffer(capacity: 0)
                     let disposition = pipeline.serverMessage(type, status: status, fakesAfter: &fakes)
@@ -1089,6 +1114,22 @@ final class ClientSession: @unchecked Sendable {
         serverInbound = input.readableBytes > 0 ? input : nil
         if let current = serverInbound { serverInbound = current.readableBytes > 0 ? current : nil }
         maybeReleaseServer()
+    }
+
+    /// Statement pooling: a ReadyForQuery inside a transaction ends the session. As from
+    /// PgBouncer, the refusal replaces the answer the server sent in this read (BEGIN's
+    /// CommandComplete and ReadyForQuery): sent after the ReadyForQuery, it would reach a
+    /// driver that is idle, and libpq takes an error it did not wait for as a notice, reporting
+    /// only "server closed the connection"; sent after the CommandComplete alone, drivers see
+    /// two results for one command. The server holds an open transaction: it is closed, not
+    /// returned to the pool.
+    private func refuseTransactionBlock(server source: ServerConnection) {
+        server = nil
+        serverInbound = nil
+        source.unlink(clean: false)
+        // PgBouncer's SQLSTATE (08P01): drivers see a broken connection (psycopg's
+        // OperationalError), whichever statement the error reaches them with.
+        fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "transaction blocks not allowed in statement pooling mode"))
     }
 
     private func noteParameterStatus(_ input: ByteBuffer, at index: Int, length: Int, server: ServerConnection) {
@@ -1200,16 +1241,7 @@ final class ClientSession: @unchecked Sendable {
         case .transaction:
             if tracker.isIdle { releaseServer() }
         case .statement:
-            if tracker.isQuiet {
-                if tracker.status != .idle {
-                    // PgBouncer's SQLSTATE (08P01): drivers see a broken connection (psycopg's
-                    // OperationalError), whichever statement the error reaches them with.
-                    fatal(ErrorFields(severity: "FATAL", sqlState: "08P01",
-                                      message: "transaction blocks not allowed in statement pooling mode"))
-                    return
-                }
-                releaseServer()
-            }
+            if tracker.isQuiet { releaseServer() }
         }
         if server == nil, !pendingFrames.isEmpty { requestServer() }
     }
@@ -1218,8 +1250,7 @@ final class ClientSession: @unchecked Sendable {
 
     /// A CancelRequest with this client's key arrived: forward it to the server running its query.
     func cancelRunningQuery() {
-        guard let server, let key = server.backendKey else { return }
-        CancelForwarder.send(key, to: server.address, on: loop, logger: logger)
+        server?.forwardCancel(logger: logger)
     }
 
     // MARK: admin console

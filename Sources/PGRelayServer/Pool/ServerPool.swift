@@ -106,6 +106,7 @@ final class ServerPool: @unchecked Sendable {
     /// `client.poolFailed(_:)`, on the client's event loop.
     func acquire(for client: ClientSession) {
         var server: ServerConnection?
+        var check: String?
         var open = false
         var fastFail: ErrorFields?
         lock.withLock {
@@ -114,9 +115,9 @@ final class ServerPool: @unchecked Sendable {
                 return
             }
             if let index = idleIndexToLendLocked(to: client) {
-                server = idle.remove(at: index)
-                setMembershipLocked(server!, .lent)
-                totalServerAssignments += 1
+                let taken = idle.remove(at: index)
+                server = taken
+                check = lendOrCheckLocked(taken)
                 return
             }
             if client.hasLoggedIn, !isReplicaPool {
@@ -124,12 +125,14 @@ final class ServerPool: @unchecked Sendable {
             }
             if fastFail == nil { waiters.append(Waiter(client: client, since: .now())) }
             // After a fast failure too, so that the pool retries (once server_login_retry has
-            // passed) although no client waits.
-            open = canOpenLocked(limit: _settings.poolSize)
+            // passed) although no client waits. Not when the servers being opened already cover
+            // the queued clients: one of them, or a released server, serves this one.
+            let needed = fastFail == nil ? waiters.count > connecting : connecting == 0
+            open = needed && canOpenLocked(limit: _settings.poolSize)
             if open { connecting += 1 }
         }
         if let server {
-            hand(server, to: client)
+            if let check { checkThenHand(server, to: client, query: check) } else { hand(server, to: client) }
         } else if let fastFail {
             client.poolFailed(fastFail)
         }
@@ -149,6 +152,39 @@ final class ServerPool: @unchecked Sendable {
     }
 
     /// Every queued client gets `error` and leaves the queue (SHUTDOWN WAIT_FOR_SERVERS).
+    /// A server leaving `idle` for a client: lent now, or (the SQL returned) busy with
+    /// server_check_query first, as PgBouncer checks a server idle since server_check_delay or
+    /// longer (0: every time) before reusing it, so that a connection that died quietly is found
+    /// before a client's query is sent on it.
+    private func lendOrCheckLocked(_ server: ServerConnection, justVerified: Bool = false) -> String? {
+        if !justVerified, let sql = _settings.checkSQL,
+           NIODeadline.now() - server.lastCheckedOrUsed >= .nanoseconds(Int64(max(0, _settings.checkDelay) * 1e9)) {
+            setMembershipLocked(server, .busy)
+            return sql
+        }
+        setMembershipLocked(server, .lent)
+        totalServerAssignments += 1
+        return nil
+    }
+
+    /// Runs the check, then lends the server; a server that fails it is closed ("test query
+    /// failed", PgBouncer's words) and the client asks again, unaware.
+    private func checkThenHand(_ server: ServerConnection, to client: ClientSession, query: String) {
+        server.runInternalQuery(query) { [self] ok in
+            guard ok else {
+                discard(server, reason: "test query failed")
+                acquire(for: client)
+                return
+            }
+            server.markChecked()
+            lock.withLock {
+                setMembershipLocked(server, .lent)
+                totalServerAssignments += 1
+            }
+            hand(server, to: client)
+        }
+    }
+
     func failWaiters(_ error: ErrorFields) {
         let failed: [Waiter] = lock.withLock {
             defer { waiters.removeAll() }
@@ -186,7 +222,7 @@ final class ServerPool: @unchecked Sendable {
                 setMembershipLocked(server, .busy)
                 return .reset(_settings.resetQuery)
             }
-            return .placed(placeLocked(server))
+            return .placed(placeLocked(server, justVerified: false))
         }
         switch next {
         case .discard(let reason):
@@ -203,29 +239,30 @@ final class ServerPool: @unchecked Sendable {
     /// Where a freed server went.
     private enum Placement {
         case handed(to: ClientSession)
+        case checkedFor(ClientSession, query: String)
         case idle
         case close
         case discard(String)
     }
 
-    /// A new or returned server is free: the longest-waiting client gets it, or it goes idle.
-    /// It leaves `lent`/`busy` in the same locked step, so it is never uncounted for a moment
-    /// (another thread would then open one server too many).
+    /// A server that just logged in or answered the reset query is free: the longest-waiting
+    /// client gets it (unchecked: it has just answered), or it goes idle. It leaves `lent`/`busy`
+    /// in the same locked step, so it is never uncounted for a moment (another thread would then
+    /// open one server too many).
     private func makeAvailable(_ server: ServerConnection) {
-        let placement = lock.withLock { placeLocked(server) }
+        let placement = lock.withLock { placeLocked(server, justVerified: true) }
         carryOut(placement, server)
     }
 
-    private func placeLocked(_ server: ServerConnection) -> Placement {
+    private func placeLocked(_ server: ServerConnection, justVerified: Bool) -> Placement {
         setMembershipLocked(server, .none)
         if retired { return .close }
         // Opened (or reset) while RECONNECT or a changed setup marked the pool's servers.
         if let mark = closeMarkLocked(server) { return .discard(mark) }
         if !runtime.isPaused(database: key.database), let first = takeWaiterLocked(for: server) {
-            setMembershipLocked(server, .lent)
-            totalServerAssignments += 1
             let waited = NIODeadline.now() - first.since
             maxWaitNanos = max(maxWaitNanos, UInt64(max(0, waited.nanoseconds)))
+            if let query = lendOrCheckLocked(server, justVerified: justVerified) { return .checkedFor(first.client, query: query) }
             return .handed(to: first.client)
         }
         server.markIdle()
@@ -236,6 +273,7 @@ final class ServerPool: @unchecked Sendable {
     private func carryOut(_ placement: Placement, _ server: ServerConnection) {
         switch placement {
         case .handed(let client): hand(server, to: client)
+        case .checkedFor(let client, let query): checkThenHand(server, to: client, query: query)
         case .idle: break
         case .close: server.close(reason: "database removed")
         case .discard(let reason): discard(server, reason: reason)
@@ -382,6 +420,9 @@ final class ServerPool: @unchecked Sendable {
             }
         }
         makeAvailable(server)
+        // The first login of a pool runs alone (ServerLoginRetry.mayConnect): the clients queued
+        // behind it get their servers opened now.
+        openForWaiters()
     }
 
     /// A new server could not connect or log in; the next attempt waits server_login_retry. When
@@ -404,10 +445,9 @@ final class ServerPool: @unchecked Sendable {
             }
             if !waiters.isEmpty, !isReplicaPool { retryIn = loginRetry.wait(retry: _settings.loginRetry) }
         }
-        logger.error("server login failed", metadata: [
-            "database": "\(key.database)", "user": "\(key.user)", "backend": "\(key.address.host):\(key.address.port)",
-            "error": "\(error.message)",
-        ])
+        // PgBouncer's line, which operators grep for: "db/user@host:port server login failed:
+        // FATAL message".
+        logger.error("\(key.database)/\(key.user)@\(key.address) server login failed: \(error.severity) \(error.message)")
         for waiter in failed { waiter.client.poolFailed(error) }
         // Waiting clients get the next attempt as soon as the wait allows, not at the next
         // once-a-second maintenance (a short transient wait would otherwise be rounded up).
@@ -431,14 +471,13 @@ final class ServerPool: @unchecked Sendable {
     // MARK: maintenance
 
     /// Runs about once a second: expires waiting clients, grows into the reserve pool, closes
-    /// servers idle or alive too long, checks servers idle past server_check_delay, keeps
-    /// min_pool_size servers open.
+    /// servers idle or alive too long, keeps min_pool_size servers open. (Idle servers are
+    /// checked when lent, not here: see `lendOrCheckLocked`.)
     func maintain(now: NIODeadline) {
         let settings = self.settings
         var timedOut: [Waiter] = []
         var toNotify: [ClientSession] = []
         var toClose: [(ServerConnection, String)] = []
-        var toCheck: [ServerConnection] = []
         var opens = 0
         var fromReserve = 0
         lock.withLock {
@@ -474,10 +513,6 @@ final class ServerPool: @unchecked Sendable {
                 } else if settings.serverIdleTimeout > 0, idleFor > .nanoseconds(Int64(settings.serverIdleTimeout * 1e9)),
                           totalLocked - toClose.count > settings.minPoolSize {
                     toClose.append((server, "server idle timeout"))
-                } else if !settings.checkQuery.isEmpty, settings.checkDelay >= 0,
-                          now - server.lastCheckedOrUsed > .nanoseconds(Int64(settings.checkDelay * 1e9)) {
-                    toCheck.append(server)
-                    setMembershipLocked(server, .busy)
                 } else {
                     keep.append(server)
                 }
@@ -498,11 +533,6 @@ final class ServerPool: @unchecked Sendable {
         }
         for client in toNotify { client.notifyQueued() }
         for (server, reason) in toClose { discard(server, reason: reason) }
-        for server in toCheck {
-            server.runInternalQuery(settings.checkQuery) { [self] ok in
-                if ok { server.markChecked(); makeAvailable(server) } else { discard(server, reason: "test query failed") }
-            }
-        }
         for _ in 0..<opens { openServer(on: runtime.group.next()) }
         evictForWaitersIfStarved()
     }
@@ -539,21 +569,21 @@ final class ServerPool: @unchecked Sendable {
     /// Wakes waiting clients after RESUME.
     func resumeWaiters() {
         var open = 0
-        var handouts: [(ServerConnection, ClientSession)] = []
+        var handouts: [(ServerConnection, ClientSession, check: String?)] = []
         lock.withLock {
             while !waiters.isEmpty, !idle.isEmpty {
                 let waiter = waiters.removeFirst()
                 let server = _settings.roundRobin ? idle.removeFirst() : idle.removeLast()
-                setMembershipLocked(server, .lent)
-                totalServerAssignments += 1
-                handouts.append((server, waiter.client))
+                handouts.append((server, waiter.client, lendOrCheckLocked(server)))
             }
             while waiters.count > connecting + open, canOpenLocked(limit: _settings.poolSize) {
                 connecting += 1
                 open += 1
             }
         }
-        for (server, client) in handouts { hand(server, to: client) }
+        for (server, client, check) in handouts {
+            if let check { checkThenHand(server, to: client, query: check) } else { hand(server, to: client) }
+        }
         for _ in 0..<open { openServer(on: runtime.group.next()) }
     }
 

@@ -25,6 +25,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         var config: Config
         var secrets: [String: StoredSecret]
         var pools: [PoolKey: ServerPool] = [:]
+        /// Databases served through the `*` entry so far, for PgBouncer's "registered new
+        /// auto-database" line (once per name).
+        var autoDatabases: Set<String> = []
         var clients: [UInt64: ClientSession] = [:]
         var cancelKeys: [CancelRequest: ClientSession] = [:]
         var scramKeys: [String: SCRAMCredential] = [:]
@@ -195,11 +198,16 @@ public final class ProxyRuntime: @unchecked Sendable {
         // (Asked outside the state lock: a pool takes its own lock first, then the state's.)
         if let existing, !existing.isRetired { return existing }
         let fresh = ServerPool(key: key, entry: entry, runtime: self, settings: config.poolSettings(database: entry, user: serverUser))
-        return state.withLockedValue { state in
+        let isAuto = !config.databases.contains { $0.name == database }
+        var registered = false
+        let pool = state.withLockedValue { state -> ServerPool in
             if let current = state.pools[key], current !== existing { return current }
             state.pools[key] = fresh
+            if isAuto { registered = state.autoDatabases.insert(database).inserted }
             return fresh
         }
+        if registered { logger.info("registered new auto-database: db=\(database)") }
+        return pool
     }
 
     /// A pool that already exists (no creation), for load figures.

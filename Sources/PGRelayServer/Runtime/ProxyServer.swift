@@ -185,6 +185,7 @@ public final class ProxyServer: @unchecked Sendable {
             let loaded = try ConfigLoader.load(path: configPath)
             let secrets = try ProxyServer.loadSecrets(config: loaded.config, relativeTo: configPath)
             for warning in loaded.warnings { logger.warning("\(warning.description)") }
+            if let missing = ProxyServer.authFileWarning(config: loaded.config, relativeTo: configPath) { logger.error("\(missing)") }
             // New certificate files take effect for new connections; open client connections keep
             // theirs, server connections are replaced when the server side changed.
             let tls = try TLSContextStore.build(from: loaded.config)
@@ -208,22 +209,29 @@ public final class ProxyServer: @unchecked Sendable {
         }
     }
 
+    /// The auth_file's users. A file that does not exist yet is no user at all, as in PgBouncer:
+    /// pgrelay starts (logins that need a secret fail until the file exists and is reloaded) and
+    /// `authFileWarning` says so. A file that exists but cannot be read or parsed is an error.
     public static func loadSecrets(config: Config, relativeTo configPath: String) throws -> [String: StoredSecret] {
-        guard !config.authFile.isEmpty else { return [:] }
-        var path = config.authFile
-        if !path.hasPrefix("/") {
-            path = ((configPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path)
-        }
-        guard FileManager.default.fileExists(atPath: path) else {
-            if config.authType == .trust { return [:] }
-            throw AuthFileMissing(path: path)
+        guard let path = authFilePath(config: config, relativeTo: configPath), FileManager.default.fileExists(atPath: path) else {
+            return [:]
         }
         return try AuthFile.load(path: path).mapValues { StoredSecret(parsing: $0) }
     }
 
-    struct AuthFileMissing: Error, CustomStringConvertible {
-        let path: String
-        var description: String { "auth_file \(path) does not exist" }
+    /// PgBouncer's words when the auth_file is missing (nil when it exists or none is set).
+    public static func authFileWarning(config: Config, relativeTo configPath: String) -> String? {
+        guard let path = authFilePath(config: config, relativeTo: configPath), !FileManager.default.fileExists(atPath: path) else {
+            return nil
+        }
+        return "could not open auth_file \(path): No such file or directory"
+    }
+
+    /// The auth_file's path; a relative name is relative to the config file.
+    private static func authFilePath(config: Config, relativeTo configPath: String) -> String? {
+        guard !config.authFile.isEmpty else { return nil }
+        if config.authFile.hasPrefix("/") { return config.authFile }
+        return ((configPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent(config.authFile)
     }
 
     /// Points the log sink at `config`'s format, level and logfile. `-v` and `-q` keep their
