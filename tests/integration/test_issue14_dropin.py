@@ -424,3 +424,38 @@ def test_server_failing_its_check_is_replaced_without_the_client_noticing(proxy)
         # Debian's PgBouncer 1.18 lends the server all the same.
         assert len(set(pids)) == 4, f"a server that failed its check was lent again: {pids}"
         assert "test query failed" in p.log_text()
+
+
+@pytest.mark.pgrelay_only("[users] idle_transaction_timeout is PgBouncer 1.24+; Debian's 1.18 refuses it")
+def test_users_entry_idle_transaction_timeout_closes_that_users_clients_only(proxy):
+    """A [users] entry's idle_transaction_timeout applies to that user's clients, with PgBouncer's
+    message and SQLSTATE 08P01 (psycopg's OperationalError); other users keep the global (off)."""
+    p = proxy(pool_mode="transaction", user_entries={"app": "idle_transaction_timeout=1"})
+    with psycopg.connect(p.dsn()) as app, psycopg.connect(p.dsn(user="md5user", password="md5pass")) as other:
+        app.execute("SELECT 1")
+        other.execute("SELECT 1")
+        time.sleep(2.5)
+        with pytest.raises(psycopg.OperationalError, match="idle transaction timeout") as failure:
+            app.execute("SELECT 2")
+        assert failure.value.sqlstate == "08P01"
+        assert other.execute("SELECT 2").fetchone() == (2,)
+        other.rollback()
+
+
+def test_client_waiting_for_a_server_longer_than_query_timeout_fails(proxy, cluster):
+    """As PgBouncer, query_timeout also bounds the wait for a server: with the only server busy,
+    a queued client fails with query_timeout instead of waiting query_wait_timeout."""
+    p = proxy(pool_mode="transaction", default_pool_size=1, query_timeout=2, query_wait_timeout=60)
+    holder = psycopg.connect(p.dsn())
+    try:
+        holder.execute("SELECT 1")  # a transaction stays open: the one server is taken
+        start = time.monotonic()
+        # PgBouncer 1.25 says query_timeout, Debian's 1.18 query timeout
+        with pytest.raises(psycopg.OperationalError, match="query.timeout"):
+            with psycopg.connect(p.dsn(), autocommit=True) as waiter:
+                waiter.execute("SELECT 1")
+        assert time.monotonic() - start < 10
+    finally:
+        # (PgBouncer also closes the holder: its query_timeout counts from the last request,
+        # idle in a transaction or not; pgrelay's only times a running request.)
+        holder.close()

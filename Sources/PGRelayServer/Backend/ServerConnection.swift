@@ -105,7 +105,8 @@ final class ServerConnection: @unchecked Sendable {
     private func connect(database: String, credentials: ServerCredentials) {
         if settings.serverConnectTimeout > 0 {
             loginTimeout = loop.scheduleTask(in: .nanoseconds(Int64(settings.serverConnectTimeout * 1e9))) { [self] in
-                fail(ErrorFields(sqlState: "08006", message: "server connect timeout: no login to \(address.host):\(address.port) within \(settings.serverConnectTimeout) s"))
+                // PgBouncer's words ("closing because: connect timeout"), then the detail.
+                fail(ErrorFields(sqlState: "08006", message: "connect timeout: no login to \(address.host):\(address.port) within \(settings.serverConnectTimeout) s"))
             }
         }
         let bootstrap = ClientBootstrap(group: loop)
@@ -141,14 +142,15 @@ final class ServerConnection: @unchecked Sendable {
         }
     }
 
-    /// Why a connection could not be made, for the log and the waiting clients. A host name that
-    /// does not resolve is "server DNS lookup failed", PgBouncer's words, which its users grep for.
+    /// Why a connection could not be made, for the log and the waiting clients, starting with
+    /// PgBouncer's words, which its users grep for: "server DNS lookup failed" for a host name
+    /// that does not resolve, "connect failed" otherwise.
     static func connectFailure(_ error: Error, address: BackendAddress) -> String {
         if let failure = error as? NIOConnectionError, failure.connectionErrors.isEmpty,
            failure.dnsAError != nil || failure.dnsAAAAError != nil {
             return "server DNS lookup failed: could not resolve \(address.host)"
         }
-        return "could not connect to server \(address.host):\(address.port): \(error)"
+        return "connect failed: could not connect to server \(address.host):\(address.port): \(error)"
     }
 
     /// server_tls_sslmode: the SSLRequest and handshake, then `then` (the StartupMessage); a

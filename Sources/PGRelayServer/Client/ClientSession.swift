@@ -1307,24 +1307,26 @@ final class ClientSession: @unchecked Sendable {
     func checkTimeouts(now: NIODeadline, limits: ClientTimeouts) {
         guard case .ready = phase else { return }
         let quietFor = now - lastActivity
-        if limits.queryTimeout > .zero, server != nil, let oldest = requests.first, now - oldest.started > limits.queryTimeout {
-            logger.warning("query_timeout: cancelling the query and closing the client")
+        let timeouts = limits.amounts(forUser: user)
+        // PgBouncer's messages and SQLSTATE (08P01): drivers see a broken connection (psycopg's
+        // OperationalError), which is what code written for PgBouncer catches.
+        if timeouts.query > .zero, server != nil, let oldest = requests.first, now - oldest.started > timeouts.query {
+            logger.warning("query timeout: cancelling the query and closing the client")
             cancelRunningQuery()
-            fatal(ErrorFields(severity: "FATAL", sqlState: "57014", message: "query_timeout"))
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "query timeout"))
             return
         }
-        if limits.idleTransactionTimeout > .zero, server != nil, tracker.isQuiet, tracker.status != .idle,
-           quietFor > limits.idleTransactionTimeout {
-            logger.info("idle_transaction_timeout: closing the client")
-            fatal(ErrorFields(severity: "FATAL", sqlState: "25P03", message: "idle transaction timeout"))
+        if timeouts.idleTransaction > .zero, server != nil, tracker.isQuiet, tracker.status != .idle,
+           quietFor > timeouts.idleTransaction {
+            logger.info("idle transaction timeout: closing the client")
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "idle transaction timeout"))
             return
         }
-        let transactionTimeout = limits.transactionTimeout(forUser: user)
-        if transactionTimeout > .zero, server != nil, let started = transactionStarted, now - started > transactionTimeout {
-            logger.info("transaction_timeout: closing the client")
+        if timeouts.transaction > .zero, server != nil, let started = transactionStarted, now - started > timeouts.transaction {
+            logger.info("transaction timeout: closing the client")
             if !requests.isEmpty { cancelRunningQuery() }
             // The server is closed, not pooled: the transaction is open on it (clientClosed).
-            fatal(ErrorFields(severity: "FATAL", sqlState: "25P04", message: "transaction timeout"))
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "transaction timeout"))
             return
         }
         if limits.serverFastClose, mode == .session, let server, tracker.isIdle, swallowReady == 0, pipeline.isEmpty,
@@ -1333,8 +1335,8 @@ final class ClientSession: @unchecked Sendable {
             fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "database configuration changed"))
             return
         }
-        if limits.clientIdleTimeout > .zero, server == nil || (mode == .session && tracker.isIdle), !waitingForServer,
-           quietFor > limits.clientIdleTimeout {
+        if timeouts.clientIdle > .zero, server == nil || (mode == .session && tracker.isIdle), !waitingForServer,
+           quietFor > timeouts.clientIdle {
             fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "client_idle_timeout"))
         }
     }

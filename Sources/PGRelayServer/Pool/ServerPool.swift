@@ -475,16 +475,22 @@ final class ServerPool: @unchecked Sendable {
     /// checked when lent, not here: see `lendOrCheckLocked`.)
     func maintain(now: NIODeadline) {
         let settings = self.settings
-        var timedOut: [Waiter] = []
+        var timedOut: [(Waiter, reason: String)] = []
         var toNotify: [ClientSession] = []
         var toClose: [(ServerConnection, String)] = []
         var opens = 0
         var fromReserve = 0
         lock.withLock {
-            if settings.queryWaitTimeout > 0 {
-                let limit = TimeAmount.nanoseconds(Int64(settings.queryWaitTimeout * 1e9))
+            // As PgBouncer, a client queued for a server longer than query_timeout fails with
+            // "query_timeout" (a server that never comes does not make the wait endless when
+            // query_wait_timeout is longer or off), otherwise after query_wait_timeout.
+            let queryLimit = settings.queryTimeout > 0 ? TimeAmount.nanoseconds(Int64(settings.queryTimeout * 1e9)) : nil
+            let waitLimit = settings.queryWaitTimeout > 0 ? TimeAmount.nanoseconds(Int64(settings.queryWaitTimeout * 1e9)) : nil
+            if let limit = [queryLimit, waitLimit].compactMap({ $0 }).min() {
                 while let first = waiters.first, now - first.since > limit {
-                    timedOut.append(waiters.removeFirst())
+                    let waited = now - first.since
+                    let reason = queryLimit.map { waited > $0 } == true ? "query_timeout" : "query_wait_timeout"
+                    timedOut.append((waiters.removeFirst(), reason))
                 }
             }
             if settings.queryWaitNotify > 0 {
@@ -524,8 +530,8 @@ final class ServerPool: @unchecked Sendable {
                 opens += 1
             }
         }
-        for waiter in timedOut {
-            waiter.client.poolFailed(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "query_wait_timeout"))
+        for (waiter, reason) in timedOut {
+            waiter.client.poolFailed(ErrorFields(severity: "FATAL", sqlState: "08P01", message: reason))
         }
         if fromReserve > 0 {
             // PgBouncer's words, which operators watch for: the pool is short of servers.
