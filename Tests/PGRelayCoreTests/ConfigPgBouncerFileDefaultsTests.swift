@@ -25,6 +25,22 @@ final class ConfigPgBouncerFileDefaultsTests: XCTestCase {
         }
     }
 
+    func testPoolModeAndAuthTypeOfPgBouncerFiles() throws {
+        let cases: [(text: String, poolMode: PoolMode, authType: AuthType)] = [
+            ("[pgbouncer]\nlisten_port = 6432", .session, .md5),
+            ("[pgbouncer]\npool_mode = transaction", .transaction, .md5),
+            ("[pgbouncer]\nauth_type = scram-sha-256", .session, .scramSHA256),
+            ("[pgbouncer]\nauth_type = trust\npool_mode = statement", .statement, .trust),
+            ("[pgrelay]\nlisten_port = 6432", .transaction, .scramSHA256),
+            ("[pgrelay]\npool_mode = session", .session, .scramSHA256),
+        ]
+        for test in cases {
+            let config = try ConfigLoader.parse(text: test.text + "\n[databases]\napp = host=127.0.0.1\n", path: "t.ini").config
+            XCTAssertEqual(config.poolMode, test.poolMode, test.text)
+            XCTAssertEqual(config.authType, test.authType, test.text)
+        }
+    }
+
     /// What a pool sends to check a server: nothing, an empty query, or the SQL.
     func testCheckSQL() throws {
         let cases: [(query: String, sql: String?)] = [("", nil), ("<empty>", ""), ("SELECT 1", "SELECT 1"), ("select 2", "select 2")]

@@ -10,7 +10,18 @@ extension Config {
     ///   match (JSON would escape the quotes in `"trust" authentication failed`).
     /// - `server_check_query = <empty>` (PgBouncer since 1.24): an empty query checks a reused
     ///   server, and what the server logs for it is what PgBouncer's users expect to see.
+    /// - `pool_mode = session`: a file without `pool_mode` relies on session pooling (SET, temp
+    ///   tables, advisory locks last for the client's session); pgrelay's own default,
+    ///   `transaction`, would silently share servers between its clients.
+    /// - `auth_type = md5`: md5 secrets in its auth_file keep working (SCRAM secrets still get
+    ///   SCRAM, as in PgBouncer); pgrelay's own default, `scram-sha-256`, refuses them.
     mutating func applyPgBouncerFileDefaults(keysSet: Set<String>) {
+        if !keysSet.contains("pool_mode") {
+            poolMode = .session
+        }
+        if !keysSet.contains("auth_type") {
+            authType = .md5
+        }
         if !keysSet.contains("server_check_query") {
             serverCheckQuery = "<empty>"
         }

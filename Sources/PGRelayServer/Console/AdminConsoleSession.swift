@@ -176,6 +176,10 @@ final class AdminConsoleSession {
 
     /// Parses, checks access and runs one statement.
     private func run(_ text: String) -> EventLoopFuture<ConsoleReply> {
+        runtime.consoleCounters.withLockedValue {
+            $0.transactions &+= 1
+            $0.queries &+= 1
+        }
         do {
             let command = try authorized(ConsoleCommandParser.parse(text))
             return ConsoleCommands.run(command, runtime: runtime, on: loop)

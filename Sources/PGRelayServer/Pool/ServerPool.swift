@@ -151,7 +151,6 @@ final class ServerPool: @unchecked Sendable {
         return idle.lastIndex(where: { $0.loop === client.loop }) ?? (idle.isEmpty ? nil : idle.count - 1)
     }
 
-    /// Every queued client gets `error` and leaves the queue (SHUTDOWN WAIT_FOR_SERVERS).
     /// A server leaving `idle` for a client: lent now, or (the SQL returned) busy with
     /// server_check_query first, as PgBouncer checks a server idle since server_check_delay or
     /// longer (0: every time) before reusing it, so that a connection that died quietly is found
@@ -185,6 +184,7 @@ final class ServerPool: @unchecked Sendable {
         }
     }
 
+    /// Every queued client gets `error` and leaves the queue (SHUTDOWN WAIT_FOR_SERVERS).
     func failWaiters(_ error: ErrorFields) {
         let failed: [Waiter] = lock.withLock {
             defer { waiters.removeAll() }
@@ -474,6 +474,11 @@ final class ServerPool: @unchecked Sendable {
     /// servers idle or alive too long, keeps min_pool_size servers open. (Idle servers are
     /// checked when lent, not here: see `lendOrCheckLocked`.)
     func maintain(now: NIODeadline) {
+        if runtime.shutdownMode == .waitForServers {
+            // As PgBouncer's janitor, the next pass after SHUTDOWN WAIT_FOR_SERVERS disconnects
+            // the clients queued for a server; the transactions running go on.
+            failWaiters(ProxyServer.serverShuttingDown)
+        }
         let settings = self.settings
         var timedOut: [(Waiter, reason: String)] = []
         var toNotify: [ClientSession] = []

@@ -106,6 +106,8 @@ extension ProxyRuntime {
     func countersByDatabase() -> [(database: String, counters: PoolCounters)] {
         var sums: [String: PoolCounters] = [:]
         for pool in allPools() { sums[pool.key.database, default: PoolCounters()] = sums[pool.key.database, default: PoolCounters()] + pool.counters }
+        let console = consoleCounters.withLockedValue { $0 }
+        if console != PoolCounters() { sums["pgbouncer", default: PoolCounters()] = sums["pgbouncer", default: PoolCounters()] + console }
         return sums.keys.sorted().map { ($0, sums[$0] ?? PoolCounters()) }
     }
 

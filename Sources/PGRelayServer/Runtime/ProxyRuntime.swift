@@ -54,6 +54,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     public let stats: QueryStatsRegistry
     /// Pool counters at the last `stats_period` boundaries, for the averages of SHOW STATS.
     let statsPeriods = StatsPeriodTracker()
+    /// The admin console's own counters: each command is one transaction and one query of the
+    /// `pgbouncer` database, as PgBouncer counts them in SHOW STATS and SHOW TOTALS.
+    let consoleCounters = NIOLockedValueBox(PoolCounters())
     let statementNames = StatementNames()
     /// Numbers for sets of tracked parameter values (a server assignment compares two of them).
     let parameterSets = ParameterSetIDs()

@@ -290,10 +290,6 @@ public final class ProxyServer: @unchecked Sendable {
             // The running shutdown's poll sees the mode change and finishes.
             return
         }
-        if mode == .waitForServers {
-            // PgBouncer disconnects the clients queued for a server at once.
-            for pool in runtime.allPools() { pool.failWaiters(Self.serverShuttingDown) }
-        }
         let timeout = runtime.config.shutdownTimeout
         let deadline = timeout > 0 ? NIODeadline.now() + .nanoseconds(Int64(timeout * 1e9)) : nil
         let loop = group.next()
