@@ -164,6 +164,23 @@ final class PreparedStatementRewriterTests: XCTestCase {
         XCTAssertTrue(second.pipeline.isEmpty)
     }
 
+    /// server_parse_count: a Parse goes to a server once per server and statement, whether the
+    /// client's Parse or its Bind on another server sends it.
+    func testServerParsesCountWhatReachesAServer() throws {
+        var relay = RelayHarness()
+        _ = try relay.client(PG.parse("s1", "SELECT 1"), PG.sync)
+        _ = relay.server(PG.parseComplete, PG.ready("I"))
+        XCTAssertEqual(relay.rewriter.serverParses, 1)
+        _ = try relay.client(PG.bind("", "s1"), PG.execute(), PG.sync)
+        _ = relay.server(PG.bindComplete, PG.dataRow, PG.commandComplete("SELECT 1"), PG.ready("I"))
+        XCTAssertEqual(relay.rewriter.serverParses, 1, "the server has it: the Bind is only renamed")
+        _ = try relay.client(PG.parse("s2", "SELECT 1"))
+        XCTAssertEqual(relay.rewriter.serverParses, 1, "same text: the proxy answers the Parse itself")
+        relay.switchServer(to: ServerStatementCache(capacity: 16))
+        _ = try relay.client(PG.bind("", "s1"), PG.execute(), PG.sync)
+        XCTAssertEqual(relay.rewriter.serverParses, 2, "another server: prepared there before the Bind")
+    }
+
     func testBindOnAServerLackingTheStatementInjectsAParseWhoseAnswerIsDropped() throws {
         var relay = RelayHarness()
         _ = try relay.client(PG.parse("s1", "SELECT $1", types: [23]), PG.sync)

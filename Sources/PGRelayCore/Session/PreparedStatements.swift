@@ -104,6 +104,9 @@ public struct ServerStatementCache: Sendable {
 /// sent adds what the server owes to the `ResponsePipeline`.
 public struct PreparedStatementRewriter {
     public private(set) var statements: [String: ClientStatement] = [:]
+    /// Parses of a statement sent to a server (PgBouncer's server_parse_count): once per server
+    /// and statement, however many clients prepare it.
+    public private(set) var serverParses: UInt64 = 0
     private let allocator = ByteBufferAllocator()
 
     public init() {}
@@ -234,15 +237,16 @@ public struct PreparedStatementRewriter {
         statements.removeAll()
     }
 
-    private func ensurePrepared(_ statement: ClientStatement, cache: inout ServerStatementCache,
+    private mutating func ensurePrepared(_ statement: ClientStatement, cache: inout ServerStatementCache,
                                 pipeline: inout ResponsePipeline, out: inout ByteBuffer) {
         if !cache.touchIfPresent(statement.serverName) {
             prepare(statement.serverName, parse: statement.serverParse, cache: &cache, pipeline: &pipeline, out: &out, swallow: true)
         }
     }
 
-    private func prepare(_ serverName: String, parse: ByteBuffer, cache: inout ServerStatementCache,
+    private mutating func prepare(_ serverName: String, parse: ByteBuffer, cache: inout ServerStatementCache,
                          pipeline: inout ResponsePipeline, out: inout ByteBuffer, swallow: Bool) {
+        serverParses &+= 1
         let closeFirst = cache.mayStillHold(serverName)
         for evicted in cache.insert(serverName) {
             out.writeFrontendMessage(.close(.init(kind: .statement, name: evicted)))

@@ -464,12 +464,36 @@ final class ClientSession: @unchecked Sendable {
             fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "database \"\(database)\" is disabled"))
             return
         }
-        if let refusal = runtime.clientLimits.admit(database: database, user: user, config: runtime.config) {
-            logger.info("client refused: \(refusal.error.message)", metadata: ["user": "\(user)", "database": "\(database)"])
-            fatal(refusal.error)
+        admitToClientLimits(console: false) { [self] in join(pool, prelude: prelude) }
+    }
+
+    /// max_db_client_connections / max_user_client_connections: a refusal is checked once more
+    /// after `clientLimitRecheck`. A client of the same user or database that has just left may
+    /// still be counted: its Terminate is read on another event loop at the same moment, where
+    /// PgBouncer's single thread would have seen it first.
+    private func admitToClientLimits(console: Bool, retried: Bool = false, then admitted: @escaping () -> Void) {
+        let limits = runtime.clientLimits
+        let refusal = console ? limits.admitConsole(database: database, user: user, config: runtime.config)
+            : limits.admit(database: database, user: user, config: runtime.config)
+        guard let refusal else {
+            countedInClientLimits = true
+            admitted()
             return
         }
-        countedInClientLimits = true
+        guard retried else {
+            loop.scheduleTask(in: Self.clientLimitRecheck) { [self] in
+                if case .closed = phase { return }
+                admitToClientLimits(console: console, retried: true, then: admitted)
+            }
+            return
+        }
+        logger.info("client refused: \(refusal.error.message)", metadata: ["user": "\(user)", "database": "\(database)"])
+        fatal(refusal.error)
+    }
+
+    static let clientLimitRecheck = TimeAmount.milliseconds(100)
+
+    private func join(_ pool: ServerPool, prelude: ByteBuffer?) {
         self.pool = pool
         self.mode = pool.settings.poolMode
         let config = runtime.config
@@ -687,7 +711,12 @@ final class ClientSession: @unchecked Sendable {
             }
             if wantsFingerprint, !fingerprintNow { batchLabel.sql = buffer.getSlice(at: textStart, length: textLength) }
         case FrontendType.parse:
-            counters.clientParses &+= 1
+            // PgBouncer's client_parse_count and bind_count: named statements the proxy tracks
+            // (transaction and statement pooling with max_prepared_statements), nothing else.
+            if rewriter != nil, let frame = buffer.getSlice(at: index, length: length),
+               StatementNamePeek.target(of: Frame(type: type, bytes: frame)) != .unnamedStatement {
+                counters.clientParses &+= 1
+            }
             if !splitReads {
                 if wantsFingerprint { noteParseFingerprint(buffer, at: index, length: length) }
             } else if let frame = buffer.getSlice(at: index, length: length),
@@ -702,7 +731,10 @@ final class ClientSession: @unchecked Sendable {
                 }
             }
         case FrontendType.bind:
-            counters.binds &+= 1
+            if rewriter != nil, let frame = buffer.getSlice(at: index, length: length),
+               let statement = StatementNamePeek.boundStatementName(of: Frame(type: type, bytes: frame)), !statement.isEmpty {
+                counters.binds &+= 1
+            }
             if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length) {
                 // Only the name is needed here; the rewriter decodes the whole message (and
                 // refuses a malformed one).
@@ -795,6 +827,8 @@ final class ClientSession: @unchecked Sendable {
             }
         }
         startRequest(frame)
+        let serverParsesBefore = rewriter!.serverParses
+        defer { counters.serverParses &+= rewriter!.serverParses &- serverParsesBefore }
         let outcome = try rewriter!.handle(frame, cache: &server.statementCache, pipeline: &pipeline) { [runtime] query, types in
             runtime.statementNames.name(for: query, types: types)
         }
@@ -1262,12 +1296,10 @@ final class ClientSession: @unchecked Sendable {
             fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "not allowed"))
             return
         }
-        if let refusal = runtime.clientLimits.admitConsole(database: database, user: user, config: runtime.config) {
-            logger.info("client refused: \(refusal.error.message)", metadata: ["user": "\(user)", "database": "\(database)"])
-            fatal(refusal.error)
-            return
-        }
-        countedInClientLimits = true
+        admitToClientLimits(console: true) { [self] in openConsole(access: access, prelude: prelude) }
+    }
+
+    private func openConsole(access: AdminConsoleSession.Access, prelude: ByteBuffer?) {
         let console = AdminConsoleSession(runtime: runtime, client: self, access: access)
         self.console = console
         phase = .console
