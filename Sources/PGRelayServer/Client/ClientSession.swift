@@ -977,18 +977,42 @@ final class ClientSession: @unchecked Sendable {
         serverInbound = nil
         if route == .replica, let replica = currentReplica, !answeredSinceDispatch, tracker.status == .idle,
            !inFlightOnReplica.isEmpty, swallowReady == 0 {
-            // A read whose replica died before answering anything: send it again elsewhere.
             logger.warning("replica connection lost before answering, retrying the read", metadata: ["backend": "\(replica.address)"])
-            banReplica(replica)
-            pendingFrames.insert(contentsOf: inFlightOnReplica, at: 0)
-            inFlightOnReplica = []
-            tracker.reset()
-            pipeline.reset()
-            requests.removeAll()
-            requestServer()
+            retryReadElsewhere(awayFrom: replica)
             return
         }
         fatal(ErrorFields(severity: "FATAL", sqlState: "08006", message: "server conn crashed?"))
+    }
+
+    /// A read whose replica went away before answering anything: send it again elsewhere.
+    private func retryReadElsewhere(awayFrom replica: BackendID) {
+        banReplica(replica)
+        pendingFrames.insert(contentsOf: inFlightOnReplica, at: 0)
+        inFlightOnReplica = []
+        tracker.reset()
+        pipeline.reset()
+        requests.removeAll()
+        requestServer()
+    }
+
+    /// The held replica ends its session with a class-57 FATAL as the first answer to a read
+    /// (`ReplicaReadRetry`): the server is dropped and the read goes elsewhere; the client never
+    /// sees the error. True when that happened.
+    private func droppedEndingReplica(_ input: ByteBuffer, errorAt index: Int, length: Int, pendingBefore: Bool,
+                                      from source: ServerConnection) -> Bool {
+        guard route == .replica, let replica = currentReplica, !pendingBefore, swallowReady == 0,
+              ReplicaReadRetry.retriesAfterError(sqlState: input.errorSQLState(at: index, length: length),
+                                                 answered: answeredSinceDispatch, inTransaction: tracker.status != .idle,
+                                                 readsInFlight: inFlightOnReplica.count)
+        else { return false }
+        logger.warning("replica ended the session before answering, retrying the read", metadata: [
+            "backend": "\(replica.address)", "server": "\(source.id)",
+        ])
+        server = nil
+        serverInbound = nil
+        source.unlink(clean: false)
+        retryReadElsewhere(awayFrom: replica)
+        return true
     }
 
     private func releaseServer(reset: Bool = true) {
@@ -1045,6 +1069,9 @@ final class ClientSession: @unchecked Sendable {
                 case BackendType.parameterStatus:
                     noteParameterStatus(input, at: index, length: length, server: source)
                 case BackendType.errorResponse:
+                    if droppedEndingReplica(input, errorAt: index, length: length, pendingBefore: runStart < index, from: source) {
+                        return
+                    }
                     requestFailed = true
                     if context.settings.tracing { failedSQLState = input.errorSQLState(at: index, length: length) }
                 default:
