@@ -975,8 +975,10 @@ final class ClientSession: @unchecked Sendable {
         guard server === lost else { return }
         server = nil
         serverInbound = nil
+        // A SET of the proxy's own still unanswered (swallowReady) is no answer to the client: the
+        // next server gets its own.
         if route == .replica, let replica = currentReplica, !answeredSinceDispatch, tracker.status == .idle,
-           !inFlightOnReplica.isEmpty, swallowReady == 0 {
+           !inFlightOnReplica.isEmpty {
             logger.warning("replica connection lost before answering, retrying the read", metadata: ["backend": "\(replica.address)"])
             retryReadElsewhere(awayFrom: replica)
             return
@@ -989,6 +991,7 @@ final class ClientSession: @unchecked Sendable {
         banReplica(replica)
         pendingFrames.insert(contentsOf: inFlightOnReplica, at: 0)
         inFlightOnReplica = []
+        swallowReady = 0
         tracker.reset()
         pipeline.reset()
         requests.removeAll()
@@ -1000,7 +1003,7 @@ final class ClientSession: @unchecked Sendable {
     /// sees the error. True when that happened.
     private func droppedEndingReplica(_ input: ByteBuffer, errorAt index: Int, length: Int, pendingBefore: Bool,
                                       from source: ServerConnection) -> Bool {
-        guard route == .replica, let replica = currentReplica, !pendingBefore, swallowReady == 0,
+        guard route == .replica, let replica = currentReplica, !pendingBefore,
               ReplicaReadRetry.retriesAfterError(sqlState: input.errorSQLState(at: index, length: length),
                                                  answered: answeredSinceDispatch, inTransaction: tracker.status != .idle,
                                                  readsInFlight: inFlightOnReplica.count)
@@ -1055,6 +1058,10 @@ final class ClientSession: @unchecked Sendable {
                     case BackendType.readyForQuery: swallowReady -= 1
                     case BackendType.parameterStatus: noteParameterStatus(input, at: index, length: length, server: source)
                     case BackendType.errorResponse:
+                        // A replica shutting down answers the proxy's SET with its FATAL.
+                        if droppedEndingReplica(input, errorAt: index, length: length, pendingBefore: false, from: source) {
+                            return
+                        }
                         logger.warning("restoring session parameters on the server failed", metadata: ["server": "\(source.id)"])
                     default: break
                     }
