@@ -100,6 +100,13 @@ def kill_node(cluster, name):
     assert wait_until(lambda: not any(alive(p) for p in [pm, *procs]), 10), f"{name} survived SIGKILL"
 
 
+def durable_table(cluster, name, columns):
+    """A table for app, created durably: the cluster runs with synchronous_commit = off, and a
+    commit still in the WAL buffers dies with a killed primary."""
+    cluster.sql(f"SET synchronous_commit = on; DROP TABLE IF EXISTS {name}; CREATE TABLE {name} ({columns}); "
+                f"GRANT ALL ON {name} TO app")
+
+
 def start_primary(cluster):
     cluster.cmd("start-primary", cluster.dir)
 
@@ -229,10 +236,7 @@ def test_primary_killed_mid_transaction_and_restarted(proxy, healthy):
     reader on the replica is not disturbed at all."""
     c = healthy
     p = on_cluster(proxy, c, replicas=True, pool_mode="transaction", default_pool_size=4)
-    # Committed durably: the cluster runs with synchronous_commit = off, and a commit still in
-    # the WAL buffers dies with the primary.
-    c.sql("SET synchronous_commit = on; DROP TABLE IF EXISTS fault_tx; CREATE TABLE fault_tx (id int); "
-          "GRANT ALL ON fault_tx TO app")
+    durable_table(c, "fault_tx", "id int")
     bystander = p.connect(application_name="bystander")
     bystander.execute("SELECT 1")
     idle_tx = p.connect(autocommit=False, application_name="idle_tx")
@@ -277,8 +281,7 @@ def test_primary_backend_killed_mid_copy_in(proxy, healthy):
     the pool serves new clients once the primary is back."""
     c = healthy
     p = on_cluster(proxy, c, pool_mode="transaction", default_pool_size=4)
-    with p.connect() as setup:
-        setup.execute("DROP TABLE IF EXISTS fault_copy_in; CREATE TABLE fault_copy_in (t text)")
+    durable_table(c, "fault_copy_in", "t text")
     writer_conn = p.connect(application_name="copy_in")
     progress = threading.Event()
     row = ("z" * 200 + "\n").encode()
@@ -512,6 +515,45 @@ def test_client_not_reading_1_gb_keeps_proxy_rss_bounded_and_its_server(proxy, h
     assert answer == "mine"
     assert int(pid) != stalled_pid, "the stalled client's server was lent with its result unfinished"
     assert wait_until(lambda: not alive(stalled_pid), 10), "the stalled query's backend lives on"
+
+
+class PeakRSS(threading.Thread):
+    """The highest VmRSS of a process, sampled every 20 ms until `finish`."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, rss_bytes(pid), threading.Event()
+        self.start()
+
+    def run(self):
+        while not self.stop.wait(0.02):
+            self.peak = max(self.peak, rss_bytes(self.pid))
+
+    def finish(self):
+        self.stop.set()
+        self.join(5)
+        return self.peak
+
+
+def test_large_result_read_at_full_speed_keeps_proxy_rss_bounded(proxy, cluster):
+    """A client reading a 200 MB result as fast as it can: pgrelay's RSS stays within
+    SLOW_READER_RSS_BOUND of what it was, and every row arrives. Regression: when the reads from
+    the server kept ending inside a DataRow (1 KB rows, reads of up to 64 KB: nearly always),
+    the carried-over buffer kept every byte already relayed, so one buffer grew towards the size
+    of the result (peaks of 100-190 MB for 100 MB), and each read copied it again."""
+    p = proxy(pool_mode="transaction", default_pool_size=2)
+    assert p.query("SELECT 1") == "1"
+    before = rss_bytes(p.pid)
+    conn = rawpg.RawConnection(p.port, timeout=60)
+    try:
+        conn.login("app", "app", "appdb")
+        watch = PeakRSS(p.pid)
+        outcome = stream(conn, "SELECT repeat('f', 1000) FROM generate_series(1, 200000)", 1 << 62, lambda: None)
+        grown = watch.finish() - before
+    finally:
+        conn.close()
+    assert outcome[:2] == ("complete", 200000), outcome
+    assert grown < SLOW_READER_RSS_BOUND, f"pgrelay grew by {grown >> 20} MB relaying a 200 MB result"
 
 
 # ---- many clients that reset their connection --------------------------------------------------

@@ -544,7 +544,9 @@ final class ClientSession: @unchecked Sendable {
             requestServer()
         }
         buffer.moveReaderIndex(to: index)
-        inbound = buffer.readableBytes > 0 ? buffer : nil
+        // Only the unread tail is kept (see serverRead): a COPY FROM stream whose reads end
+        // mid-message would otherwise keep every byte relayed before it.
+        inbound = buffer.readableBytes > 0 ? buffer.slice() : nil
         lastRequestAt = .now()
     }
 
@@ -1120,8 +1122,11 @@ final class ClientSession: @unchecked Sendable {
         }
         flushRun(input, from: runStart, to: index)
         input.moveReaderIndex(to: index)
-        serverInbound = input.readableBytes > 0 ? input : nil
-        if let current = serverInbound { serverInbound = current.readableBytes > 0 ? current : nil }
+        // Only the unread tail (a message cut by the end of a read) is kept, as a slice: the
+        // whole buffer would keep every byte already relayed, and the next read appended to it
+        // would copy them all again. A large result whose reads kept ending mid-message grew
+        // one buffer to the size of the result.
+        serverInbound = input.readableBytes > 0 ? input.slice() : nil
         maybeReleaseServer()
     }
 
