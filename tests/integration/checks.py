@@ -1,5 +1,6 @@
 """Checks shared by several issues' tests: polling, server-side state, background load."""
 
+import os
 import subprocess
 import threading
 import time
@@ -10,6 +11,29 @@ import harness
 def server_connections(cluster, user="app"):
     return int(cluster.sql(
         f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{user}' AND backend_type = 'client backend'"))
+
+
+def pid_alive(pid):
+    """Whether a process runs; a zombie (killed, not yet reaped) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
 
 
 def wait_until(predicate, timeout, interval=0.1):

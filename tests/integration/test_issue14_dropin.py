@@ -10,6 +10,7 @@ import pytest
 
 import conftest
 import harness
+from checks import rss_bytes
 
 pytestmark = pytest.mark.issue14
 
@@ -203,14 +204,6 @@ def test_server_released_while_its_client_is_slow_serves_the_next_client(proxy):
     finally:
         done.set()
         slow.close()
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 def test_client_that_stops_reading_holds_rows_in_postgresql_not_in_the_proxy(proxy):

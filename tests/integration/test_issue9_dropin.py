@@ -8,6 +8,7 @@ import time
 import pytest
 
 import harness
+from checks import pid_alive
 
 pytestmark = pytest.mark.issue9
 
@@ -55,21 +56,6 @@ def prepare(p):
     harness.give_to_server_user(p.dir)
     harness.give_to_server_user(p.socket_dir)
     p.write_config()
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie is dead for our purpose
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def wait_gone(pid, timeout=20):

@@ -589,7 +589,9 @@ final class ClientSession: @unchecked Sendable {
             requestServer()
         }
         buffer.moveReaderIndex(to: index)
-        inbound = buffer.readableBytes > 0 ? buffer : nil
+        // Only the unread tail is kept (see serverRead): a COPY FROM stream whose reads end
+        // mid-message would otherwise keep every byte relayed before it.
+        inbound = buffer.readableBytes > 0 ? buffer.slice() : nil
         lastRequestAt = .now()
     }
 
@@ -1038,20 +1040,47 @@ final class ClientSession: @unchecked Sendable {
         guard server === lost else { return }
         server = nil
         serverInbound = nil
+        // A SET of the proxy's own still unanswered (swallowReady) is no answer to the client: the
+        // next server gets its own.
         if route == .replica, let replica = currentReplica, !answeredSinceDispatch, tracker.status == .idle,
-           !inFlightOnReplica.isEmpty, swallowReady == 0 {
-            // A read whose replica died before answering anything: send it again elsewhere.
+           !inFlightOnReplica.isEmpty {
             logger.warning("replica connection lost before answering, retrying the read", metadata: ["backend": "\(replica.address)"])
-            banReplica(replica)
-            pendingFrames.insert(contentsOf: inFlightOnReplica, at: 0)
-            inFlightOnReplica = []
-            tracker.reset()
-            pipeline.reset()
-            requests.removeAll()
-            requestServer()
+            retryReadElsewhere(awayFrom: replica)
             return
         }
         fatal(ErrorFields(severity: "FATAL", sqlState: "08006", message: "server conn crashed?"))
+    }
+
+    /// A read whose replica went away before answering anything: send it again elsewhere.
+    private func retryReadElsewhere(awayFrom replica: BackendID) {
+        banReplica(replica)
+        pendingFrames.insert(contentsOf: inFlightOnReplica, at: 0)
+        inFlightOnReplica = []
+        swallowReady = 0
+        tracker.reset()
+        pipeline.reset()
+        requests.removeAll()
+        requestServer()
+    }
+
+    /// The held replica ends its session with a class-57 FATAL as the first answer to a read
+    /// (`ReplicaReadRetry`): the server is dropped and the read goes elsewhere; the client never
+    /// sees the error. True when that happened.
+    private func droppedEndingReplica(_ input: ByteBuffer, errorAt index: Int, length: Int, pendingBefore: Bool,
+                                      from source: ServerConnection) -> Bool {
+        guard route == .replica, let replica = currentReplica, !pendingBefore,
+              ReplicaReadRetry.retriesAfterError(sqlState: input.errorSQLState(at: index, length: length),
+                                                 answered: answeredSinceDispatch, inTransaction: tracker.status != .idle,
+                                                 readsInFlight: inFlightOnReplica.count)
+        else { return false }
+        logger.warning("replica ended the session before answering, retrying the read", metadata: [
+            "backend": "\(replica.address)", "server": "\(source.id)",
+        ])
+        server = nil
+        serverInbound = nil
+        source.unlink(clean: false)
+        retryReadElsewhere(awayFrom: replica)
+        return true
     }
 
     private func releaseServer(reset: Bool = true) {
@@ -1094,6 +1123,10 @@ final class ClientSession: @unchecked Sendable {
                     case BackendType.readyForQuery: swallowReady -= 1
                     case BackendType.parameterStatus: noteParameterStatus(input, at: index, length: length, server: source)
                     case BackendType.errorResponse:
+                        // A replica shutting down answers the proxy's SET with its FATAL.
+                        if droppedEndingReplica(input, errorAt: index, length: length, pendingBefore: false, from: source) {
+                            return
+                        }
                         logger.warning("restoring session parameters on the server failed", metadata: ["server": "\(source.id)"])
                     default: break
                     }
@@ -1108,6 +1141,9 @@ final class ClientSession: @unchecked Sendable {
                 case BackendType.parameterStatus:
                     noteParameterStatus(input, at: index, length: length, server: source)
                 case BackendType.errorResponse:
+                    if droppedEndingReplica(input, errorAt: index, length: length, pendingBefore: runStart < index, from: source) {
+                        return
+                    }
                     requestFailed = true
                     if context.settings.tracing { failedSQLState = input.errorSQLState(at: index, length: length) }
                 default:
@@ -1153,8 +1189,11 @@ final class ClientSession: @unchecked Sendable {
         }
         flushRun(input, from: runStart, to: index)
         input.moveReaderIndex(to: index)
-        serverInbound = input.readableBytes > 0 ? input : nil
-        if let current = serverInbound { serverInbound = current.readableBytes > 0 ? current : nil }
+        // Only the unread tail (a message cut by the end of a read) is kept, as a slice: the
+        // whole buffer would keep every byte already relayed, and the next read appended to it
+        // would copy them all again. A large result whose reads kept ending mid-message grew
+        // one buffer to the size of the result.
+        serverInbound = input.readableBytes > 0 ? input.slice() : nil
         maybeReleaseServer()
     }
 
