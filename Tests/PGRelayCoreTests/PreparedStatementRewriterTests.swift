@@ -181,44 +181,6 @@ final class PreparedStatementRewriterTests: XCTestCase {
         XCTAssertEqual(relay.rewriter.serverParses, 2, "another server: prepared there before the Bind")
     }
 
-    /// A second Parse of a name the client prepared: the server answers it (42P05, then it skips
-    /// to the Sync), on a server that has the statement and on one that lacks it; the client's
-    /// statement stays the first one.
-    func testPreparingANameTwiceGetsPostgreSQLsError() throws {
-        var relay = RelayHarness()
-        _ = try relay.client(PG.parse("s1", "SELECT 1"), PG.sync)
-        _ = relay.server(PG.parseComplete, PG.ready("I"))
-
-        let again = try relay.client(PG.parse("s1", "SELECT 2"), PG.bind("", "s1"), PG.execute(), PG.sync)
-        XCTAssertEqual(again.server, PG.parse("pgrelay_1", "SELECT 1") + PG.bind("", "pgrelay_1") + PG.execute() + PG.sync)
-        let refusal = PG.error("42P05", "prepared statement \"pgrelay_1\" already exists")
-        XCTAssertEqual(relay.server(refusal, PG.ready("I")), refusal + PG.ready("I"))
-        XCTAssertTrue(relay.pipeline.isEmpty)
-        XCTAssertEqual(relay.rewriter.statements["s1"]?.query, "SELECT 1")
-        XCTAssertTrue(relay.cache.contains("pgrelay_1"), "the statement the server has stays cached")
-
-        relay.switchServer(to: ServerStatementCache(capacity: 16))
-        let elsewhere = try relay.client(PG.parse("s1", "SELECT 3"), PG.sync)
-        XCTAssertEqual(elsewhere.server, PG.parse("pgrelay_1", "SELECT 1") + PG.parse("pgrelay_1", "SELECT 1") + PG.sync)
-        XCTAssertEqual(relay.server(PG.parseComplete, refusal, PG.ready("I")), refusal + PG.ready("I"))
-        XCTAssertTrue(relay.pipeline.isEmpty)
-    }
-
-    /// PQprepare without a server (Parse + Sync answered by the proxy): a name prepared before is
-    /// refused as PostgreSQL does.
-    func testPreparingANameTwiceWithoutAServer() throws {
-        var rewriter = PreparedStatementRewriter()
-        let names: (String, [UInt32]) -> String = { _, _ in "pgrelay_1" }
-        let cases: [(name: String, expected: PreparedStatementRewriter.LocalParse)] = [
-            ("a", .registered), ("b", .registered), ("a", .alreadyPrepared("a")), ("", .notNamed),
-        ]
-        for test in cases {
-            let frame = SessionWire.frames(PG.parse(test.name, "SELECT 1"))[0]
-            XCTAssertEqual(try rewriter.registerWithoutServer(frame, nameFor: names), test.expected, test.name)
-        }
-        XCTAssertEqual(PreparedStatementRewriter.LocalParse.alreadyExists("a").sqlState, "42P05")
-    }
-
     func testBindOnAServerLackingTheStatementInjectsAParseWhoseAnswerIsDropped() throws {
         var relay = RelayHarness()
         _ = try relay.client(PG.parse("s1", "SELECT $1", types: [23]), PG.sync)

@@ -452,27 +452,3 @@ def test_client_waiting_for_a_server_longer_than_query_timeout_fails(proxy, clus
         # (PgBouncer also closes the holder: its query_timeout counts from the last request,
         # idle in a transaction or not; pgrelay's only times a running request.)
         holder.close()
-
-
-@pytest.mark.parametrize("mode", ["transaction", "statement"])
-def test_preparing_a_name_twice_is_refused_as_postgresql_does(proxy, mode):
-    """A second Parse of a name the client prepared gets PostgreSQL's 42P05 (pgrelay used to
-    replace the statement silently); the first statement stays and the connection goes on, with
-    libpq's PQprepare (answered without a server) and inside a transaction (answered by the server,
-    which then fails the transaction as PostgreSQL does)."""
-    from psycopg import pq
-    p = proxy(pool_mode=mode)
-    with psycopg.connect(p.dsn(), autocommit=True) as conn:
-        assert conn.pgconn.prepare(b"dup", b"SELECT 1").status == pq.ExecStatus.COMMAND_OK
-        again = conn.pgconn.prepare(b"dup", b"SELECT 2")
-        assert again.status == pq.ExecStatus.FATAL_ERROR
-        assert again.error_field(pq.DiagnosticField.SQLSTATE) == b"42P05"
-        assert conn.pgconn.exec_prepared(b"dup", []).get_value(0, 0) == b"1"
-        if mode == "transaction":
-            conn.execute("BEGIN")
-            failed = conn.pgconn.prepare(b"dup", b"SELECT 3")
-            assert failed.error_field(pq.DiagnosticField.SQLSTATE) == b"42P05"
-            with pytest.raises(psycopg.errors.InFailedSqlTransaction):
-                conn.execute("SELECT 4")
-            conn.execute("ROLLBACK")
-        assert conn.execute("SELECT 5").fetchone() == (5,)

@@ -133,16 +133,6 @@ public struct PreparedStatementRewriter {
             guard !unnamed, case .parse(let parse)? = try FrontendMessage.decode(frame), !parse.name.isEmpty else {
                 return passThrough(.parse)
             }
-            if let existing = statements[parse.name] {
-                // PostgreSQL refuses to prepare a name twice (42P05), skips the rest of the batch
-                // up to Sync and fails an open transaction. The server gives that answer itself:
-                // it gets the existing statement (if it lacks it) and then the same Parse again.
-                var out = allocator.buffer(capacity: existing.serverParse.readableBytes * 2)
-                ensurePrepared(existing, cache: &cache, pipeline: &pipeline, out: &out)
-                out.writeImmutableBuffer(existing.serverParse)
-                pipeline.append(.forward(.parse, serverStatement: nil))
-                return .rewritten(out)
-            }
             let serverName = nameFor(parse.query, parse.parameterTypes)
             var serverParse = allocator.buffer(capacity: parse.query.utf8.count + serverName.utf8.count + 16)
             serverParse.writeFrontendMessage(.parse(.init(name: serverName, query: parse.query, parameterTypes: parse.parameterTypes)))
@@ -232,28 +222,14 @@ public struct PreparedStatementRewriter {
     /// statement is prepared on a server at its first Bind or Describe. Used for Parse+Sync batches
     /// sent outside a transaction (libpq's PQprepare), so that preparing never waits for a server.
     /// Returns false for an unnamed Parse (it must reach a server).
-    public mutating func registerWithoutServer(_ frame: Frame, nameFor: (String, [UInt32]) -> String) throws -> LocalParse {
-        guard case .parse(let parse)? = try FrontendMessage.decode(frame), !parse.name.isEmpty else { return .notNamed }
-        // PostgreSQL prepares a name once; a second Parse of it is refused and the first kept.
-        if statements[parse.name] != nil { return .alreadyPrepared(parse.name) }
+    public mutating func registerWithoutServer(_ frame: Frame, nameFor: (String, [UInt32]) -> String) throws -> Bool {
+        guard case .parse(let parse)? = try FrontendMessage.decode(frame), !parse.name.isEmpty else { return false }
         let serverName = nameFor(parse.query, parse.parameterTypes)
         var serverParse = allocator.buffer(capacity: parse.query.utf8.count + serverName.utf8.count + 16)
         serverParse.writeFrontendMessage(.parse(.init(name: serverName, query: parse.query, parameterTypes: parse.parameterTypes)))
         statements[parse.name] = ClientStatement(query: parse.query, parameterTypes: parse.parameterTypes,
                                                  serverName: serverName, serverParse: serverParse)
-        return .registered
-    }
-
-    public enum LocalParse: Equatable {
-        case registered
-        /// The client prepared this name before: PostgreSQL's answer is 42P05.
-        case alreadyPrepared(String)
-        case notNamed
-
-        /// PostgreSQL's error for preparing `name` twice.
-        public static func alreadyExists(_ name: String) -> ErrorFields {
-            ErrorFields(severity: "ERROR", sqlState: "42P05", message: "prepared statement \"\(name)\" already exists")
-        }
+        return true
     }
 
     /// DISCARD ALL reached the client's statements too.

@@ -858,19 +858,11 @@ final class ClientSession: @unchecked Sendable {
             guard case .parse(let parse)? = try FrontendMessage.decode(frame), !parse.name.isEmpty else { return false }
         }
         var out = allocator.buffer(capacity: 6 * pendingFrames.count + 6)
-        parses: for frame in pendingFrames.dropLast() {
-            let outcome = try rewriter!.registerWithoutServer(frame) { [runtime] query, types in
+        for frame in pendingFrames.dropLast() {
+            _ = try rewriter!.registerWithoutServer(frame) { [runtime] query, types in
                 runtime.statementNames.name(for: query, types: types)
             }
-            switch outcome {
-            case .registered, .notNamed:
-                out.writeEmptyBackendMessage(BackendType.parseComplete)
-            case .alreadyPrepared(let name):
-                // PgBouncer's log line; PostgreSQL's answer, after which it skips to the Sync.
-                logger.info("prepared statement '\(name)' was already prepared")
-                out.writeErrorResponse(PreparedStatementRewriter.LocalParse.alreadyExists(name))
-                break parses
-            }
+            out.writeEmptyBackendMessage(BackendType.parseComplete)
         }
         out.writeReadyForQuery(.idle)
         pendingFrames.removeAll()
