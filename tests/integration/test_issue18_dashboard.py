@@ -50,6 +50,9 @@ class Load(threading.Thread):
 
 
 def chromium(binary, profile, *args, timeout=60):
+    """One headless run. Each run gets a profile of its own: a run on the profile of one that has
+    just exited can be handed to that one's lingering browser process, with its flags (a
+    --disable-javascript run then rendered with JavaScript)."""
     cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
            "--disable-extensions", "--hide-scrollbars", f"--user-data-dir={profile}", *args]
     res = subprocess.run(cmd, capture_output=True, timeout=timeout)
@@ -124,10 +127,10 @@ def test_dashboard_in_headless_chromium(proxy, tmp_path):
         assert history["interval_s"] == 1 and history["threshold_ms"] == SLOW_MS
         status, health = p.http("/health")
         assert (status, health["status"]) == (503, "unhealthy"), health
-        chromium(binary, tmp_path / "profile", "--window-size=1200,1300", "--virtual-time-budget=3000",
+        chromium(binary, tmp_path / "profile-shot", "--window-size=1200,1300", "--virtual-time-budget=3000",
                  f"--screenshot={shot}", url)
-        dom = chromium(binary, tmp_path / "profile", "--virtual-time-budget=6000", "--dump-dom", url)
-        static = chromium(binary, tmp_path / "profile", "--disable-javascript", "--dump-dom", url)
+        dom = chromium(binary, tmp_path / "profile-dom", "--virtual-time-budget=6000", "--dump-dom", url)
+        static = chromium(binary, tmp_path / "profile-static", "--disable-javascript", "--dump-dom", url)
     assert load.error is None, load.error
     assert load.count > 50
 
