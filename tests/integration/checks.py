@@ -6,6 +6,7 @@ import threading
 import time
 
 import harness
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def server_connections(cluster, user="app"):
@@ -111,3 +112,14 @@ class PeakServerConnections:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(5)
+
+
+def metric(p, family, **labels):
+    """The value of one sample of pgrelay's /metrics (None when absent)."""
+    status, text = p.http("/metrics")
+    assert status == 200
+    for parsed in text_string_to_metric_families(text):
+        for sample in parsed.samples:
+            if sample.name == family and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None

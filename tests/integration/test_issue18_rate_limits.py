@@ -7,9 +7,9 @@ import time
 
 import psycopg
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 import harness
+from checks import metric
 from conftest import SCRAM_USER
 
 pytestmark = [pytest.mark.issue18, pytest.mark.pgrelay_only("query rate limits")]
@@ -32,16 +32,6 @@ def pgbench_tps(p, user, script, clients, seconds, protocol="simple"):
     assert failed in (None, 0), res.stdout
     tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", res.stdout).group(1))
     return processed, tps
-
-
-def metric(p, family, **labels):
-    status, text = p.http("/metrics")
-    assert status == 200
-    for parsed in text_string_to_metric_families(text):
-        for sample in parsed.samples:
-            if sample.name == family and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    return None
 
 
 def test_a_user_over_its_limit_gets_its_rate_and_another_user_is_unaffected(proxy, tmp_path):

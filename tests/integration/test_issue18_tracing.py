@@ -4,8 +4,8 @@ import re
 import time
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
+from checks import metric
 from otlp_receiver import OTLPReceiver
 
 pytestmark = [pytest.mark.issue18, pytest.mark.pgrelay_only("OpenTelemetry tracing")]
@@ -28,16 +28,6 @@ def wait_for_spans(receiver, count, timeout=8):
             return spans
         time.sleep(0.1)
     return receiver.spans()
-
-
-def metric(p, family, **labels):
-    status, text = p.http("/metrics")
-    assert status == 200
-    for parsed in text_string_to_metric_families(text):
-        for sample in parsed.samples:
-            if sample.name == family and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    return None
 
 
 @pytest.fixture
