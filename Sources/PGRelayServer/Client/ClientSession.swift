@@ -733,17 +733,12 @@ final class ClientSession: @unchecked Sendable {
                 }
             }
         case FrontendType.bind:
-            if rewriter != nil, let frame = buffer.getSlice(at: index, length: length),
-               let statement = StatementNamePeek.boundStatementName(of: Frame(type: type, bytes: frame)), !statement.isEmpty {
-                counters.binds &+= 1
-            }
-            if wantsFingerprint, let frame = buffer.getSlice(at: index, length: length) {
-                // Only the name is needed here; the rewriter decodes the whole message (and
-                // refuses a malformed one).
-                if let statement = StatementNamePeek.boundStatementName(of: Frame(type: type, bytes: frame)) {
-                    batchLabel.fingerprint = statement.isEmpty ? unnamedFingerprint : statementFingerprints[statement]
-                }
-            }
+            // One peek at the statement's name serves the bind counter and the fingerprint; the
+            // rewriter decodes the whole message (and refuses a malformed one).
+            guard rewriter != nil || wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
+                  let statement = StatementNamePeek.boundStatementName(of: Frame(type: type, bytes: frame)) else { break }
+            if rewriter != nil, !statement.isEmpty { counters.binds &+= 1 }
+            if wantsFingerprint { batchLabel.fingerprint = statement.isEmpty ? unnamedFingerprint : statementFingerprints[statement] }
         case FrontendType.close:
             if let frame = buffer.getSlice(at: index, length: length),
                case .close(let target)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)), target.kind == .statement {
