@@ -184,3 +184,44 @@ final class ConfigDatabaseTests: XCTestCase {
         }
     }
 }
+
+final class ConfigHostsListTests: XCTestCase {
+    private func load(_ entry: String) throws -> DatabaseConfig {
+        let config = try loadConfig("[pgrelay]\n[databases]\napp = \(entry)\n").config
+        return try XCTUnwrap(config.databases.first)
+    }
+
+    func testHostsListsEveryServerWithoutAPrimary() throws {
+        let entry = try load("hosts=10.0.0.1:5432,10.0.0.2,[::1]:6000 port=5433 dbname=appdb")
+        XCTAssertTrue(entry.discoversPrimary)
+        XCTAssertTrue(entry.needsHealthChecks)
+        XCTAssertEqual(entry.hosts, [BackendAddress(host: "10.0.0.1", port: 5432), BackendAddress(host: "10.0.0.2", port: 5433),
+                                     BackendAddress(host: "::1", port: 6000)])
+        XCTAssertEqual(entry.replicas, [])
+        XCTAssertEqual(entry.description, "app = hosts=10.0.0.1:5432,10.0.0.2:5433,[::1]:6000 port=5433 dbname=appdb")
+        let plain = try load("host=10.0.0.1,10.0.0.2")
+        XCTAssertFalse(plain.discoversPrimary, "host= lists keep PgBouncer's meaning")
+        XCTAssertFalse(plain.needsHealthChecks)
+    }
+
+    func testMalformedHostsLists() {
+        let cases: [(String, String)] = [
+            ("hosts=a,b host=c", "hosts= lists every server of the database; it cannot be combined with host= or replicas="),
+            ("hosts=a,b replicas=c", "hosts= lists every server of the database; it cannot be combined with host= or replicas="),
+            ("hosts=a:1,a:1", "hosts: a server is listed twice"),
+            ("hosts=a,", "hosts: empty host in address list"),
+            ("hosts=a:0", #"hosts: invalid port "0" in "a:0" (1..65535)"#),
+        ]
+        for (text, message) in cases {
+            let error = configError { _ = try self.load(text) }
+            XCTAssertEqual(error?.description, "pgrelay.ini:3: app: \(message)", text)
+        }
+    }
+
+    func testFailoverDetectDefaultAndRange() throws {
+        XCTAssertEqual(try loadConfig("[pgrelay]\n").config.failoverDetectMs, 2000)
+        XCTAssertEqual(try loadConfig("[pgrelay]\nfailover_detect_ms = 500\n").config.failoverDetectMs, 500)
+        let error = configError { _ = try loadConfig("[pgrelay]\nfailover_detect_ms = 10\n") }
+        XCTAssertNotNil(error)
+    }
+}

@@ -85,7 +85,13 @@ final class StatsRenderingTests: XCTestCase {
         XCTAssertEqual(document["window_s"] as? Int, 60)
         let listed = try XCTUnwrap(document["backends"] as? [[String: Any]])
         XCTAssertEqual(listed.count, 2)
-        XCTAssertEqual(Set(listed[0].keys), ["database", "host", "port", "role", "up", "lag_ms", "reason"])
+        XCTAssertEqual(Set(listed[0].keys), ["database", "host", "port", "role", "up", "lag_ms", "reason", "role_changed_at"])
+        XCTAssertTrue(listed[0]["role_changed_at"] is NSNull, "only hosts= servers have a discovered role")
+        let discovered = try parse(QueryStatsJSON.health(populatedSnapshot(), backends: [
+            BackendHealth(database: "app", host: "db2", port: 5432, role: "primary", up: true, roleChangedAt: 1_796_313_600.25),
+        ]))
+        let primary = try XCTUnwrap((discovered["backends"] as? [[String: Any]])?.first)
+        XCTAssertEqual(primary["role_changed_at"] as? String, "2026-12-03T16:40:00.250Z")
         XCTAssertTrue(listed[0]["lag_ms"] is NSNull)
         XCTAssertTrue(listed[0]["reason"] is NSNull)
         XCTAssertEqual(listed[1]["reason"] as? String, "replication lag 12 ms")

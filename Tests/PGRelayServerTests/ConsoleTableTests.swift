@@ -107,7 +107,8 @@ final class ConsoleTableTests: XCTestCase {
         XCTAssertEqual(stats.columnNames.last, "total_requests")
         XCTAssertEqual(stats.columns.last?.type, .numeric)
         let databases = try ConsoleTables.table(named: "DATABASES", runtime: runtime, views: .empty)
-        XCTAssertEqual(databases.columnNames.last, "reserve_pool")
+        XCTAssertEqual(databases.columnNames[17], "reserve_pool", "right after PgBouncer's 17 columns, as in PgBouncer")
+        XCTAssertEqual(Array(databases.columnNames.dropFirst(18)), ["primary_changed_at", "failovers"], "ours follow")
     }
 
     func testEveryPgBouncerShowCommandIsAnswered() {

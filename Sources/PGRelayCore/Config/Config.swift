@@ -164,6 +164,10 @@ public struct Config: Sendable, Hashable {
     public internal(set) var healthCheckUser: String?
     /// `replica_check_interval_s`: seconds between replica health/lag checks.
     public internal(set) var replicaCheckIntervalS: Double = 2
+    /// `failover_detect_ms`: once a `hosts=` database has no usable primary, its servers are
+    /// probed every quarter of this (at least every 100 ms), so that a promoted server takes the
+    /// writes within this time of its promotion.
+    public internal(set) var failoverDetectMs: Double = 2000
     /// `replica_max_lag_ms`: replicas lagging more get no reads; 0 ignores lag.
     public internal(set) var replicaMaxLagMs: Double = 0
     /// `read_after_write_ms`: after a write, the client reads from the primary this long.

@@ -110,6 +110,7 @@ enum ConfigKeys {
                       config.adminPortIsSet = true
                   },
                   render: { String($0.adminPort) }),
+        .decimal("failover_detect_ms", \.failoverDetectMs, 100...3_600_000),
         ConfigKey("health_check_user", origin: .pgrelay,
                   apply: { config, text, _ in config.healthCheckUser = ConfigValueParser.optionalString(text) },
                   render: { $0.healthCheckUser ?? "" }),

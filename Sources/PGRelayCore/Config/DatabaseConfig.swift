@@ -10,6 +10,10 @@ public struct DatabaseConfig: Sendable, Hashable, CustomStringConvertible {
     public var port: Int
     /// Read replicas from `replicas=host:port,...` (ours); empty when the database has none.
     public var replicas: [BackendAddress]
+    /// `hosts=host:port,...` (ours): every server of the database, none named primary. The health
+    /// checker finds the primary among them (``PrimaryDiscovery``) and follows a promotion;
+    /// `hosts` then holds the list and `replicas` is empty.
+    public var discoversPrimary: Bool = false
     /// `dbname=`: the database on the server; `nil` means the name the client asked for.
     public var dbname: String?
     /// `user=`: log into the server as this user (one pool for the database) instead of the client's.
@@ -81,10 +85,15 @@ public struct DatabaseConfig: Sendable, Hashable, CustomStringConvertible {
     /// server database, login and startup settings. A reload that changes any of these retires the
     /// servers already open (as PgBouncer does), so that no client lands in the old database.
     public func opensSameServers(as other: DatabaseConfig) -> Bool {
-        hosts == other.hosts && port == other.port && dbname == other.dbname && user == other.user
+        hosts == other.hosts && discoversPrimary == other.discoversPrimary && port == other.port
+            && dbname == other.dbname && user == other.user
             && password == other.password && connectQuery == other.connectQuery
             && startupParameters == other.startupParameters
     }
+
+    /// Whether the health checker watches this entry's servers: it has replicas, or a primary
+    /// to find among `hosts=`.
+    public var needsHealthChecks: Bool { discoversPrimary || !replicas.isEmpty }
 
     /// True for the `*` entry that serves database names without an entry of their own.
     public var isFallback: Bool { name == "*" }
@@ -96,7 +105,8 @@ public struct DatabaseConfig: Sendable, Hashable, CustomStringConvertible {
 
     /// The entry as a connection string with the password masked, for SHOW DATABASES-like output.
     public var description: String {
-        var parts = ["\(name) =", "host=" + hosts.map(\.host).joined(separator: ","), "port=\(port)"]
+        var parts = ["\(name) =", discoversPrimary ? "hosts=" + hosts.map(\.description).joined(separator: ",")
+                                                   : "host=" + hosts.map(\.host).joined(separator: ","), "port=\(port)"]
         if let dbname { parts.append("dbname=\(dbname)") }
         if let user { parts.append("user=\(user)") }
         if password != nil { parts.append("password=***") }
@@ -113,7 +123,7 @@ extension DatabaseConfig {
         "dbname", "host", "port", "user", "password", "auth_user", "auth_query", "auth_dbname",
         "pool_size", "min_pool_size", "reserve_pool", "reserve_pool_size", "max_db_connections",
         "max_db_client_connections", "server_lifetime", "pool_mode", "connect_query", "load_balance_hosts",
-        "client_encoding", "datestyle", "timezone", "application_name", "replicas",
+        "client_encoding", "datestyle", "timezone", "application_name", "replicas", "hosts",
         "query_rate_limit", "query_rate_burst",
     ]
 
@@ -123,13 +133,35 @@ extension DatabaseConfig {
         var entry = DatabaseConfig(name: name, hosts: [])
         var hostText: String?
         var replicaText: String?
+        var memberText: String?
         for pair in try ConnectionString.parse(connectionString) {
             let option = pair.key.lowercased()
             do {
+                if option == "hosts" {
+                    memberText = pair.value
+                    continue
+                }
                 try entry.apply(option: option, value: pair.value, hostText: &hostText, replicaText: &replicaText)
             } catch let problem as ConfigValueProblem {
                 throw ConfigValueProblem("\(option): \(problem.message)")
             }
+        }
+        if let memberText {
+            // One list of every server, or host= with replicas=: mixing them would leave it open
+            // which one is meant to take the writes.
+            guard hostText == nil, replicaText == nil else {
+                throw ConfigValueProblem("hosts= lists every server of the database; it cannot be combined with host= or replicas=")
+            }
+            do {
+                entry.hosts = try BackendAddress.parseList(memberText, defaultPort: entry.port)
+            } catch let problem as ConfigValueProblem {
+                throw ConfigValueProblem("hosts: \(problem.message)")
+            }
+            guard Set(entry.hosts).count == entry.hosts.count else {
+                throw ConfigValueProblem("hosts: a server is listed twice")
+            }
+            entry.discoversPrimary = true
+            return entry
         }
         if let hostText {
             entry.hosts = try BackendAddress.parseHostList(hostText, port: entry.port)

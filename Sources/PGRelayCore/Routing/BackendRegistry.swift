@@ -31,6 +31,12 @@ public final class BackendRegistry: @unchecked Sendable {
             var databases: [String: DatabaseBackends] = [:]
             for entry in topology {
                 let old = current.databases[entry.database]
+                if !entry.discovered.isEmpty {
+                    let discovery = old?.discovery?.relisted(entry.discovered)
+                        ?? DiscoveredDatabase(database: entry.database, hosts: entry.discovered)
+                    databases[entry.database] = DatabaseBackends(discovery: discovery)
+                    continue
+                }
                 func carried(_ address: BackendAddress, _ role: BackendRole) -> BackendState {
                     let id = BackendID(database: entry.database, address: address, role: role)
                     return (old?.all.first { $0.id == id }) ?? BackendState(id: id)
@@ -94,11 +100,37 @@ public final class BackendRegistry: @unchecked Sendable {
         return nil
     }
 
+    /// Records a round of a `hosts=` database's election (ignored when a reload removed the
+    /// database or made it a configured one meanwhile). Bans are kept.
+    public func update(_ discovery: DiscoveredDatabase) {
+        locked {
+            guard let old = current.databases[discovery.database]?.discovery else { return }
+            var merged = discovery
+            for index in merged.members.indices {
+                let address = merged.members[index].id.address
+                merged.members[index].bannedUntil = old.members.first { $0.id.address == address }?.bannedUntil
+            }
+            var databases = current.databases
+            databases[discovery.database] = DatabaseBackends(discovery: merged)
+            current = RoutingSnapshot(databases: databases, maxLagMs: current.maxLagMs)
+        }
+    }
+
+    /// Where writes of a `hosts=` database go; nil for a database whose primary is configured
+    /// (or that the registry does not track).
+    public func primaryVerdict(database: String) -> PrimaryVerdict? {
+        locked { current.databases[database]?.discovery?.verdict }
+    }
+
     /// Keeps reads away from `backend` until `until` (after a read failed there). Counted.
     public func ban(_ backend: BackendID, until: NIODeadline) {
         locked {
             guard var backends = current.databases[backend.database] else { return }
-            if backends.primary.id == backend {
+            if var discovery = backends.discovery {
+                guard let index = discovery.members.firstIndex(where: { $0.id == backend }) else { return }
+                discovery.members[index].bannedUntil = until
+                backends = DatabaseBackends(discovery: discovery)
+            } else if backends.primary.id == backend {
                 backends.primary.bannedUntil = until
             } else if let index = backends.replicas.firstIndex(where: { $0.id == backend }) {
                 backends.replicas[index].bannedUntil = until

@@ -40,6 +40,9 @@ public struct BackendState: Sendable, Equatable {
         case wrongRole
         /// The replica answers but lags more than `replica_max_lag_ms`.
         case lagging
+        /// A `hosts=` server that answers as a primary while another one does too: no writes go
+        /// to either until one is left.
+        case splitBrain = "split_brain"
     }
 
     public var id: BackendID
@@ -58,6 +61,11 @@ public struct BackendState: Sendable, Equatable {
     public var bannedUntil: NIODeadline?
     /// When the last check (successful or not) finished; nil before the first.
     public var checkedAt: NIODeadline?
+    /// `hosts=` servers: when the checks first found the server in its present role, as seconds
+    /// since 1970 (shown to operators, hence wall-clock time); nil before, and for configured roles.
+    public var roleChangedAt: Double?
+    /// The server's timeline (from its WAL file name), when it is a primary and was checked.
+    public var timeline: UInt32?
 
     public init(id: BackendID, status: Status = .unknown, inRecovery: Bool? = nil, lagMs: Double = 0,
                 lagBytes: UInt64? = nil, lastError: String? = nil, consecutiveFailures: Int = 0,

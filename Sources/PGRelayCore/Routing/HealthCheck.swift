@@ -8,6 +8,7 @@ public enum HealthCheck {
     public static let query = """
         SELECT pg_is_in_recovery() AS in_recovery, \
         CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn, \
+        CASE WHEN pg_is_in_recovery() THEN NULL ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END AS timeline, \
         pg_last_wal_receive_lsn()::text AS receive_lsn, \
         pg_last_wal_replay_lsn()::text AS replay_lsn, \
         (EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) * 1000)::float8 AS replay_age_ms
@@ -22,10 +23,14 @@ public enum HealthCheck {
         public var replayPosition: WALPosition?
         /// Age of the last replayed transaction in ms; nil when none was replayed.
         public var replayAgeMs: Double?
+        /// A primary's timeline: a promotion starts a new one, so two primaries on different
+        /// timelines are an old and a new one.
+        public var timeline: UInt32?
 
         public init(inRecovery: Bool, currentPosition: WALPosition? = nil, receivePosition: WALPosition? = nil,
-                    replayPosition: WALPosition? = nil, replayAgeMs: Double? = nil) {
+                    replayPosition: WALPosition? = nil, replayAgeMs: Double? = nil, timeline: UInt32? = nil) {
             self.inRecovery = inRecovery
+            self.timeline = timeline
             self.currentPosition = currentPosition
             self.receivePosition = receivePosition
             self.replayPosition = replayPosition
@@ -50,6 +55,12 @@ public enum HealthCheck {
                 return position
             }
             currentPosition = try position("current_lsn")
+            if let text = result.value(row: 0, column: "timeline") {
+                guard let value = UInt32(text, radix: 16) else { throw ProbeError("health check returned an invalid timeline") }
+                timeline = value
+            } else {
+                timeline = nil
+            }
             receivePosition = try position("receive_lsn")
             replayPosition = try position("replay_lsn")
             if let text = result.value(row: 0, column: "replay_age_ms") {
@@ -89,6 +100,7 @@ public enum HealthCheck {
             probe = value
         }
         health.inRecovery = probe.inRecovery
+        health.timeline = probe.inRecovery ? nil : probe.timeline
         health.lastError = nil
         health.consecutiveFailures = 0
         switch previous.id.role {

@@ -76,12 +76,18 @@ public enum HealthCheckLogin {
     /// The databases whose replicas the checks cannot log in to before any client has logged in
     /// (read/write splitting on): said at start, on reload and by `--check`, since their reads go
     /// to the primary until the checks pass, and for ever when nobody can log in.
+    /// A `hosts=` database is named whatever read_write_split says: without checks its writes
+    /// have no primary.
     public static func startupWarnings(config: Config, secrets: [String: StoredSecret]) -> [String] {
-        guard config.readWriteSplit else { return [] }
-        return config.databases.filter { !$0.replicas.isEmpty }.compactMap { entry in
+        config.databases.filter { $0.discoversPrimary || (config.readWriteSplit && !$0.replicas.isEmpty) }.compactMap { entry in
             let plan = plan(for: entry, config: config, secrets: secrets)
             switch plan {
             case .login: return nil
+            case .awaitingSCRAMLogin where entry.discoversPrimary:
+                return "database \"\(entry.name)\": its primary is not known (clients wait) until a health check can log in: \(plan.problem ?? "")"
+            case .impossible where entry.discoversPrimary:
+                return "database \"\(entry.name)\": its hosts= servers can never be checked, so it never has a primary: \(plan.problem ?? "")"
+
             case .awaitingSCRAMLogin:
                 return "database \"\(entry.name)\": its replicas get no reads until a health check can log in: \(plan.problem ?? "")"
             case .impossible:

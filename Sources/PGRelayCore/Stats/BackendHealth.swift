@@ -13,9 +13,13 @@ public struct BackendHealth: Equatable, Sendable {
     /// Why the backend is not up (its health check's last error: the server's refusal, a lag, a
     /// wrong role, or that the checks cannot log in); nil when it is up.
     public var reason: String?
+    /// `hosts=` servers: when the checks first found the server in `role` (seconds since 1970).
+    public var roleChangedAt: Double?
 
     /// Creates a backend entry.
-    public init(database: String, host: String, port: Int, role: String, up: Bool, lagMs: Double? = nil, reason: String? = nil) {
+    public init(database: String, host: String, port: Int, role: String, up: Bool, lagMs: Double? = nil, reason: String? = nil,
+                roleChangedAt: Double? = nil) {
+        self.roleChangedAt = roleChangedAt
         self.database = database
         self.host = host
         self.port = port

@@ -93,6 +93,7 @@ public enum QueryStatsJSON {
             ("up", .bool(backend.up)),
             ("lag_ms", backend.lagMs.map { .rounded($0) } ?? .null),
             ("reason", backend.reason.map { .string($0) } ?? .null),
+            ("role_changed_at", backend.roleChangedAt.map { .string(ISO8601Time.text(secondsSince1970: $0)) } ?? .null),
         ])
     }
 }

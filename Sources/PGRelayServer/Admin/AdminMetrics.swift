@@ -32,7 +32,9 @@ enum AdminMetrics {
                                             value: Double(pool.counts().maxWaitNanos) / 1e9))
         }
         samples += counterSamples(runtime.countersByDatabase())
-        samples += routingSamples(runtime.backendRoutes(), counters: runtime.routing.counters)
+        let discovered = runtime.routing.snapshot.databases.compactMap { name, backends in backends.discovery.map { (name, $0.failovers) } }
+        samples += routingSamples(runtime.backendRoutes(), counters: runtime.routing.counters,
+                                  failovers: discovered.sorted { $0.0 < $1.0 })
         samples.append(PrometheusSample(name: "pgrelay_paused", help: "1 while PAUSE (all databases) is in effect.", type: .gauge,
                                         value: runtime.isPausedAll ? 1 : 0))
         samples += roleMismatchSamples(runtime.backendRoutes())
@@ -64,7 +66,8 @@ enum AdminMetrics {
     }
 
     /// Backend health and the router's counters.
-    static func routingSamples(_ routes: [BackendRoute], counters: RoutingCounters) -> [PrometheusSample] {
+    static func routingSamples(_ routes: [BackendRoute], counters: RoutingCounters,
+                               failovers: [(String, UInt64)] = []) -> [PrometheusSample] {
         func labels(_ route: BackendRoute) -> [(String, String)] {
             [("database", route.database), ("backend", "\(route.address.host):\(route.address.port)"), ("role", route.role.rawValue)]
         }
@@ -87,6 +90,11 @@ enum AdminMetrics {
                                             type: .counter, labels: labels(route), value: Double(counters.bans[route.id] ?? 0)))
         }
         let databases = Array(Set(routes.map(\.database))).sorted()
+        for (database, discovery) in failovers {
+            samples.append(PrometheusSample(name: "pgrelay_failovers_total",
+                                            help: "Times a hosts= database's writes moved to another server (failover or switchover).",
+                                            type: .counter, labels: [("database", database)], value: Double(discovery)))
+        }
         for database in databases {
             samples.append(PrometheusSample(name: "pgrelay_read_fallbacks_total", help: "Reads sent to the primary because no replica was healthy.",
                                             type: .counter, labels: [("database", database)], value: Double(counters.fallbacks[database] ?? 0)))

@@ -30,10 +30,11 @@ final class ProxyAdminAPI: AdminAPI, @unchecked Sendable {
             let table: ConsoleTable
             switch name {
             case .pools: table = ConsoleTables.pools(runtime, views)
-            case .servers: table = ConsoleTables.servers(views)
+            case .servers: table = ConsoleTables.servers(views, routing: runtime.routing.snapshot)
             case .clients: table = ConsoleTables.clients(runtime, views)
             case .databases: table = ConsoleTables.databases(runtime, views)
             case .config: table = ConsoleTables.config(runtime.config)
+            case .backends: table = ConsoleTables.routes(runtime)
             }
             return table.adminRows
         }

@@ -8,6 +8,8 @@ public enum AdminListing: String, CaseIterable, Sendable {
     case clients
     case databases
     case config
+    /// SHOW ROUTES: every backend of every database, its role, health and when the role changed.
+    case backends
 }
 
 /// A cell of an admin listing row.

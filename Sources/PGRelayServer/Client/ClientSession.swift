@@ -681,7 +681,8 @@ final class ClientSession: @unchecked Sendable {
 
     private var currentBackendID: BackendID? {
         if route == .replica { return currentReplica }
-        guard let address = currentPool?.key.address ?? pool?.key.address else { return nil }
+        // The server's own address: a `host=` list or `hosts=` pool connects to more than one.
+        guard let address = server?.address ?? currentPool?.key.address ?? pool?.key.address else { return nil }
         return BackendID(database: pool?.entryName ?? database, address: address, role: .primary)
     }
 

@@ -43,9 +43,16 @@ extension ConsoleTables {
         ("prepared_statements", .int4), ("id", .int4),
     ]
 
-    static func servers(_ views: AdminViews) -> ConsoleTable {
-        var table = ConsoleTable(socketColumns)
-        for row in serverRows(views, state: { $0 }) { table.add(row) }
+    /// PgBouncer's columns, then ours: the role the server's pool serves (a `hosts=` server
+    /// changes it on promotion) and, for `hosts=` servers, when its server was found in it.
+    static func servers(_ views: AdminViews, routing: RoutingSnapshot) -> ConsoleTable {
+        var table = ConsoleTable(socketColumns + [("role", .text), ("role_changed_at", .text)])
+        for (server, row) in zip(views.servers, serverRows(views, state: { $0 })) {
+            let role: BackendRole = server.pool.key.replica ? .replica : .primary
+            let changed = routing.databases[server.pool.entryName]?.discovery?.members
+                .first { $0.id.address == server.address }?.roleChangedAt
+            table.add(row + [role.rawValue, changed.map { timestamp(Date(timeIntervalSince1970: $0)) }])
+        }
         return table
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import PGRelayCore
 
 /// pgrelay's own SHOW commands: QUERIES (top fingerprints), HEALTH and ROUTES.
@@ -38,7 +39,7 @@ extension ConsoleTables {
             ("sv_idle", .int4), ("sv_used", .int4), ("sv_login", .int4), ("server_assignment_count", .numeric),
             ("xact_count", .numeric), ("query_count", .numeric), ("query_time", .numeric), ("timed_queries", .numeric),
             ("slow_queries", .numeric), ("query_errors", .numeric), ("status", .text), ("lag_ms", .float8),
-            ("routed_queries", .numeric), ("bans", .numeric),
+            ("routed_queries", .numeric), ("bans", .numeric), ("role_changed_at", .text),
         ])
         let routeTotals = runtime.stats.snapshot().routeTotals
         let routing = runtime.routing.counters
@@ -61,6 +62,7 @@ extension ConsoleTables {
                 "\(counters.queries)", "\(counters.queryMicros)", "\(timed?.count ?? 0)", "\(timed?.slow ?? 0)", "\(timed?.errors ?? 0)",
                 route.checked?.status.rawValue ?? "unchecked", route.lagMs.map { milliseconds($0) },
                 "\(routing.queriesPerBackend[route.id] ?? 0)", "\(routing.bans[route.id] ?? 0)",
+                route.roleChangedAt.map { timestamp(Date(timeIntervalSince1970: $0)) },
             ])
         }
         return table

@@ -11,7 +11,7 @@ enum ConsoleTables {
         switch name {
         case "VERSION": return version()
         case "POOLS": return pools(runtime, views)
-        case "SERVERS": return servers(views)
+        case "SERVERS": return servers(views, routing: runtime.routing.snapshot)
         case "CLIENTS": return clients(runtime, views)
         case "DATABASES": return databases(runtime, views)
         case "USERS": return users(runtime, views)
@@ -51,9 +51,10 @@ enum ConsoleTables {
             ("pool_size", .int4), ("min_pool_size", .int4), ("reserve_pool_size", .int4), ("server_lifetime", .int4),
             ("pool_mode", .text), ("load_balance_hosts", .text), ("max_connections", .int4), ("current_connections", .int4),
             ("max_client_connections", .int4), ("current_client_connections", .int4), ("paused", .int4), ("disabled", .int4),
-            ("reserve_pool", .int4),
+            ("reserve_pool", .int4), ("primary_changed_at", .text), ("failovers", .numeric),
         ])
         let config = runtime.config
+        let routing = runtime.routing.snapshot
         let serverCounts = runtime.slots.withLockedValue { $0.perDatabase }
         // Clients counted against max_db_client_connections (logged in, console included).
         let clientCounts = runtime.clientLimits.perDatabase
@@ -64,14 +65,19 @@ enum ConsoleTables {
             guard let entry = config.database(named: name) else { continue }
             let resolved = config.poolSettings(database: entry, user: entry.user ?? "")
             let reserve = entry.reservePoolSize ?? config.reservePoolSize
+            // hosts=: the server writes go to now (none while there is no single primary).
+            let discovery = entry.discoversPrimary ? routing.databases[entry.name]?.discovery : nil
+            let host = discovery.map { $0.verdict.primary?.host } ?? entry.hosts.map(\.host).joined(separator: ",")
+            let port = discovery.map { $0.verdict.primary?.port ?? entry.port } ?? entry.port
             table.add([
-                name, entry.hosts.map(\.host).joined(separator: ","), "\(entry.port)", entry.serverDatabaseName(forRequested: name),
+                name, host, "\(port)", entry.serverDatabaseName(forRequested: name),
                 entry.user, "\(entry.poolSize ?? config.defaultPoolSize)", "\(entry.minPoolSize ?? config.minPoolSize)", "\(reserve)",
                 "\(Int(entry.serverLifetime ?? config.serverLifetime))", entry.poolMode?.rawValue,
                 entry.hosts.count > 1 ? entry.loadBalanceHosts.rawValue : nil,
                 "\(resolved.maxDBConnections)", "\(serverCounts[name] ?? 0)",
                 "\(resolved.maxDBClientConnections)", "\(clientCounts[name] ?? 0)",
                 runtime.isPausedByName(database: name) ? "1" : "0", runtime.isDisabled(database: name) ? "1" : "0", "\(reserve)",
+                discovery?.primaryChangedAt.map { timestamp(Date(timeIntervalSince1970: $0)) }, discovery.map { "\($0.failovers)" },
             ])
         }
         table.add(adminDatabaseRow(config, consoleClients: AdminConsoleSession.databaseNames.reduce(0) { $0 + (clientCounts[$1] ?? 0) }))
@@ -83,7 +89,7 @@ enum ConsoleTables {
     private static func adminDatabaseRow(_ config: Config, consoleClients: Int) -> [String?] {
         [
             "pgbouncer", nil, "\(config.listenPort)", "pgbouncer", "pgbouncer", "2", "0", "0", "\(Int(config.serverLifetime))",
-            "statement", nil, "0", "0", "\(config.maxDBClientConnections)", "\(consoleClients)", "0", "0", "0",
+            "statement", nil, "0", "0", "\(config.maxDBClientConnections)", "\(consoleClients)", "0", "0", "0", nil, nil,
         ]
     }
 

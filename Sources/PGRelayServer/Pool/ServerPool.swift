@@ -43,6 +43,11 @@ final class ServerPool: @unchecked Sendable {
     /// A replica's pool: its failures ban the replica (health checks bring it back), so
     /// server_login_retry does not apply and its waiting clients fail at once to read elsewhere.
     private let isReplicaPool: Bool
+    /// The primary's pool of a `hosts=` database: it connects where the health checker found
+    /// the primary (`primaryTarget`), and its clients wait while there is none.
+    private let followsPrimary: Bool
+    /// Where a `hosts=` primary pool connects now; nil for other pools.
+    private var primaryTarget: PrimaryVerdict?
 
     // Counters for SHOW STATS / SHOW POOLS, guarded by `lock`.
     private(set) var totalServerAssignments: UInt64 = 0
@@ -89,8 +94,13 @@ final class ServerPool: @unchecked Sendable {
         self.runtime = runtime
         self._settings = settings
         // Only the primary's pool rotates over the host list; a replica's pool has one address.
-        self.isReplicaPool = entry.hosts.first != key.address
-        self.hostRotation = HostRotation(hostCount: isReplicaPool ? 1 : entry.hosts.count, mode: entry.loadBalanceHosts)
+        self.isReplicaPool = key.replica
+        self.followsPrimary = entry.discoversPrimary && !key.replica
+        self.hostRotation = HostRotation(hostCount: isReplicaPool || entry.discoversPrimary ? 1 : entry.hosts.count,
+                                         mode: entry.loadBalanceHosts)
+        if followsPrimary {
+            primaryTarget = runtime.routing.primaryVerdict(database: entry.name) ?? .none(reason: "no primary: not checked yet")
+        }
     }
 
     var settings: PoolSettings { lock.withLock { _settings } }
@@ -114,13 +124,22 @@ final class ServerPool: @unchecked Sendable {
                 waiters.append(Waiter(client: client, since: .now()))
                 return
             }
+            if followsPrimary, let target = primaryTarget, target.primary == nil {
+                // No primary: clients wait for the checks to find one; two: writes stop.
+                if case .splitBrain(let primaries) = target {
+                    fastFail = Self.splitBrainError(database: entryName, primaries: primaries)
+                } else {
+                    waiters.append(Waiter(client: client, since: .now()))
+                }
+                return
+            }
             if let index = idleIndexToLendLocked(to: client) {
                 let taken = idle.remove(at: index)
                 server = taken
                 check = lendOrCheckLocked(taken)
                 return
             }
-            if client.hasLoggedIn, !isReplicaPool {
+            if client.hasLoggedIn, !isReplicaPool, !followsPrimary {
                 fastFail = loginRetry.fastFailError(serversAlive: idle.count + lentCount + busyCount)
             }
             if fastFail == nil { waiters.append(Waiter(client: client, since: .now())) }
@@ -259,7 +278,11 @@ final class ServerPool: @unchecked Sendable {
         if retired { return .close }
         // Opened (or reset) while RECONNECT or a changed setup marked the pool's servers.
         if let mark = closeMarkLocked(server) { return .discard(mark) }
-        if !runtime.isPaused(database: key.database), let first = takeWaiterLocked(for: server) {
+        if followsPrimary, let primary = primaryTarget?.primary, server.address != primary {
+            return .discard("primary moved to \(primary)")
+        }
+        let mayLend = !followsPrimary || primaryTarget?.primary != nil
+        if mayLend, !runtime.isPaused(database: key.database), let first = takeWaiterLocked(for: server) {
             let waited = NIODeadline.now() - first.since
             maxWaitNanos = max(maxWaitNanos, UInt64(max(0, waited.nanoseconds)))
             if let query = lendOrCheckLocked(server, justVerified: justVerified) { return .checkedFor(first.client, query: query) }
@@ -358,7 +381,7 @@ final class ServerPool: @unchecked Sendable {
     private var slotRefused = false
 
     private func canOpenLocked(limit: Int) -> Bool {
-        guard !retired, totalLocked < limit,
+        guard !retired, totalLocked < limit, !followsPrimary || primaryTarget?.primary != nil,
               isReplicaPool || loginRetry.mayConnect(now: .now(), retry: _settings.loginRetry, inFlight: connecting) else { return false }
         if runtime.reserveServerSlot(database: key.database, user: key.user, settings: _settings) { return true }
         slotRefused = true
@@ -399,9 +422,17 @@ final class ServerPool: @unchecked Sendable {
 
     private func openServer(on loop: EventLoop) {
         let settings = self.settings
-        let (entry, hostIndex, hostCount) = lock.withLock { (_entry, hostRotation.next(), hostRotation.hostCount) }
+        let (entry, hostIndex, hostCount, target) = lock.withLock { (_entry, hostRotation.next(), hostRotation.hostCount, primaryTarget) }
         let credentials = runtime.credentials(for: entry, user: key.user)
-        let address = hostCount > 1 && entry.hosts.indices.contains(hostIndex) ? entry.hosts[hostIndex] : key.address
+        var address = hostCount > 1 && entry.hosts.indices.contains(hostIndex) ? entry.hosts[hostIndex] : key.address
+        if followsPrimary {
+            // The primary was lost between deciding to open and now: count the attempt as failed.
+            guard let primary = target?.primary else {
+                serverFailedToOpen(ErrorFields(sqlState: "08006", message: "no primary to connect to"))
+                return
+            }
+            address = primary
+        }
         ServerConnection.open(pool: self, address: address, database: settings.serverDatabase,
                               credentials: credentials, settings: settings, on: loop)
     }
@@ -431,6 +462,10 @@ final class ServerPool: @unchecked Sendable {
     /// stay queued for the retry, as in PgBouncer. A replica's clients are always failed at once:
     /// their reads then go to another backend.
     func serverFailedToOpen(_ error: ErrorFields, serverAnswered: Bool = false) {
+        if followsPrimary, !serverAnswered {
+            primaryUnreachable(error)
+            return
+        }
         var failed: [Waiter] = []
         var retryIn: Double?
         lock.withLock {
@@ -466,6 +501,58 @@ final class ServerPool: @unchecked Sendable {
             }
         }
         for _ in 0..<opens { openServer(on: runtime.group.next()) }
+    }
+
+    // MARK: following a `hosts=` database's primary
+
+    /// The health checker's latest election for this pool's database. A new primary: idle
+    /// servers to the old one close now and lent ones when they come back, and the clients
+    /// waiting get servers there. Two primaries: the waiting clients get the split-brain error.
+    func setPrimary(_ verdict: PrimaryVerdict) {
+        guard followsPrimary else { return }
+        var stale: [ServerConnection] = []
+        var failed: [Waiter] = []
+        let gained = lock.withLock { () -> Bool in
+            let before = primaryTarget?.primary
+            primaryTarget = verdict
+            guard let primary = verdict.primary else {
+                if case .splitBrain = verdict { failed = Array(waiters); waiters.removeAll() }
+                return false
+            }
+            stale = idle.filter { $0.address != primary }
+            idle.removeAll { $0.address != primary }
+            if before != primary { loginRetry.reset() }
+            return before != primary
+        }
+        for server in stale { discard(server, reason: "primary moved to \(verdict.primary.map(\.description) ?? "")") }
+        if case .splitBrain(let primaries) = verdict {
+            let error = Self.splitBrainError(database: entryName, primaries: primaries)
+            for waiter in failed { waiter.client.poolFailed(error) }
+        }
+        if gained, !runtime.isPaused(database: key.database) { resumeWaiters() }
+    }
+
+    /// A connection to the server taken for the primary failed before it answered: the clients
+    /// keep waiting (up to query_wait_timeout) while the checks look for the primary at once.
+    private func primaryUnreachable(_ error: ErrorFields) {
+        let lost = lock.withLock { () -> BackendAddress? in
+            connecting -= 1
+            runtime.releaseServerSlot(database: key.database, user: key.user)
+            lastLoginError = error
+            guard let primary = primaryTarget?.primary else { return nil }
+            primaryTarget = .none(reason: "no primary: \(primary) unreachable: \(error.message)")
+            return primary
+        }
+        let host = lost.map(\.description) ?? "\(key.address)"
+        logger.error("\(key.database)/\(key.user)@\(host) server login failed: \(error.severity) \(error.message)")
+        runtime.checkBackendsSoon()
+    }
+
+    /// What a write gets while two servers of its database answer as primaries.
+    static func splitBrainError(database: String, primaries: [BackendAddress]) -> ErrorFields {
+        ErrorFields(severity: "FATAL", sqlState: "57P03",
+                    message: PrimaryVerdict.splitBrainMessage(database: database, primaries: primaries),
+                    hint: "Stop or demote one of them; pgrelay resumes writes when its checks find a single primary.")
     }
 
     // MARK: maintenance
@@ -582,7 +669,7 @@ final class ServerPool: @unchecked Sendable {
         var open = 0
         var handouts: [(ServerConnection, ClientSession, check: String?)] = []
         lock.withLock {
-            while !waiters.isEmpty, !idle.isEmpty {
+            while !waiters.isEmpty, !idle.isEmpty, !followsPrimary || primaryTarget?.primary != nil {
                 let waiter = waiters.removeFirst()
                 let server = _settings.roundRobin ? idle.removeFirst() : idle.removeLast()
                 handouts.append((server, waiter.client, lendOrCheckLocked(server)))

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -7,6 +8,11 @@ import PGRelayCore
 /// has `replicas=`, and writes the outcome to a ``BackendRegistry``. Per database, the primary is
 /// asked first (its WAL position is the yardstick for the replicas' lag), then the replicas at
 /// once. Each check is bounded by the interval (at least 1 s), so a round never hangs.
+///
+/// The servers of a `hosts=` database are asked all at once and their answers elect the primary
+/// (``PrimaryDiscovery``). While such a database has no primary, rounds come every quarter of
+/// `failover_detect_ms` instead, and ``checkSoon()`` (a pool that cannot reach the primary) starts
+/// one at once: a promoted server is found within `failover_detect_ms`.
 ///
 /// State changes are logged once per transition: a warning when a backend goes down or lags, an
 /// error when its role is wrong (promoted replica, primary in recovery), info when it recovers.
@@ -19,12 +25,17 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
     private let client: InternalQueryClient
     private let logger: Logger
     private let schedule = NIOLockedValueBox(Schedule())
+    /// Told the outcome of every `hosts=` round (the runtime points the pools at the primary).
+    private let onDiscovery: @Sendable (DiscoveredDatabase, [PrimaryDiscovery.Event]) -> Void
 
     private struct Schedule {
         var running = false
         /// Bumped by each start, so a round begun before a stop/start pair does not reschedule.
         var generation = 0
         var next: Scheduled<Void>?
+        /// A round is under way; `checkSoon` then asks for another right after it.
+        var inRound = false
+        var againAfterRound = false
     }
 
     /// - Parameters:
@@ -37,14 +48,16 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
                             login: @escaping @Sendable (DatabaseConfig) -> HealthCheckLogin.Plan,
                             logger: Logger) {
         self.init(group: group, registry: registry, configuration: configuration, login: login,
-                  serverTLS: nil, logger: logger)
+                  serverTLS: nil, logger: logger, onDiscovery: { _, _ in })
     }
 
     /// As above; the checks use the server TLS setup in use, as the pooled connections do.
     init(group: EventLoopGroup, registry: BackendRegistry,
          configuration: @escaping @Sendable () -> Config,
          login: @escaping @Sendable (DatabaseConfig) -> HealthCheckLogin.Plan,
-         serverTLS: TLSContextStore?, logger: Logger) {
+         serverTLS: TLSContextStore?, logger: Logger,
+         onDiscovery: @escaping @Sendable (DiscoveredDatabase, [PrimaryDiscovery.Event]) -> Void) {
+        self.onDiscovery = onDiscovery
         self.group = group
         self.loop = group.next()
         self.registry = registry
@@ -74,12 +87,39 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
         }
     }
 
+    /// Starts a round now (or right after the one under way) instead of at its time: a pool of a
+    /// `hosts=` database could not reach the server it took for the primary.
+    public func checkSoon() {
+        let generation = schedule.withLockedValue { schedule -> Int? in
+            guard schedule.running else { return nil }
+            if schedule.inRound {
+                schedule.againAfterRound = true
+                return nil
+            }
+            schedule.next?.cancel()
+            schedule.next = nil
+            return schedule.generation
+        }
+        if let generation { loop.execute { [self] in runRound(generation) } }
+    }
+
     private func runRound(_ generation: Int) {
+        let begin = schedule.withLockedValue { schedule -> Bool in
+            guard schedule.running, schedule.generation == generation, !schedule.inRound else { return false }
+            schedule.inRound = true
+            schedule.againAfterRound = false
+            return true
+        }
+        guard begin else { return }
         checkNow().whenComplete { [self] _ in
-            let interval = Self.interval(configuration())
+            let config = configuration()
+            let delay = registry.snapshot.databases.values.contains { $0.discovery.map { $0.verdict.primary == nil } ?? false }
+                ? Self.fastInterval(config) : Self.interval(config)
             schedule.withLockedValue { schedule in
+                schedule.inRound = false
                 guard schedule.running, schedule.generation == generation else { return }
-                schedule.next = loop.scheduleTask(in: interval) { [self] in runRound(generation) }
+                let wait = schedule.againAfterRound ? .zero : delay
+                schedule.next = loop.scheduleTask(in: wait) { [self] in runRound(generation) }
             }
         }
     }
@@ -89,14 +129,23 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
         .nanoseconds(Int64(max(config.replicaCheckIntervalS, 1) * 1e9))
     }
 
+    /// The period of rounds while a `hosts=` database has no primary: a quarter of
+    /// `failover_detect_ms`, at least 100 ms, at most the usual interval.
+    static func fastInterval(_ config: Config) -> TimeAmount {
+        let milliseconds = min(max(config.failoverDetectMs / 4, 100), max(config.replicaCheckIntervalS, 1) * 1000)
+        return .nanoseconds(Int64(milliseconds * 1e6))
+    }
+
     /// Runs one round now: syncs the registry with the configuration, checks every backend, and
     /// records the results. The future never fails; check failures are health, not errors.
     public func checkNow() -> EventLoopFuture<Void> {
         let config = configuration()
         registry.configure(BackendTopology.of(config), maxLagMs: config.replicaMaxLagMs)
         let timeout = Self.interval(config)
-        let rounds = config.databases.filter { !$0.replicas.isEmpty && !$0.hosts.isEmpty }.map { entry in
-            checkDatabase(entry, maxLagMs: config.replicaMaxLagMs, timeout: timeout)
+        let rounds = config.databases.filter { $0.needsHealthChecks && !$0.hosts.isEmpty }.map { entry in
+            entry.discoversPrimary
+                ? checkDiscovered(entry, maxLagMs: config.replicaMaxLagMs, timeout: timeout)
+                : checkDatabase(entry, maxLagMs: config.replicaMaxLagMs, timeout: timeout)
         }
         return EventLoopFuture.andAllComplete(rounds, on: loop)
     }
@@ -130,6 +179,67 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
                     record([primary] + replicaHealth, previous: snapshot)
                 }
             }
+    }
+
+    /// A `hosts=` database: every server at once, then the election.
+    private func checkDiscovered(_ entry: DatabaseConfig, maxLagMs: Double, timeout: TimeAmount) -> EventLoopFuture<Void> {
+        guard let discovery = registry.snapshot.databases[entry.name]?.discovery else { return loop.makeSucceededVoidFuture() }
+        let plan = self.login(entry)
+        let outcomes: EventLoopFuture<[Result<HealthCheck.Probe, HealthCheck.ProbeError>]>
+        if case .login(let login) = plan {
+            let database = entry.dbname ?? (entry.isFallback ? "postgres" : entry.name)
+            outcomes = EventLoopFuture.whenAllSucceed(discovery.members.map { member in
+                probe(member.id.address, database: database, login: login, timeout: timeout)
+            }, on: loop)
+        } else {
+            let problem = HealthCheck.ProbeError(plan.problem ?? "no credentials to log in for health checks")
+            outcomes = loop.makeSucceededFuture(discovery.members.map { _ in .failure(problem) })
+        }
+        return outcomes.map { [self] outcomes in
+            // The registry may have been reconfigured by a reload while the probes ran.
+            guard let current = registry.snapshot.databases[entry.name]?.discovery,
+                  current.members.map(\.id.address) == discovery.members.map(\.id.address) else { return }
+            let (next, events) = PrimaryDiscovery.evaluate(previous: current, outcomes: outcomes, maxLagMs: maxLagMs,
+                                                           now: .now(), wallClock: Date().timeIntervalSince1970)
+            registry.update(next)
+            for (old, new) in zip(current.members, next.members) where new.status != .splitBrain {
+                logTransition(from: old.status, to: new)
+            }
+            log(events, database: entry.name, discovery: next)
+            onDiscovery(next, events)
+        }
+    }
+
+    /// One line per change of a `hosts=` database's roles, as operators expect from a failover.
+    private func log(_ events: [PrimaryDiscovery.Event], database: String, discovery: DiscoveredDatabase) {
+        func timeline(_ address: BackendAddress) -> Logger.MetadataValue? {
+            discovery.members.first { $0.id.address == address }?.timeline.map { "\($0)" }
+        }
+        for event in events {
+            switch event {
+            case .roleChanged(let address, let from, let to):
+                logger.warning("server changed role", metadata: [
+                    "database": "\(database)", "backend": "\(address)", "previous_role": "\(from.rawValue)", "role": "\(to.rawValue)",
+                ])
+            case .primaryFound(let address):
+                var metadata: Logger.Metadata = ["database": "\(database)", "primary": "\(address)"]
+                metadata["timeline"] = timeline(address)
+                logger.info("primary found", metadata: metadata)
+            case .failover(let from, let to):
+                var metadata: Logger.Metadata = [
+                    "database": "\(database)", "previous_primary": "\(from)", "primary": "\(to)", "failovers": "\(discovery.failovers)",
+                ]
+                metadata["timeline"] = timeline(to)
+                logger.warning("primary moved to another server: new writes go there", metadata: metadata)
+            case .primaryLost(let reason):
+                logger.error("no primary: writes wait for one (up to query_wait_timeout)",
+                             metadata: ["database": "\(database)", "reason": "\(reason)"])
+            case .splitBrain(let addresses):
+                logger.error("split brain: writes stopped",
+                             metadata: ["database": "\(database)",
+                                        "reason": "\(PrimaryVerdict.splitBrainMessage(database: database, primaries: addresses))"])
+            }
+        }
     }
 
     /// Runs the health query on one backend; the outcome never fails the future.
@@ -173,7 +283,7 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
             logger.warning("replica lags more than replica_max_lag_ms; no reads go there until it catches up", metadata: metadata)
         case .wrongRole:
             logger.error("backend's role differs from the configuration; routing around it", metadata: metadata)
-        case .unknown:
+        case .unknown, .splitBrain:
             break
         }
     }

@@ -26,6 +26,9 @@ struct BackendRoute {
         return checked.lastError
     }
 
+    /// `hosts=` servers: when the checks first found it in its present role (seconds since 1970).
+    var roleChangedAt: Double? { checked?.roleChangedAt }
+
     /// Replication lag of a checked replica; nil otherwise.
     var lagMs: Double? {
         guard role == .replica, let checked, checked.inRecovery != nil else { return nil }
@@ -46,6 +49,10 @@ extension ProxyRuntime {
         for name in names {
             guard let entry = config.database(named: name), let primary = entry.hosts.first else { continue }
             let mine = pools.filter { $0.key.database == name }
+            if entry.discoversPrimary, let discovery = routing.databases[entry.name]?.discovery {
+                routes += discoveredRoutes(name, discovery, pools: mine)
+                continue
+            }
             var backends = [(primary, BackendRole.primary)] + entry.replicas.map { ($0, BackendRole.replica) }
             // Pools left on an address a reload removed still hold servers: show them too.
             for pool in mine where !backends.contains(where: { $0.0 == pool.key.address }) {
@@ -60,11 +67,27 @@ extension ProxyRuntime {
         return routes
     }
 
+    /// A `hosts=` database: every listed server in the role it last showed. The primary's pools
+    /// belong to the server that takes the writes now; a replica's pool to its own server.
+    private func discoveredRoutes(_ name: String, _ discovery: DiscoveredDatabase, pools: [ServerPool]) -> [BackendRoute] {
+        discovery.members.map { member in
+            let address = member.id.address
+            let serving = pools.filter { $0.key.replica ? $0.key.address == address : discovery.verdict.primary == address }
+            var route = BackendRoute(database: name, address: address, role: member.id.role, pools: serving, checked: member)
+            // A primary that is not the elected one takes no writes: not up, whatever its check said.
+            if member.id.role == .primary, discovery.verdict.primary != address, member.status == .up {
+                route.checked?.status = .down
+                route.checked?.lastError = "not the primary writes go to"
+            }
+            return route
+        }
+    }
+
     /// The `backends` of /health and SHOW HEALTH.
     func backendHealth() -> [BackendHealth] {
         backendRoutes().map {
             BackendHealth(database: $0.database, host: $0.address.host, port: $0.address.port, role: $0.role.rawValue,
-                          up: $0.isUp, lagMs: $0.lagMs, reason: $0.reason)
+                          up: $0.isUp, lagMs: $0.lagMs, reason: $0.reason, roleChangedAt: $0.roleChangedAt)
         }
     }
 }

@@ -62,7 +62,10 @@ extension ProxyRuntime {
         case .refuse(let refusal): return loop.makeFailedFuture(refusal)
         case .run(let resolved): plan = resolved
         }
-        guard let address = plan.entry.hosts.first else {
+        // hosts=: the primary found by the checks (any listed server answers auth_query, but the
+        // primary is the one known to be up).
+        let discovered = plan.entry.discoversPrimary ? routing.primaryVerdict(database: plan.entry.name)?.primary : nil
+        guard let address = discovered ?? plan.entry.hosts.first else {
             return loop.makeFailedFuture(LoginRefusal.configError(log: "authentication database \"\(plan.entry.name)\" has no host"))
         }
         let credentials = self.credentials(for: plan.entry, user: plan.authUser)

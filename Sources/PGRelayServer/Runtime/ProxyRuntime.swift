@@ -89,6 +89,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     private let loopContexts: [ObjectIdentifier: LoopContext]
     /// Whether PAUSE is in effect for anything (changed under the state lock).
     private let anythingPaused = Atomic<Bool>(false)
+    private let checkTrigger = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
     /// Whether a shutdown began (set once, under the state lock).
     private let shutdownStarted = Atomic<Bool>(false)
 
@@ -193,9 +194,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     func pool(database: String, user: String, address: BackendAddress?) -> ServerPool? {
         let config = self.config
         guard let entry = config.database(named: database), let primary = entry.hosts.first else { return nil }
+        let replicaAddress = address
         let address = address ?? primary
         let serverUser = entry.user ?? user
-        let key = PoolKey(database: database, user: serverUser, address: address)
+        let key = PoolKey(database: database, user: serverUser, address: address, replica: replicaAddress != nil)
         let existing = state.withLockedValue { $0.pools[key] }
         // A database removed by a reload and added again gets a new pool: the old one is retired.
         // (Asked outside the state lock: a pool takes its own lock first, then the state's.)
@@ -213,10 +215,10 @@ public final class ProxyRuntime: @unchecked Sendable {
         return pool
     }
 
-    /// A pool that already exists (no creation), for load figures.
+    /// A pool that already exists (no creation), for a replica's load figures.
     func existingPool(database: String, user: String, address: BackendAddress) -> ServerPool? {
         let serverUser = config.database(named: database)?.user ?? user
-        return state.withLockedValue { $0.pools[PoolKey(database: database, user: serverUser, address: address)] }
+        return state.withLockedValue { $0.pools[PoolKey(database: database, user: serverUser, address: address, replica: true)] }
     }
 
     func allPools() -> [ServerPool] {
@@ -239,6 +241,26 @@ public final class ProxyRuntime: @unchecked Sendable {
         case nil: break
         }
         return credentials
+    }
+
+    // MARK: following `hosts=` primaries
+
+    /// Set by the server: starts a round of health checks at once.
+    func setBackendCheckTrigger(_ trigger: @escaping @Sendable () -> Void) {
+        checkTrigger.withLockedValue { $0 = trigger }
+    }
+
+    /// A pool could not reach the server it took for its database's primary.
+    func checkBackendsSoon() {
+        checkTrigger.withLockedValue { $0 }?()
+    }
+
+    /// After each round of a `hosts=` database: its primary pools connect where the round found
+    /// the primary. Pools of names served through a `*` entry with `hosts=` follow it too.
+    func applyDiscovery(_ discovery: DiscoveredDatabase) {
+        for pool in allPools() where pool.entryName == discovery.database && !pool.key.replica {
+            pool.setPrimary(discovery.verdict)
+        }
     }
 
     // MARK: pause / disable
@@ -340,7 +362,12 @@ public final class ProxyRuntime: @unchecked Sendable {
 public struct PoolKey: Hashable, Sendable {
     public var database: String
     public var user: String
+    /// A replica's address, or the primary's (for a `host=` list or `hosts=`, the first listed:
+    /// the pool itself picks where each connection goes).
     public var address: BackendAddress
+    /// A replica's pool: reads only. With `hosts=` a server may have both a primary pool and a
+    /// replica pool, of which one is idle (its role decides).
+    public var replica: Bool = false
 }
 
 

@@ -103,9 +103,11 @@ public final class ProxyServer: @unchecked Sendable {
         let checker = ReplicaHealthChecker(group: group, registry: runtime.routing,
                                            configuration: { runtime.config },
                                            login: { entry in runtime.healthCheckPlan(for: entry) },
-                                           serverTLS: runtime.tls, logger: logger)
+                                           serverTLS: runtime.tls, logger: logger,
+                                           onDiscovery: { discovery, _ in runtime.applyDiscovery(discovery) })
         healthChecker = checker
-        if config.databases.contains(where: { !$0.replicas.isEmpty }) { checker.start() }
+        runtime.setBackendCheckTrigger { [weak checker] in checker?.checkSoon() }
+        if config.databases.contains(where: \.needsHealthChecks) { checker.start() }
         for warning in HealthCheckLogin.startupWarnings(config: config, secrets: runtime.secrets) { logger.warning("\(warning)") }
         logger.info("listening", metadata: ["addr": "\(config.listenAddr)", "port": "\(boundPort ?? config.listenPort)"])
         try startAdminHTTP(config: config)
@@ -199,7 +201,7 @@ public final class ProxyServer: @unchecked Sendable {
             }
             logger.info("configuration reloaded", metadata: ["file": "\(configPath)"])
             for pool in runtime.allPools() { pool.resumeWaiters() }
-            if loaded.config.databases.contains(where: { !$0.replicas.isEmpty }) { healthChecker?.start() }
+            if loaded.config.databases.contains(where: \.needsHealthChecks) { healthChecker?.start() }
             let loginWarnings = HealthCheckLogin.startupWarnings(config: loaded.config, secrets: secrets)
             for warning in loginWarnings { logger.warning("\(warning)") }
             return .success(loaded.warnings.map(\.description) + loginWarnings)
