@@ -91,7 +91,7 @@ final class StatsRenderingTests: XCTestCase {
             BackendHealth(database: "app", host: "db2", port: 5432, role: "primary", up: true, roleChangedAt: 1_796_313_600.25),
         ]))
         let primary = try XCTUnwrap((discovered["backends"] as? [[String: Any]])?.first)
-        XCTAssertEqual(primary["role_changed_at"] as? String, "2026-12-03T16:40:00.250Z")
+        XCTAssertEqual(primary["role_changed_at"] as? String, "2026-12-03T16:00:00.250Z")
         XCTAssertTrue(listed[0]["lag_ms"] is NSNull)
         XCTAssertTrue(listed[0]["reason"] is NSNull)
         XCTAssertEqual(listed[1]["reason"] as? String, "replication lag 12 ms")
