@@ -1,6 +1,7 @@
 """Checks shared by several issues' tests: polling, server-side state, background load."""
 
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -123,3 +124,41 @@ def metric(p, family, **labels):
             if sample.name == family and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return sample.value
     return None
+
+
+def node_pid(cluster, name):
+    try:
+        with open(os.path.join(cluster.dir, name, "postmaster.pid")) as f:
+            return int(f.readline())
+    except (OSError, ValueError):
+        return None
+
+
+def children(pid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(entry))
+    return out
+
+
+def kill_node(cluster, name):
+    """SIGKILL a node's postmaster and every process it started, as a crashed host would end
+    them: nothing gets to say goodbye to its clients."""
+    pm = node_pid(cluster, name)
+    assert pm and pid_alive(pm), f"{name} is not running"
+    procs = children(pm)
+    os.kill(pm, signal.SIGKILL)
+    for pid in procs:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert wait_until(lambda: not any(pid_alive(p) for p in [pm, *procs]), 10), f"{name} survived SIGKILL"

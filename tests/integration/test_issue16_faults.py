@@ -24,7 +24,7 @@ import pytest
 
 import harness
 import rawpg
-from checks import pid_alive as alive, rss_bytes, wait_until
+from checks import kill_node, node_pid, pid_alive as alive, rss_bytes, wait_until
 
 pytestmark = [pytest.mark.issue16, pytest.mark.pgrelay_only("pgrelay's fault handling and HTTP API")]
 
@@ -60,44 +60,6 @@ def healthy(fault_cluster):
     fault_cluster.up()
     yield fault_cluster
     fault_cluster.up()
-
-
-def node_pid(cluster, name):
-    try:
-        with open(os.path.join(cluster.dir, name, "postmaster.pid")) as f:
-            return int(f.readline())
-    except (OSError, ValueError):
-        return None
-
-
-def children(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(entry))
-    return out
-
-
-def kill_node(cluster, name):
-    """SIGKILL a node's postmaster and every process it started, as a crashed host would end
-    them: nothing gets to say goodbye to its clients."""
-    pm = node_pid(cluster, name)
-    assert pm and alive(pm), f"{name} is not running"
-    procs = children(pm)
-    os.kill(pm, signal.SIGKILL)
-    for pid in procs:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    assert wait_until(lambda: not any(alive(p) for p in [pm, *procs]), 10), f"{name} survived SIGKILL"
 
 
 def durable_table(cluster, name, columns):

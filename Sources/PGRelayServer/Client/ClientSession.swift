@@ -500,7 +500,7 @@ final class ClientSession: @unchecked Sendable {
         if mode != .session, config.maxPreparedStatements > 0 {
             rewriter = PreparedStatementRewriter()
         }
-        splitReads = config.readWriteSplit && !pool.entry.replicas.isEmpty
+        splitReads = config.readWriteSplit && pool.entry.needsHealthChecks
         if let welcome = pool.welcome {
             finishLogin(prelude: prelude, welcome: welcome)
         } else {
