@@ -79,6 +79,13 @@ LEGACY_COLUMNS = {
     "DATABASES": ["reserve_pool"],
 }
 
+# pgrelay's own columns after PgBouncer's and the legacy ones (hosts= failover, issue 17). New
+# columns at the end are what PgBouncer's own releases add too; exporters read columns by name.
+PGRELAY_COLUMNS = {
+    "SERVERS": ["role", "role_changed_at"],
+    "DATABASES": ["primary_changed_at", "failovers"],
+}
+
 # What changed in those tables between Debian's PgBouncer 1.18.0 and 1.25.2, read off the
 # RowDescriptions of src/admin.c and src/stats.c at each release tag (the version in each comment
 # is the first tag that sends the column). A 1.18 column keeps its place relative to the others;

@@ -209,9 +209,11 @@ def test_unplanned_failover_moves_writes_within_seconds_and_loses_no_acknowledge
     processed, _ = harness.pgbench_counts(bench["result"].stdout)
     bench_rows = int(cluster.sql("SELECT count(*) FROM failover_bench", port=new_primary))
     assert processed and bench_rows >= processed, f"pgbench: {processed} acknowledged, {bench_rows} found"
+    # Only a statement in flight when the primary stopped may fail (one per writer at most): the
+    # writers that came back waited for the new primary instead of failing again.
     failures = [f for w in writers for f in w.failures]
-    assert all(state in ("08006", "08003", "57P01", None) or "server conn crashed" in text
-               for _, state, text in failures), failures
+    assert len(failures) <= len(writers), failures
+    assert all(state in ("08006", "57P01") for _, state, _ in failures), failures
     # Reads kept going on the replicas throughout (the promoted one, then the one left).
     assert reader.failures == [], reader.failures
     assert reader.ports and set(reader.ports) <= {new_primary, other}, set(reader.ports)

@@ -19,7 +19,7 @@ from psycopg import pq
 
 import conftest
 import harness
-from pgbouncer_columns import (ADDED_SINCE_1_18, LEGACY_COLUMNS, PGBOUNCER_1_25_COLUMNS,
+from pgbouncer_columns import (ADDED_SINCE_1_18, LEGACY_COLUMNS, PGBOUNCER_1_25_COLUMNS, PGRELAY_COLUMNS,
                                RENAMED_SINCE_1_18, SHOW_COMMANDS_ADDED_SINCE_1_18)
 
 pytestmark = [
@@ -176,8 +176,8 @@ def test_show_columns_match_pgbouncer(consoles, name):
     ours = our_console.run(command)
     assert ours.ok, f"pgrelay refused {command} (SQLSTATE {ours.sqlstate})"
     assert ours.tag == "SHOW"
-    # exactly PgBouncer 1.25.2's columns, then the legacy columns old exporters read
-    assert ours.columns == PGBOUNCER_1_25_COLUMNS[name] + LEGACY_COLUMNS.get(name, []), command
+    # exactly PgBouncer 1.25.2's columns, then the legacy columns old exporters read, then ours
+    assert ours.columns == PGBOUNCER_1_25_COLUMNS[name] + LEGACY_COLUMNS.get(name, []) + PGRELAY_COLUMNS.get(name, []), command
 
     ref = ref_console.run(command)
     if not ref.ok:
@@ -192,7 +192,7 @@ def test_show_columns_match_pgbouncer(consoles, name):
     # ... and nothing else but the known additions since 1.18 and the legacy columns
     extra = [c for c in ours.columns if c not in ref_columns]
     expected_extra = [c for c in PGBOUNCER_1_25_COLUMNS[name] if c in ADDED_SINCE_1_18.get(name, [])]
-    assert extra == expected_extra + LEGACY_COLUMNS.get(name, []), command
+    assert extra == expected_extra + LEGACY_COLUMNS.get(name, []) + PGRELAY_COLUMNS.get(name, []), command
     # the renamed columns are kept under their 1.18 name too
     for old in renamed:
         assert old in ours.columns, f"{command}: legacy column {old}"
