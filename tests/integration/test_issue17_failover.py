@@ -295,16 +295,27 @@ def test_transaction_on_the_lost_primary_gets_08006_and_the_next_one_works(proxy
     p = on_hosts(proxy, cluster)
     conn = p.connect(autocommit=False, prepare_threshold=None)
     conn.execute("INSERT INTO failover_writes (id, writer) VALUES (1, 0)")
+    outcome = {}
+
+    def waiting_statement():
+        try:
+            conn.execute("SELECT pg_sleep(30)")
+        except psycopg.Error as error:
+            outcome["error"] = error
+    statement = threading.Thread(target=waiting_statement, daemon=True)
+    statement.start()
+    assert wait_until(lambda: cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'")
+                      == "1", 10)
     # A crashed host says nothing to its clients (a stopped one sends 57P01, passed on as is).
     kill_node(cluster, "primary")
-    with pytest.raises(psycopg.OperationalError) as raised:
-        conn.execute("INSERT INTO failover_writes (id, writer) VALUES (2, 0)")
-        conn.commit()
-    assert raised.value.sqlstate == "08006", raised.value
+    statement.join(10)
+    assert isinstance(outcome.get("error"), psycopg.OperationalError), outcome
+    assert outcome["error"].sqlstate == "08006", outcome["error"]
     conn.close()
 
     promote(cluster, 1)
-    # A client that comes back waits for the new primary instead of failing.
-    with p.connect(autocommit=True) as again:
+    # The client comes back: its next transaction goes to the new primary.
+    with p.connect(autocommit=False) as again:
         again.execute("INSERT INTO failover_writes (id, writer) VALUES (3, 0)")
+        again.commit()
     assert rows_found(cluster, cluster.replica_ports[0]) == {3}
