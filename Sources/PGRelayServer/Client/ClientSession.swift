@@ -1165,6 +1165,11 @@ final class ClientSession: @unchecked Sendable {
                     tracker.serverReady(status)
                     requestFinished(status: status)
                 }
+                if status != nil, index + length < input.writerIndex, releasesServer {
+                    flushRun(input, from: runStart, to: index + length)
+                    dropServerAfterStrayBytes(source, input: input, at: index + length)
+                    return
+                }
                 index += length
             }
         } catch {
@@ -1300,18 +1305,49 @@ final class ClientSession: @unchecked Sendable {
         return context.fingerprints.fingerprint(String(buffer: sql))
     }
 
-    private func maybeReleaseServer() {
-        guard server != nil, serverInbound == nil, swallowReady == 0, pipeline.isEmpty else { return }
+    /// Whether the server goes back to the pool once the bytes read so far are relayed: no
+    /// request of the client's is outstanding, and the pooling mode lets the server go now.
+    private var releasesServer: Bool {
+        guard swallowReady == 0, pipeline.isEmpty else { return false }
         switch mode {
-        case .session:
-            // Until its first write a session only reads, so its reads may go to any replica, one
-            // request at a time; reads change no session state, so no reset is needed.
-            if route == .replica, tracker.isIdle { releaseServer(reset: false) }
-        case .transaction:
-            if tracker.isIdle { releaseServer() }
-        case .statement:
-            if tracker.isQuiet { releaseServer() }
+        case .session: return route == .replica && tracker.isIdle
+        case .transaction: return tracker.isIdle
+        case .statement: return tracker.isQuiet
         }
+    }
+
+    /// Bytes that follow the ReadyForQuery ending the client's last request are not the client's:
+    /// nothing was asked of the server. They are a server speaking on its own, typically its FATAL
+    /// as it shuts down, read together with that ReadyForQuery; relayed, they would reach the
+    /// client as the answer to its next request, sent to another server. The server is closed
+    /// instead, and the client goes on. The log names the first message's type and, for an
+    /// error, its SQLSTATE (not its text, which may quote data).
+    private func dropServerAfterStrayBytes(_ source: ServerConnection, input: ByteBuffer, at start: Int) {
+        var metadata: Logger.Metadata = ["server": "\(source.id)", "bytes": "\(input.writerIndex - start)"]
+        if let type = input.getInteger(at: start, as: UInt8.self) {
+            metadata["message"] = "\(Character(Unicode.Scalar(type)))"
+            if type == BackendType.errorResponse, let length = try? FrameReader.frameLength(in: input, at: start, maxLength: limits.maxMessageLength),
+               let state = input.errorSQLState(at: start, length: length) {
+                metadata["sqlstate"] = "\(state)"
+            }
+        }
+        logger.info("server sent bytes after the ReadyForQuery that ended the client's requests; closing it", metadata: metadata)
+        flushClient()
+        server = nil
+        tracker.reset()
+        swallowReady = 0
+        serverInbound = nil
+        pipeline.reset()
+        inFlightOnReplica = []
+        source.unlink(clean: false)
+        if !pendingFrames.isEmpty { requestServer() }
+    }
+
+    private func maybeReleaseServer() {
+        guard server != nil, serverInbound == nil, releasesServer else { return }
+        // Until its first write a session only reads, so its reads may go to any replica, one
+        // request at a time; reads change no session state, so no reset is needed.
+        releaseServer(reset: mode != .session)
         if server == nil, !pendingFrames.isEmpty { requestServer() }
     }
 
