@@ -22,8 +22,12 @@ func runEpollRelay(_ configuration: RelayConfiguration) -> Never {
 /// side has drained the buffer, without another event.
 private struct EpollSocket {
     let fd: Int32
-    /// An input edge (data, EOF or error) came and recv has not returned EAGAIN since.
+    /// An input edge (data, EOF or error) came and recv has not returned EAGAIN since (nor, with
+    /// `stopsAtShortRead`, fewer bytes than it asked for).
     var readable = false
+    /// The last input edge reported the peer's FIN or an error (EPOLLRDHUP, EPOLLHUP, EPOLLERR):
+    /// recv must go on to its 0 or its error, as no further edge will announce them.
+    var peerClosing = false
     /// An output edge came and send has not returned EAGAIN since. The upstream socket's first
     /// output edge also means its non-blocking connect finished.
     var writable = false
@@ -76,7 +80,8 @@ private final class EpollReactor {
     /// The listener's token; connection tokens never reach it (their slot has 24 bits).
     private static let listenerToken = UInt64.max
     private static let eventsPerWait = 256
-    private static let inputEvents = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue
+    private static let closingEvents = EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue
+    private static let inputEvents = EPOLLIN.rawValue | closingEvents
     /// Both directions registered once for the socket's life: with edge triggering a writable
     /// socket does not wake the reactor again until a send has filled it, so there is no need to
     /// add and remove EPOLLOUT as output backs up and drains (which would cost an epoll_ctl each).
@@ -86,12 +91,14 @@ private final class EpollReactor {
     private let listenerFD: Int32
     private let upstream: ResolvedAddress
     private let upstreamName: HostAndPort
+    private let stopsAtShortRead: Bool
     private var connections = SlotTable<EpollConnection>()
     private let events: UnsafeMutablePointer<epoll_event>
 
     init(_ configuration: RelayConfiguration) throws {
         upstream = configuration.upstreamAddress
         upstreamName = configuration.upstream
+        stopsAtShortRead = configuration.epollStopsAtShortRead
         listenerFD = try Sockets.listener(on: configuration.listenAddress, sharedPort: true, nonBlocking: true)
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epollFD >= 0 else { throw SystemCallError("epoll_create1") }
@@ -193,15 +200,18 @@ private final class EpollReactor {
         }
         // An edge on one socket can move bytes in both directions: input on the client feeds
         // the server, and output space on the client lets the server's buffered reply go out.
-        let keepOpen = Self.relay(from: &connection.client, to: &connection.server, through: &connection.clientToServer)
-            && Self.relay(from: &connection.server, to: &connection.client, through: &connection.serverToClient)
+        let keepOpen = relay(from: &connection.client, to: &connection.server, through: &connection.clientToServer)
+            && relay(from: &connection.server, to: &connection.client, through: &connection.serverToClient)
         if !keepOpen {
             closeConnection(connection, handle)
         }
     }
 
     private static func noteEdges(_ events: UInt32, on socket: inout EpollSocket) {
-        if events & inputEvents != 0 { socket.readable = true }
+        if events & inputEvents != 0 {
+            socket.readable = true
+            socket.peerClosing = events & closingEvents != 0
+        }
         if events & EPOLLOUT.rawValue != 0 { socket.writable = true }
     }
 
@@ -209,9 +219,16 @@ private final class EpollReactor {
     /// progress: receive while the buffer has space and the source has not returned EAGAIN, send
     /// while there are bytes and the destination has not returned EAGAIN. A full buffer stops
     /// receiving from the source (back-pressure) until the destination takes bytes.
+    ///
+    /// With `stopsAtShortRead`, a recv that returns fewer bytes than it asked for ends reading
+    /// until the next edge, without the recv that would return EAGAIN: the socket's queue was
+    /// empty when that recv returned, and with edge triggering whatever arrives later (during the
+    /// recv too: the kernel processes it when the recv releases the socket) raises a new edge.
+    /// A FIN that arrived before the edge was reported raises none: `peerClosing` reads on to it.
+    ///
     /// Returns false when the connection is to be closed: the source reached EOF and everything
     /// it sent before has been passed on, or a socket failed.
-    private static func relay(from source: inout EpollSocket, to destination: inout EpollSocket,
+    private func relay(from source: inout EpollSocket, to destination: inout EpollSocket,
                               through buffer: inout TransferBuffer) -> Bool {
         while true {
             var progressed = false
@@ -224,6 +241,9 @@ private final class EpollReactor {
                 case .transferred(let count):
                     buffer.didReceive(count)
                     progressed = true
+                    if stopsAtShortRead && count < space.count && !source.peerClosing {
+                        source.readable = false
+                    }
                 case .wouldBlock: source.readable = false
                 case .interrupted: progressed = true
                 case .failed: return false
