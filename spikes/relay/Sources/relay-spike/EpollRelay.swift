@@ -141,7 +141,9 @@ private final class EpollReactor {
                 case EAGAIN, EWOULDBLOCK: return
                 case EINTR, ECONNABORTED: continue
                 default:
-                    // EMFILE and the like: the clients left in the queue wait for the next one.
+                    // EMFILE and the like: the clients left in the queue wait for the next
+                    // listener edge, i.e. the next new client. The engine is to retry on a timer
+                    // (or when a connection closes); the spike leaves that out.
                     logLine("\(SystemCallError("accept4"))")
                     return
                 }

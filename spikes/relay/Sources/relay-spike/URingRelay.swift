@@ -190,6 +190,9 @@ private final class URingReactor {
         }
     }
 
+    /// Out of descriptors (EMFILE, ENFILE), the re-armed accept fails again at once and the
+    /// loop spins logging until a connection closes; the engine is to stop accepting for a while
+    /// instead, as PgBouncer does. The spike leaves that out.
     private func acceptCompleted(_ result: Int32) {
         submitAccept()
         guard result >= 0 else {
