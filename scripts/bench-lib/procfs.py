@@ -6,13 +6,18 @@ import resource
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the whole process (all threads), in seconds."""
+def cpu_times(pid: int) -> tuple:
+    """(utime, stime) of the whole process (all threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         text = f.read()
     # the command name may contain spaces and parentheses: fields start after the last ')'
     fields = text[text.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the whole process (all threads), in seconds."""
+    return sum(cpu_times(pid))
 
 
 def rss_bytes(pid: int) -> int:
