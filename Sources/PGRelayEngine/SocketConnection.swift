@@ -69,7 +69,8 @@ public final class SocketConnection: ReactorEventHandler, @unchecked Sendable {
     public let reactor: Reactor
     public let options: SocketConnectionOptions
 
-    private let descriptor: Int32
+    /// Internal, not private, for tests that check socket options.
+    let descriptor: Int32
     private var registration: RegistrationToken?
     private var state = State.created
     private var outputState = OutputState.open
