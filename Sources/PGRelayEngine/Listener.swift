@@ -52,6 +52,7 @@ public final class Listener: ReactorEventHandler, @unchecked Sendable {
     ) throws {
         let family = address.protocol.rawValue
         let descriptor = try SocketCalls.makeStreamSocket(family: family)
+        var boundUnixSocketPath: String?
         do {
             if SocketCalls.isInternet(family: family) {
                 // A restarted pgrelay must not wait for the old connections' TIME_WAIT.
@@ -63,10 +64,14 @@ public final class Listener: ReactorEventHandler, @unchecked Sendable {
             try address.withSockAddr { pointer, length in
                 guard bind(descriptor, pointer, socklen_t(length)) == 0 else { throw SystemCallError("bind to \(address)") }
             }
+            boundUnixSocketPath = address.pathname
             guard listen(descriptor, backlog) == 0 else { throw SystemCallError("listen on \(address)") }
             localAddress = try SocketCalls.localAddress(of: descriptor)
         } catch {
             SocketCalls.close(descriptor)
+            if let boundUnixSocketPath {
+                _ = unlink(boundUnixSocketPath)  // the bind made the file; nobody will listen on it
+            }
             throw error
         }
         self.descriptor = descriptor
