@@ -61,6 +61,9 @@ public final class Reactor: @unchecked Sendable {
     private let events: UnsafeMutablePointer<epoll_event>
     private let eventCapacity: Int32
     private let shared = Mutex(SharedState())
+    /// True while `shared` holds tasks or a stop request: lets the loop skip the lock on turns
+    /// when nothing was queued (the common case on a busy relay). Set and cleared under the lock.
+    private let hasQueuedWork = Atomic<Bool>(false)
 
     // Only touched on the reactor's thread:
     private var registrations = RegistrationTable()
@@ -153,7 +156,7 @@ public final class Reactor: @unchecked Sendable {
     /// unit: never early), else without limit.
     private func waitTimeout() -> Int32 {
         if !deferredReads.isEmpty { return 0 }
-        if shared.withLock({ !$0.tasks.isEmpty || $0.stopRequested }) { return 0 }
+        if hasQueuedWork.load(ordering: .acquiring) { return 0 }
         guard let deadline = timers.earliestDeadline else { return -1 }
         let now = NIODeadline.now()
         guard deadline > now else { return 0 }
@@ -173,8 +176,11 @@ public final class Reactor: @unchecked Sendable {
     /// Runs the tasks queued so far (not those they queue: they wait for the next turn, so that a
     /// task that queues itself cannot starve the sockets). Returns true when asked to stop.
     private func runQueuedTasks() -> Bool {
+        guard hasQueuedWork.load(ordering: .acquiring) else { return false }
         let stopRequested = shared.withLock { state in
             swap(&state.tasks, &tasksBeingRun)
+            // A stop request stays queued work: every later turn must see it too.
+            hasQueuedWork.store(state.stopRequested, ordering: .releasing)
             return state.stopRequested
         }
         for task in tasksBeingRun {
@@ -203,6 +209,7 @@ public final class Reactor: @unchecked Sendable {
         return shared.withLock { state in
             guard state.acceptsTasks else { return false }
             state.tasks.append(task)
+            hasQueuedWork.store(true, ordering: .releasing)
             // The loop checks its queue before it waits, so its own thread needs no wake-up.
             // The signal is sent under the lock so that it cannot reach the eventfd after the
             // stopped reactor has closed it (the descriptor number may belong to another file
@@ -277,6 +284,7 @@ public final class Reactor: @unchecked Sendable {
         shared.withLock { state in
             guard state.acceptsTasks else { return }
             state.stopRequested = true
+            hasQueuedWork.store(true, ordering: .releasing)
             if !state.wakeupPending {
                 state.wakeupPending = true
                 wakeup.signal()

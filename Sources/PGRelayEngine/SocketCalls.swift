@@ -52,15 +52,56 @@ enum SocketCalls {
         return family
     }
 
-    /// Reads into `buffer`'s writable bytes and moves its writer index past what arrived.
-    static func read(_ descriptor: Int32, into buffer: inout ByteBuffer) -> IOResult {
-        let result = buffer.withUnsafeMutableWritableBytes { space in
-            IOResult.retryingInterrupts { Glibc.read(descriptor, space.baseAddress, space.count) }
+    /// How a run of reads into one buffer ended.
+    enum ReadOutcome: Equatable {
+        /// The buffer has no room left; the socket may have more.
+        case bufferFull
+        /// EAGAIN: the socket is empty (edge-triggered epoll reports new input as a new edge).
+        case wouldBlock
+        /// A read returned 0: the peer's FIN.
+        case endOfInput
+        case failed(Int32)
+    }
+
+    /// Reads into `buffer`'s writable bytes until it is full, the socket is empty, the peer has
+    /// finished or a read fails, and moves the writer index past what arrived.
+    ///
+    /// One borrow of the buffer's memory for all the reads, and the whole storage rather than
+    /// the writable slice (`withUnsafeMutableWritableBytes` rebases a slice through generic
+    /// collection code): together ~100 instructions less per transaction.
+    static func read(_ descriptor: Int32, into buffer: inout ByteBuffer) -> ReadOutcome {
+        var outcome = ReadOutcome.bufferFull
+        // Indices are relative to the buffer's slice, which `withVeryUnsafeMutableBytes` starts at.
+        let start = buffer.writerIndex
+        let end = buffer.capacity
+        let filled = buffer.withVeryUnsafeMutableBytes { storage -> Int in
+            let space = storage.baseAddress! + start
+            let room = min(end, storage.count) - start
+            var filled = 0
+            while filled < room {
+                switch IOResult.retryingInterrupts({ Glibc.read(descriptor, space + filled, room - filled) }) {
+                case .transferred(0):
+                    outcome = .endOfInput
+                    return filled
+                case .transferred(let count):
+                    filled += count
+                case .wouldBlock:
+                    outcome = .wouldBlock
+                    return filled
+                case .failed(let code):
+                    outcome = .failed(code)
+                    return filled
+                }
+            }
+            return filled
         }
-        if case .transferred(let count) = result, count > 0 {
-            buffer.moveWriterIndex(forwardBy: count)
-        }
-        return result
+        buffer.moveWriterIndex(forwardBy: filled)
+        return outcome
+    }
+
+    /// One plain send; MSG_NOSIGNAL as for `sendGathered`.
+    static func send(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> IOResult {
+        IOResult.retryingInterrupts { Glibc.send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
     }
 
     /// One gathered write of `count` iovecs. MSG_NOSIGNAL: a peer that has gone makes the call

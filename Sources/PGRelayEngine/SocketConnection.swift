@@ -8,7 +8,8 @@ import NIOCore
 /// The socket is registered once, edge-triggered, for input, output and the peer's FIN. On an
 /// input edge the connection reads until EAGAIN into the reactor's receive buffer and hands
 /// what arrived to its delegate, then says `readComplete`. Writes are queued as they come and
-/// sent on `flush` with one gathered `sendmsg` of up to 1024 buffers; what the socket does not
+/// sent on `flush` with one `send` (one buffer) or one gathered `sendmsg` of up to 1024 buffers
+/// per system call; what the socket does not
 /// take waits for the next output edge. `isWritable` follows the queued bytes across the
 /// watermarks, and `setReading(false)` stops reading, so that a relay can hold a fast side back
 /// while the other is slow.
@@ -271,24 +272,23 @@ public final class SocketConnection: ReactorEventHandler, @unchecked Sendable {
     private func readUntilWouldBlock() {
         var buffer = reactor.receiveBuffers.take()
         var delivered = false
-        var ending: CloseReason?
+        // The read's own outcome (no payload to copy) until the end: a `CloseReason` carries a
+        // String, which costs copies and releases on this path.
+        var ending: SocketCalls.ReadOutcome?
         reading: while true {
-            switch SocketCalls.read(descriptor, into: &buffer) {
-            case .transferred(let count) where count > 0:
-                guard buffer.writableBytes == 0 else { continue }
+            let outcome = SocketCalls.read(descriptor, into: &buffer)
+            switch outcome {
+            case .bufferFull:
                 deliver(&buffer)
                 delivered = true
                 guard state == .active && readingEnabled else { break reading }
                 reactor.receiveBuffers.giveBack(buffer)
                 buffer = reactor.receiveBuffers.take()
-            case .transferred:
-                ending = .endOfInput
-                break reading
             case .wouldBlock:
                 readableEdge = false
                 break reading
-            case .failed(let code):
-                ending = .failed(SystemCallError("read", code: code))
+            case .endOfInput, .failed:
+                ending = outcome
                 break reading
             }
         }
@@ -300,8 +300,13 @@ public final class SocketConnection: ReactorEventHandler, @unchecked Sendable {
         if delivered && state == .active {
             delegate?.readComplete(on: self)
         }
-        if let ending {
-            close(reason: ending)
+        switch ending {
+        case .failed(let code):
+            close(reason: .failed(SystemCallError("read", code: code)))
+        case .endOfInput:
+            close(reason: .endOfInput)
+        case .bufferFull, .wouldBlock, nil:
+            break
         }
     }
 
@@ -319,8 +324,7 @@ public final class SocketConnection: ReactorEventHandler, @unchecked Sendable {
     /// finds out, which costs a system call only when output backs up.
     private func sendFlushed() {
         while writableEdge && writeQueue.hasFlushedBytes {
-            let gathered = writeQueue.gather(into: reactor.ioVectors, capacity: Reactor.maximumIOVectors)
-            switch SocketCalls.sendGathered(descriptor, reactor.ioVectors, count: gathered.count) {
+            switch writeQueue.send(to: descriptor, ioVectors: reactor.ioVectors) {
             case .transferred(let count):
                 writeQueue.didSend(count)
             case .wouldBlock:

@@ -31,6 +31,17 @@ struct WriteQueue {
         flushedBufferCount = buffers.count
     }
 
+    /// Sends due bytes with one system call: a plain `send` when one buffer is due (the common
+    /// case: one message or one relayed read), else a gathered `sendmsg` of up to
+    /// `Reactor.maximumIOVectors` buffers. The caller passes what went out to `didSend`.
+    func send(to descriptor: Int32, ioVectors: UnsafeMutablePointer<iovec>) -> IOResult {
+        if flushedBufferCount == 1 {
+            return buffers[buffers.startIndex].withUnsafeReadableBytes { SocketCalls.send(descriptor, $0) }
+        }
+        let gathered = gather(into: ioVectors, capacity: Reactor.maximumIOVectors)
+        return SocketCalls.sendGathered(descriptor, ioVectors, count: gathered.count)
+    }
+
     /// Points `ioVectors` at the due buffers' bytes, up to `capacity` of them; returns how many
     /// iovecs it filled and how many bytes they cover.
     ///
@@ -51,12 +62,19 @@ struct WriteQueue {
 
     /// Drops the first `count` bytes sent: whole buffers, then the front of a partly sent one.
     mutating func didSend(_ count: Int) {
+        if count == queuedBytes {
+            // Everything went out (the common case): no per-buffer bookkeeping.
+            buffers.removeAll(keepingCapacity: true)
+            flushedBufferCount = 0
+            queuedBytes = 0
+            return
+        }
         var remaining = count
         queuedBytes -= count
         while remaining > 0 {
-            let front = buffers.first!.readableBytes
+            let front = buffers[buffers.startIndex].readableBytes
             if remaining >= front {
-                buffers.removeFirst()
+                buffers.removeFirst(1)  // not removeFirst(), which copies the element out
                 flushedBufferCount -= 1
                 remaining -= front
             } else {
