@@ -23,7 +23,9 @@ struct ReactorThread {
         var handle = pthread_t()
         let result = pthread_create(&handle, nil, { argument in
             let start = Unmanaged<Start>.fromOpaque(argument!).takeRetainedValue()
-            _ = pthread_setname_np(pthread_self(), String(start.name.utf8.prefix(15))!)
+            // Linux keeps 15 bytes; a longer name makes the call fail (ERANGE), which only
+            // costs the name.
+            _ = pthread_setname_np(pthread_self(), String(decoding: start.name.utf8.prefix(15), as: UTF8.self))
             start.body()
             return nil
         }, start.toOpaque())
