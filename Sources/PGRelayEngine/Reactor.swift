@@ -242,6 +242,9 @@ public final class Reactor: @unchecked Sendable {
         timers.remove(timer)
     }
 
+    /// How many timers are pending (for tests and statistics).
+    var timerCount: Int { timers.count }
+
     // MARK: - Registrations (on the reactor's thread)
 
     func register(_ descriptor: Int32, events: UInt32, handler: ReactorEventHandler) throws(SystemCallError) -> RegistrationToken {

@@ -189,6 +189,52 @@ final class ListenerConnectorTests: ReactorTestCase {
         }
     }
 
+    /// Out of descriptors, accept4 fails with EMFILE and the clients stay queued; with edge
+    /// triggering nothing reports them again, so the listener must retry by itself once
+    /// descriptors are free.
+    func testAcceptRetriesAfterRunningOutOfDescriptors() throws {
+        let accepted = Accepted()
+        let errors = Mutex<[SystemCallError]>([])
+        let listener = try Listener(address: try SocketAddress(ipAddress: "127.0.0.1", port: 0), group: group,
+                                    onError: { error in errors.withLock { $0.append(error) } },
+                                    onAccept: { accepted.accept($0) })
+        defer { _ = try? listener.close().wait() }
+        // The clients' sockets exist before the descriptors run out; connecting needs none.
+        let clients = (0..<3).map { _ in socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        defer { clients.forEach { close($0) } }
+        XCTAssertFalse(clients.contains(-1))
+
+        var original = rlimit()
+        XCTAssertEqual(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &original), 0)
+        var fillers: [Int32] = []
+        var lowered = original
+        lowered.rlim_cur = rlim_t(EngineTest.openDescriptorCount() + 16)
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lowered), 0)
+        while true {  // every descriptor number below the limit in use
+            let filler = dup(0)
+            guard filler >= 0 else { break }
+            fillers.append(filler)
+        }
+        for client in clients {
+            let result = listener.localAddress.withSockAddr { connect(client, $0, socklen_t($1)) }
+            XCTAssertEqual(result, 0)
+        }
+        EngineTest.waitUntil(on: reactor) { !errors.withLock { $0.isEmpty } }
+        XCTAssertEqual(accepted.count, 0)
+        fillers.forEach { close($0) }
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &original), 0)
+
+        // No new client arrives: only the listener's own retry can accept the queued ones.
+        let deadline = Date().addingTimeInterval(10)
+        while accepted.count < clients.count && Date() < deadline { usleep(5000) }
+        XCTAssertEqual(accepted.count, clients.count, "every queued client accepted once descriptors were free")
+        XCTAssertEqual(errors.withLock { $0.first?.code }, EMFILE)
+        for index in 0..<accepted.count {
+            let (connection, _) = accepted[index]
+            try EngineTest.onReactor(connection.reactor) { connection.close() }
+        }
+    }
+
     func testListeningOnAnAddressInUseThrows() throws {
         let listener = try Listener(address: try SocketAddress(ipAddress: "127.0.0.1", port: 0), group: group, onAccept: { $0.close() })
         defer { _ = try? listener.close().wait() }

@@ -100,6 +100,15 @@ final class ReactorTests: ReactorTestCase {
         XCTAssertFalse(ran.withLock { $0 })
     }
 
+    /// A timeout set and cancelled for every query must not leave entries behind until their
+    /// deadlines: cancelled timers leave the heap at once.
+    func testCancelledTimersDoNotPileUp() throws {
+        let scheduled = (0..<10_000).map { _ in reactor.scheduleTask(in: .hours(1)) {} }
+        XCTAssertEqual(try EngineTest.onReactor(reactor) { self.reactor.timerCount }, 10_000)
+        scheduled.forEach { $0.cancel() }
+        EngineTest.waitUntil(on: reactor) { self.reactor.timerCount == 0 }
+    }
+
     func testThrowingScheduledTaskFailsItsFuture() throws {
         struct Failure: Error {}
         let task = reactor.scheduleTask(in: .milliseconds(1)) { () throws -> Int in throw Failure() }
