@@ -304,12 +304,11 @@ public final class Reactor: @unchecked Sendable {
     /// `.reactorShutDown`), the tasks this queues run, then new tasks are refused and timers fail
     /// with `EventLoopError.shutdown`.
     private func shutDown() {
-        for handler in registrations.allHandlers {
-            handler.closeForShutdown()
-        }
-        // What closing queued, and what that queues in turn (bounded: a task that always queues
-        // another must not keep the reactor from stopping).
+        // Closing may queue tasks, and a task may register something (a listener made while the
+        // group stopped): close and run until neither is left (bounded: a task that always
+        // queues another must not keep the reactor from stopping).
         for _ in 0..<1000 {
+            closeRegisteredHandlers()
             performDeferredReads()
             let pending = shared.withLock { !$0.tasks.isEmpty }
             guard pending else { break }
@@ -324,6 +323,7 @@ public final class Reactor: @unchecked Sendable {
             task()
         }
         tasksBeingRun.removeAll()
+        closeRegisteredHandlers()
         // Failing a timer's promise may run callbacks that schedule timers: until none is left.
         while !timers.isEmpty {
             for timer in timers.removeAll() {
@@ -333,6 +333,12 @@ public final class Reactor: @unchecked Sendable {
         deferredReads.removeAll()
         wakeup.close()
         epoll.close()
+    }
+
+    private func closeRegisteredHandlers() {
+        for handler in registrations.allHandlers {
+            handler.closeForShutdown()
+        }
     }
 }
 #endif

@@ -147,6 +147,13 @@ enum EngineTest {
         }
     }
 
+    /// Shuts a group down once, so that libdispatch's global queue (which a group's shutdown
+    /// joins its threads on) has made its own descriptors (an eventfd and an epoll for its
+    /// manager thread, made on first use) before a test counts descriptors.
+    static func startDispatchWorkers() throws {
+        try ReactorGroup(workers: 1, namePrefix: "warm-up").syncShutdownGracefully()
+    }
+
     /// The process's open descriptors.
     static func openDescriptorCount() -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1

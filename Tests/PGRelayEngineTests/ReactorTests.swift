@@ -145,6 +145,7 @@ final class ReactorTests: ReactorTestCase {
 /// Shutting a group down: what it does to timers, tasks, connections and descriptors.
 final class ReactorGroupShutdownTests: XCTestCase {
     func testShutdownFailsPendingTimersAndClosesConnectionsAndDescriptors() throws {
+        try EngineTest.startDispatchWorkers()
         let descriptorsBefore = EngineTest.openDescriptorCount()
         let group = try ReactorGroup(workers: 2, namePrefix: "shutdown")
         let reactor = group.reactors[0]
@@ -167,6 +168,23 @@ final class ReactorGroupShutdownTests: XCTestCase {
         // eventfd are closed.
         reactor.execute { XCTFail("ran after shutdown") }
         XCTAssertEqual(EngineTest.openDescriptorCount(), descriptorsBefore + 1, "only the test's own socket end")
+    }
+
+    /// A listener made while its group stops (before, during or after the reactor's last turn)
+    /// leaves no descriptor open.
+    func testListenerMadeDuringShutdownLeaksNothing() throws {
+        try EngineTest.startDispatchWorkers()
+        let descriptorsBefore = EngineTest.openDescriptorCount()
+        for _ in 0..<20 {
+            let group = try ReactorGroup(workers: 1, namePrefix: "racing")
+            let stopped = DispatchSemaphore(value: 0)
+            group.shutdownGracefully { _ in stopped.signal() }
+            let listener = try Listener(address: try SocketAddress(ipAddress: "127.0.0.1", port: 0), group: group,
+                                        onAccept: { $0.close() })
+            XCTAssertEqual(stopped.wait(timeout: .now() + 10), .success)
+            _ = listener
+        }
+        XCTAssertEqual(EngineTest.openDescriptorCount(), descriptorsBefore)
     }
 
     func testShutdownTwiceAndFromAReactorThread() throws {
