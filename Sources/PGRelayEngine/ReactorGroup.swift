@@ -15,7 +15,7 @@ public final class ReactorGroup: EventLoopGroup, @unchecked Sendable {
         case stopping([(DispatchQueue, @Sendable (Error?) -> Void)])
         case stopped
     }
-    private let shutdownState = Mutex(ShutdownState.running)
+    private let shutdownState = LockedValue(ShutdownState.running)
 
     /// Starts `workers` reactors (at least one), each on its own thread, named
     /// "\(namePrefix)-N".

@@ -139,7 +139,7 @@ final class BackPressureTests: ReactorTestCase {
             var intact = true
             var sawEndOfInput = false
         }
-        let sinkResult = Mutex(SinkResult())
+        let sinkResult = LockedValue(SinkResult())
         let sinkDone = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             defer { sinkDone.signal() }
@@ -166,7 +166,7 @@ final class BackPressureTests: ReactorTestCase {
             sinkResult.withLock { $0 = result }
         }
 
-        let relays = Mutex<[ConnectionRelay]>([])
+        let relays = LockedValue<[ConnectionRelay]>([])
         let listener = try Listener(address: try SocketAddress(ipAddress: "127.0.0.1", port: 0), group: group) { client in
             Connector.connect(to: sinkListeningAddress, on: client.reactor, timeout: .seconds(5)).whenComplete { result in
                 switch result {

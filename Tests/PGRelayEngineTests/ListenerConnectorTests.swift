@@ -14,7 +14,7 @@ final class ListenerConnectorTests: ReactorTestCase {
 
     /// The accepted connections, each started with its own recording delegate.
     final class Accepted: @unchecked Sendable {
-        let connections = Mutex<[(SocketConnection, RecordingDelegate)]>([])
+        let connections = LockedValue<[(SocketConnection, RecordingDelegate)]>([])
 
         func accept(_ connection: SocketConnection) {
             let delegate = RecordingDelegate()
@@ -194,7 +194,7 @@ final class ListenerConnectorTests: ReactorTestCase {
     /// descriptors are free.
     func testAcceptRetriesAfterRunningOutOfDescriptors() throws {
         let accepted = Accepted()
-        let errors = Mutex<[SystemCallError]>([])
+        let errors = LockedValue<[SystemCallError]>([])
         let listener = try Listener(address: try SocketAddress(ipAddress: "127.0.0.1", port: 0), group: group,
                                     onError: { error in errors.withLock { $0.append(error) } },
                                     onAccept: { accepted.accept($0) })
@@ -247,7 +247,7 @@ final class ListenerConnectorTests: ReactorTestCase {
     /// descriptor.
     func testUnstartedAcceptedConnectionReleasesItsDescriptor() throws {
         let descriptorsBefore = EngineTest.openDescriptorCount()
-        let seen = Mutex(0)
+        let seen = LockedValue(0)
         let listener = try Listener(address: try SocketAddress(ipAddress: "127.0.0.1", port: 0), group: group,
                                     onAccept: { _ in seen.withLock { $0 += 1 } })
         let client = try EngineTest.blockingClient(to: listener.localAddress)

@@ -11,7 +11,7 @@ final class ReactorTests: ReactorTestCase {
     override var workers: Int { 2 }
 
     func testExecuteRunsOnTheReactorThreadInOrder() throws {
-        let order = Mutex<[Int]>([])
+        let order = LockedValue<[Int]>([])
         let done = DispatchSemaphore(value: 0)
         XCTAssertFalse(reactor.inEventLoop)
         for index in 0..<100 {
@@ -28,7 +28,7 @@ final class ReactorTests: ReactorTestCase {
 
     /// Tasks from several threads at once all run (the wake-up coalescing loses none).
     func testExecuteFromManyThreadsLosesNothing() throws {
-        let counter = Mutex(0)
+        let counter = LockedValue(0)
         let threads = 8
         let perThread = 2000
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
@@ -63,7 +63,7 @@ final class ReactorTests: ReactorTestCase {
     func testScheduledTasksFireInDeadlineOrder() throws {
         let cases: [[Int64]] = [[30, 10, 20], [0, 0, 5], [15], [-5, 10]]
         for delays in cases {
-            let fired = Mutex<[Int64]>([])
+            let fired = LockedValue<[Int64]>([])
             let scheduled = delays.map { delay in
                 reactor.scheduleTask(in: .milliseconds(delay)) { fired.withLock { $0.append(delay) } }
             }
@@ -81,7 +81,7 @@ final class ReactorTests: ReactorTestCase {
     }
 
     func testCancelledTaskNeverRunsAndItsFutureFails() throws {
-        let ran = Mutex(false)
+        let ran = LockedValue(false)
         // From another thread, and on the reactor itself.
         let fromOutside = reactor.scheduleTask(in: .milliseconds(100)) { ran.withLock { $0 = true } }
         fromOutside.cancel()
@@ -129,7 +129,7 @@ final class ReactorTests: ReactorTestCase {
     }
 
     func testASingleReactorCannotBeShutDownAlone() throws {
-        let result = Mutex<Error?>(nil)
+        let result = LockedValue<Error?>(nil)
         let done = DispatchSemaphore(value: 0)
         reactor.shutdownGracefully(queue: .global()) { error in
             result.withLock { $0 = error }
@@ -152,7 +152,7 @@ final class ReactorGroupShutdownTests: XCTestCase {
         let pending = reactor.scheduleTask(in: .hours(1)) { 1 }
         // Registered before: once the reactor has stopped, a future's callbacks can no longer
         // be scheduled on it (as with NIO's loops), so `wait()` would never return.
-        let timerError = Mutex<Error?>(nil)
+        let timerError = LockedValue<Error?>(nil)
         pending.futureResult.whenFailure { error in timerError.withLock { $0 = error } }
         let delegate = RecordingDelegate()
         let (_, testSide) = try EngineTest.connectionPair(on: reactor, delegate: delegate)
@@ -189,7 +189,7 @@ final class ReactorGroupShutdownTests: XCTestCase {
 
     func testShutdownTwiceAndFromAReactorThread() throws {
         let group = try ReactorGroup(workers: 1, namePrefix: "twice")
-        let calls = Mutex(0)
+        let calls = LockedValue(0)
         let done = DispatchSemaphore(value: 0)
         group.reactors[0].execute {
             // From the reactor's own thread: must not wait for itself.
