@@ -37,6 +37,31 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // epoll, eventfd and accept4: the Linux calls Swift's Glibc module leaves out (the relay engine's).
+        .systemLibrary(name: "CEngineLinux", path: "Sources/CEngineLinux"),
+        // The relay engine (issue 15): reactors on edge-triggered epoll, socket connections, listeners
+        // and connectors of pgrelay's own for the client/server data path. Linux only; elsewhere it
+        // compiles to nothing. Depends on NIOCore only for EventLoop, futures and ByteBuffer.
+        .target(
+            name: "PGRelayEngine",
+            dependencies: [
+                .target(name: "CEngineLinux", condition: .when(platforms: [.linux])),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: [
+                // As PGRelayServer: state in classes confined to one reactor thread each.
+                .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+            ]
+        ),
+        // Not part of the product: a plain TCP byte relay on the engine, to measure its cost per
+        // round trip against the issue 15 spike's relays (docs/performance.md).
+        .executableTarget(
+            name: "engine-relay",
+            dependencies: ["PGRelayEngine", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: [
+                .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+            ]
+        ),
         // The system zlib (zlib1g-dev), for gzip-compressed admin HTTP responses.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
@@ -82,6 +107,10 @@ let package = Package(
             path: "tests/nio-client/Sources/nio-client"
         ),
         .testTarget(name: "PGWireTests", dependencies: ["PGWire"]),
+        .testTarget(
+            name: "PGRelayEngineTests",
+            dependencies: ["PGRelayEngine", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(name: "PGRelayCoreTests", dependencies: ["PGRelayCore", "PGWire"]),
         .testTarget(
             name: "PGRelayServerTests",
