@@ -6,6 +6,8 @@ import subprocess
 import threading
 import time
 
+import psycopg
+
 import harness
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -162,3 +164,28 @@ def kill_node(cluster, name):
         except ProcessLookupError:
             pass
     assert wait_until(lambda: not any(pid_alive(p) for p in [pm, *procs]), 10), f"{name} survived SIGKILL"
+
+
+class PortReader(threading.Thread):
+    """A client reading `inet_server_port()` in a loop until `finish` (autocommit: each read is
+    routed on its own); stops at its first error."""
+
+    def __init__(self, p, pause):
+        super().__init__(daemon=True)
+        self.p, self.pause, self.ports, self.errors, self.stop = p, pause, [], [], threading.Event()
+        self.start()
+
+    def run(self):
+        with self.p.connect(prepare_threshold=None) as conn:
+            while not self.stop.is_set():
+                try:
+                    self.ports.append(conn.execute("SELECT inet_server_port()").fetchone()[0])
+                except psycopg.Error as e:
+                    self.errors.append(e)
+                    return
+                time.sleep(self.pause)
+
+    def finish(self):
+        self.stop.set()
+        self.join(10)
+        assert not self.is_alive(), "a reader hangs"

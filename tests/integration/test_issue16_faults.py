@@ -24,7 +24,7 @@ import pytest
 
 import harness
 import rawpg
-from checks import kill_node, node_pid, pid_alive as alive, rss_bytes, wait_until
+from checks import PortReader, kill_node, node_pid, pid_alive as alive, rss_bytes, wait_until
 
 pytestmark = [pytest.mark.issue16, pytest.mark.pgrelay_only("pgrelay's fault handling and HTTP API")]
 
@@ -148,30 +148,6 @@ def failure_of(conn, sql):
     with pytest.raises(psycopg.OperationalError) as raised:
         conn.execute(sql)
     return raised.value, time.monotonic() - started
-
-
-class PortReader(threading.Thread):
-    """A client reading `inet_server_port()` in a loop until `finish`; stops at its first error."""
-
-    def __init__(self, p, pause):
-        super().__init__(daemon=True)
-        self.p, self.pause, self.ports, self.errors, self.stop = p, pause, [], [], threading.Event()
-        self.start()
-
-    def run(self):
-        with self.p.connect(prepare_threshold=None) as conn:
-            while not self.stop.is_set():
-                try:
-                    self.ports.append(conn.execute("SELECT inet_server_port()").fetchone()[0])
-                except psycopg.Error as e:
-                    self.errors.append(e)
-                    return
-                time.sleep(self.pause)
-
-    def finish(self):
-        self.stop.set()
-        self.join(10)
-        assert not self.is_alive(), "a reader hangs"
 
 
 class Background(threading.Thread):

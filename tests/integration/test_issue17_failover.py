@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 import harness
-from checks import kill_node, metric, wait_until
+from checks import PortReader, kill_node, metric, wait_until
 
 # The issue's bound on the write outage of an unplanned failover.
 MAX_OUTAGE_S = 5.0
@@ -103,30 +103,6 @@ class Writer(threading.Thread):
         assert not self.is_alive()
 
 
-class Reader(threading.Thread):
-    """Reads through pgrelay on one connection; records the server port of each read and errors."""
-
-    def __init__(self, p):
-        super().__init__(daemon=True)
-        self.p, self.ports, self.failures = p, [], []
-        self.stop = threading.Event()
-        self.start()
-
-    def run(self):
-        with self.p.connect(autocommit=True, prepare_threshold=None) as conn:
-            while not self.stop.is_set():
-                try:
-                    self.ports.append(conn.execute("SELECT inet_server_port()").fetchone()[0])
-                except psycopg.Error as error:
-                    self.failures.append(str(error).strip())
-                    return
-                time.sleep(0.01)
-
-    def finish(self):
-        self.stop.set()
-        self.join(30)
-
-
 def rows_found(cluster, port):
     return {int(x) for x in cluster.sql("SELECT id FROM failover_writes", port=port).split()}
 
@@ -165,7 +141,7 @@ def test_unplanned_failover_moves_writes_within_seconds_and_loses_no_acknowledge
     p = on_hosts(proxy, cluster)
     old_primary, new_primary, other = cluster.primary_port, cluster.replica_ports[0], cluster.replica_ports[1]
     writers = [Writer(p, n) for n in range(1, 4)]
-    reader = Reader(p)
+    reader = PortReader(p, pause=0.01)
     # pgbench writes too: its clients stop at their first error (pgbench does not reconnect), so
     # it only adds load and acknowledged rows to count, it does not measure the outage.
     script = os.path.join(cluster.dir, "insert.sql")
@@ -215,7 +191,7 @@ def test_unplanned_failover_moves_writes_within_seconds_and_loses_no_acknowledge
     assert len(failures) <= len(writers), failures
     assert all(state in ("08006", "57P01") for _, state, _ in failures), failures
     # Reads kept going on the replicas throughout (the promoted one, then the one left).
-    assert reader.failures == [], reader.failures
+    assert reader.errors == [], reader.errors
     assert reader.ports and set(reader.ports) <= {new_primary, other}, set(reader.ports)
 
     assert primary_port(p) == new_primary

@@ -480,15 +480,19 @@ final class ServerPool: @unchecked Sendable {
             }
             if !waiters.isEmpty, !isReplicaPool { retryIn = loginRetry.wait(retry: _settings.loginRetry) }
         }
-        // PgBouncer's line, which operators grep for: "db/user@host:port server login failed:
-        // FATAL message".
-        logger.error("\(key.database)/\(key.user)@\(key.address) server login failed: \(error.severity) \(error.message)")
+        logLoginFailure(error, host: "\(key.address)")
         for waiter in failed { waiter.client.poolFailed(error) }
         // Waiting clients get the next attempt as soon as the wait allows, not at the next
         // once-a-second maintenance (a short transient wait would otherwise be rounded up).
         if let retryIn, retryIn < 1 {
             runtime.group.next().scheduleTask(in: .nanoseconds(Int64(retryIn * 1e9))) { [self] in openForWaiters() }
         }
+    }
+
+    /// PgBouncer's line, which operators grep for: "db/user@host:port server login failed:
+    /// FATAL message".
+    private func logLoginFailure(_ error: ErrorFields, host: String) {
+        logger.error("\(key.database)/\(key.user)@\(host) server login failed: \(error.severity) \(error.message)")
     }
 
     /// Opens servers for queued clients as far as the pool's size and the retry wait allow.
@@ -543,8 +547,7 @@ final class ServerPool: @unchecked Sendable {
             primaryTarget = .none(reason: "no primary: \(primary) unreachable: \(error.message)")
             return primary
         }
-        let host = lost.map(\.description) ?? "\(key.address)"
-        logger.error("\(key.database)/\(key.user)@\(host) server login failed: \(error.severity) \(error.message)")
+        logLoginFailure(error, host: lost.map(\.description) ?? "\(key.address)")
         runtime.checkBackendsSoon()
     }
 

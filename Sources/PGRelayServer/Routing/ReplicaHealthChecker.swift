@@ -155,14 +155,13 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
         guard let backends = snapshot.databases[entry.name] else { return loop.makeSucceededVoidFuture() }
         let plan = self.login(entry)
         guard case .login(let login) = plan else {
-            let problem = HealthCheck.ProbeError(plan.problem ?? "no credentials to log in for health checks")
+            let problem = Self.loginProblem(plan)
             record(backends.all.map { previous in
                 HealthCheck.evaluate(previous: previous, outcome: .failure(problem), primaryPosition: nil, maxLagMs: maxLagMs, now: .now())
             }, previous: snapshot)
             return loop.makeSucceededVoidFuture()
         }
-        // The `*` entry has no database name of its own: its servers are checked in `postgres`.
-        let database = entry.dbname ?? (entry.isFallback ? "postgres" : entry.name)
+        let database = Self.checkedDatabase(entry)
         return probe(backends.primary.id.address, database: database, login: login, timeout: timeout)
             .flatMap { [self] primaryOutcome -> EventLoopFuture<Void> in
                 let primary = HealthCheck.evaluate(previous: backends.primary, outcome: primaryOutcome, primaryPosition: nil,
@@ -187,12 +186,12 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
         let plan = self.login(entry)
         let outcomes: EventLoopFuture<[Result<HealthCheck.Probe, HealthCheck.ProbeError>]>
         if case .login(let login) = plan {
-            let database = entry.dbname ?? (entry.isFallback ? "postgres" : entry.name)
+            let database = Self.checkedDatabase(entry)
             outcomes = EventLoopFuture.whenAllSucceed(discovery.members.map { member in
                 probe(member.id.address, database: database, login: login, timeout: timeout)
             }, on: loop)
         } else {
-            let problem = HealthCheck.ProbeError(plan.problem ?? "no credentials to log in for health checks")
+            let problem = Self.loginProblem(plan)
             outcomes = loop.makeSucceededFuture(discovery.members.map { _ in .failure(problem) })
         }
         return outcomes.map { [self] outcomes in
@@ -208,6 +207,17 @@ public final class ReplicaHealthChecker: @unchecked Sendable {
             log(events, database: entry.name, discovery: next)
             onDiscovery(next, events)
         }
+    }
+
+    /// The database the checks log in to: the entry's `dbname`, or for the `*` entry, which has
+    /// no name of its own, `postgres`.
+    private static func checkedDatabase(_ entry: DatabaseConfig) -> String {
+        entry.dbname ?? (entry.isFallback ? "postgres" : entry.name)
+    }
+
+    /// Why checks cannot log in: what every backend of the database is `down` with.
+    private static func loginProblem(_ plan: HealthCheckLogin.Plan) -> HealthCheck.ProbeError {
+        HealthCheck.ProbeError(plan.problem ?? "no credentials to log in for health checks")
     }
 
     /// One line per change of a `hosts=` database's roles, as operators expect from a failover.
