@@ -69,6 +69,7 @@ let package = Package(
             dependencies: [
                 "PGWire",
                 "PGRelayCore",
+                "PGRelayEngine",
                 "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

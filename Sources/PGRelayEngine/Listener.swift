@@ -22,7 +22,8 @@ public final class Listener: ReactorEventHandler, @unchecked Sendable {
     public let reactor: Reactor
 
     private let group: ReactorGroup
-    private let descriptor: Int32
+    /// Internal, not private, for tests that check socket options.
+    let descriptor: Int32
     private let acceptsTCP: Bool
     private let unixSocketPath: String?
     private let options: SocketConnectionOptions
@@ -47,6 +48,7 @@ public final class Listener: ReactorEventHandler, @unchecked Sendable {
         group: ReactorGroup,
         backlog: Int32 = Listener.defaultBacklog,
         options: SocketConnectionOptions = .init(),
+        socketOptions: [SocketOption] = [],
         onError: @escaping ErrorHandler = { _ in },
         onAccept: @escaping AcceptHandler
     ) throws {
@@ -60,6 +62,9 @@ public final class Listener: ReactorEventHandler, @unchecked Sendable {
             }
             if family == AF_INET6 {
                 try SocketCalls.setOption(descriptor, level: Int32(IPPROTO_IPV6), option: IPV6_V6ONLY, value: 1, name: "IPV6_V6ONLY")
+            }
+            for option in socketOptions {
+                try SocketCalls.setOption(descriptor, level: option.level, option: option.name, value: option.value, name: option.label)
             }
             try address.withSockAddr { pointer, length in
                 guard bind(descriptor, pointer, socklen_t(length)) == 0 else { throw SystemCallError("bind to \(address)") }
@@ -100,6 +105,14 @@ public final class Listener: ReactorEventHandler, @unchecked Sendable {
     @discardableResult
     public func close() -> EventLoopFuture<Void> {
         reactor.submit { self.closeOnReactor() }
+    }
+
+    /// Sets a socket option on the listening socket (a reload's TCP_DEFER_ACCEPT), on its reactor.
+    public func setOption(_ option: SocketOption) -> EventLoopFuture<Void> {
+        reactor.submit {
+            guard !self.isClosed else { return }
+            try SocketCalls.setOption(self.descriptor, level: option.level, option: option.name, value: option.value, name: option.label)
+        }
     }
 
     func handleEvents(_ events: UInt32) {

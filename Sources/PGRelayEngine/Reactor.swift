@@ -271,6 +271,12 @@ public final class Reactor: @unchecked Sendable {
         registrations.remove(token)
     }
 
+    /// Takes a descriptor out of the epoll set without closing it (it goes on living elsewhere).
+    func deregister(_ token: RegistrationToken, keepingOpen descriptor: Int32) {
+        try? epoll.remove(descriptor)
+        registrations.remove(token)
+    }
+
     /// How many descriptors are registered (for tests and statistics).
     var registrationCount: Int { registrations.count }
 

@@ -44,6 +44,14 @@ enum SocketCalls {
         return code
     }
 
+    /// SO_PEERCRED's uid (Linux's `struct ucred` is pid, uid, gid).
+    static func peerUserID(_ descriptor: Int32) -> uid_t? {
+        var credentials: (pid: Int32, uid: uid_t, gid: gid_t) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout<(Int32, uid_t, gid_t)>.size)
+        guard getsockopt(descriptor, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
+        return credentials.uid
+    }
+
     /// The address family of a socket (SO_DOMAIN); AF_UNSPEC when it cannot be read.
     static func family(of descriptor: Int32) -> Int32 {
         var family: Int32 = 0

@@ -218,6 +218,36 @@ public final class SocketConnection: ReactorEventHandler, @unchecked Sendable {
         return cachedRemoteAddress
     }
 
+    /// Sets an integer socket option (TCP keepalive, TCP_USER_TIMEOUT, ...).
+    public func setOption(_ option: SocketOption) throws {
+        assert(reactor.inEventLoop, "SocketConnection used off its reactor's thread")
+        guard state != .closed else { throw SystemCallError("setsockopt(\(option.label))", code: EBADF) }
+        try SocketCalls.setOption(descriptor, level: option.level, option: option.name, value: option.value, name: option.label)
+    }
+
+    /// The user id of the process at the other end of a Unix socket (SO_PEERCRED); nil for TCP or
+    /// when it cannot be read.
+    public var peerUserID: uid_t? {
+        guard state != .closed else { return nil }
+        return SocketCalls.peerUserID(descriptor)
+    }
+
+    /// Gives the socket up without closing it: out of the reactor, no more events, the delegate
+    /// released without a `closed` call. For a connection that moves to another I/O layer (a
+    /// TLS handshake on NIO). Only when nothing is queued for sending (nil otherwise, and the
+    /// connection is unchanged); the caller owns the returned descriptor.
+    public func detachDescriptor() -> Int32? {
+        assert(reactor.inEventLoop, "SocketConnection used off its reactor's thread")
+        guard state != .closed, writeQueue.isEmpty else { return nil }
+        state = .closed
+        if let registration {
+            reactor.deregister(registration, keepingOpen: descriptor)
+            self.registration = nil
+        }
+        delegate = nil
+        return descriptor
+    }
+
     // MARK: - Events (ReactorEventHandler)
 
     func handleEvents(_ events: UInt32) {

@@ -2,9 +2,9 @@
 import Glibc
 #endif
 import NIOCore
-import NIOPosix
 import XCTest
 @testable import PGRelayCore
+@testable import PGRelayEngine
 @testable import PGRelayServer
 
 /// tcp_keepalive, tcp_keepidle, tcp_keepintvl, tcp_keepcnt, tcp_user_timeout and tcp_defer_accept
@@ -33,57 +33,70 @@ final class TCPSocketSettingsTests: XCTestCase {
     }
 
     #if os(Linux)
+    private func read(_ descriptor: Int32, _ level: Int32, _ name: Int32) -> Int32 {
+        var value: Int32 = -1
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        XCTAssertEqual(getsockopt(descriptor, level, name, &value, &length), 0)
+        return value
+    }
+
+    /// The engine's sockets, set up as `ProxyServer` and `ServerConnection` set them up.
     func testAcceptedAndConnectedSocketsCarryTheOptions() throws {
         let settings = TCPSocketSettings(config: config(idle: 37, interval: 11, count: 4, userTimeout: 2500, deferAccept: true))
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = try ReactorGroup(workers: 1)
         defer { try? group.syncShutdownGracefully() }
-        let accepted = group.next().makePromise(of: Channel.self)
-        let listener = try ServerBootstrap(group: group)
-            .tcpListenerSettings(settings)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try settings.apply(to: channel)
-                    accepted.succeed(channel)
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).wait()
-        defer { try? listener.close().wait() }
-        let port = try XCTUnwrap(listener.localAddress?.port)
-        let client = try ClientBootstrap(group: group).tcpSettings(settings).connect(host: "127.0.0.1", port: port).wait()
-        defer { try? client.close().wait() }
-        // TCP_DEFER_ACCEPT holds the connection back until the client sends something.
-        try client.writeAndFlush(client.allocator.buffer(string: "x")).wait()
-        let server = try accepted.futureResult.wait()
-
-        func read(_ channel: Channel, _ level: NIOBSDSocket.OptionLevel, _ name: Int32) throws -> SocketOptionValue {
-            try channel.getOption(ChannelOptions.Types.SocketOption(level: level, name: NIOBSDSocket.Option(rawValue: name))).wait()
+        let reactor = group.nextReactor()
+        let accepted = reactor.makePromise(of: SocketConnection.self)
+        let listener = try Listener(address: SocketAddress(ipAddress: "127.0.0.1", port: 0), group: group,
+                                    socketOptions: settings.listener) { connection in
+            for option in settings.connection { try? connection.setOption(option) }
+            accepted.succeed(connection)
         }
-        for channel in [server, client] {
-            XCTAssertEqual(try read(channel, .socket, SO_KEEPALIVE), 1)
-            XCTAssertEqual(try read(channel, .tcp, TCP_KEEPIDLE), 37)
-            XCTAssertEqual(try read(channel, .tcp, TCP_KEEPINTVL), 11)
-            XCTAssertEqual(try read(channel, .tcp, TCP_KEEPCNT), 4)
-            XCTAssertEqual(try read(channel, .tcp, TCP_USER_TIMEOUT), 2500)
-            XCTAssertEqual(try read(channel, .tcp, Int32(TCP_NODELAY)), 1)
+        defer { try? listener.close().wait() }
+        let client = try Connector.connect(to: listener.localAddress, on: reactor, timeout: .seconds(5)).flatMapThrowing { connection in
+            for option in settings.connection { try connection.setOption(option) }
+            return connection
+        }.wait()
+        // TCP_DEFER_ACCEPT holds the connection back until the client sends something.
+        try reactor.submit {
+            client.write(ByteBuffer(string: "x"))
+            client.flush()
+        }.wait()
+        let server = try accepted.futureResult.wait()
+        for connection in [server, client] {
+            XCTAssertEqual(read(connection.descriptor, SOL_SOCKET, SO_KEEPALIVE), 1)
+            XCTAssertEqual(read(connection.descriptor, Int32(IPPROTO_TCP), TCP_KEEPIDLE), 37)
+            XCTAssertEqual(read(connection.descriptor, Int32(IPPROTO_TCP), TCP_KEEPINTVL), 11)
+            XCTAssertEqual(read(connection.descriptor, Int32(IPPROTO_TCP), TCP_KEEPCNT), 4)
+            XCTAssertEqual(read(connection.descriptor, Int32(IPPROTO_TCP), TCP_USER_TIMEOUT), 2500)
+            XCTAssertEqual(read(connection.descriptor, Int32(IPPROTO_TCP), Int32(TCP_NODELAY)), 1)
         }
         // Linux reports the deferral in (rounded-up) seconds of SYN-ACK retransmission time.
-        XCTAssertGreaterThan(try read(listener, .tcp, TCP_DEFER_ACCEPT), 0)
+        XCTAssertGreaterThan(read(listener.descriptor, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT), 0)
         // A reload that turns tcp_defer_accept off reaches the bound listener.
-        try TCPSocketSettings(config: config(deferAccept: false)).applyToListener(listener).wait()
-        XCTAssertEqual(try read(listener, .tcp, TCP_DEFER_ACCEPT), 0)
+        for option in TCPSocketSettings(config: config(deferAccept: false)).listener {
+            try listener.setOption(option).wait()
+        }
+        XCTAssertEqual(read(listener.descriptor, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT), 0)
+        try reactor.submit {
+            client.close()
+            server.close()
+        }.wait()
     }
 
     func testKeepaliveOffIsOffOnTheSocket() throws {
         let settings = TCPSocketSettings(config: config(keepalive: false))
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = try ReactorGroup(workers: 1)
         defer { try? group.syncShutdownGracefully() }
-        let listener = try ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait()
+        let reactor = group.nextReactor()
+        let listener = try Listener(address: SocketAddress(ipAddress: "127.0.0.1", port: 0), group: group) { $0.close() }
         defer { try? listener.close().wait() }
-        let client = try ClientBootstrap(group: group).tcpSettings(settings)
-            .connect(host: "127.0.0.1", port: try XCTUnwrap(listener.localAddress?.port)).wait()
-        defer { try? client.close().wait() }
-        let value = try client.getOption(ChannelOptions.Types.SocketOption(level: .socket, name: .so_keepalive)).wait()
-        XCTAssertEqual(value, 0)
+        let client = try Connector.connect(to: listener.localAddress, on: reactor, timeout: .seconds(5)).flatMapThrowing { connection in
+            for option in settings.connection { try connection.setOption(option) }
+            return connection
+        }.wait()
+        XCTAssertEqual(read(client.descriptor, SOL_SOCKET, SO_KEEPALIVE), 0)
+        try reactor.submit { client.close() }.wait()
     }
     #endif
 }

@@ -1,11 +1,14 @@
 import Logging
 import NIOCore
-import NIOPosix
+import NIOSSL
 import PGRelayCore
+import PGRelayEngine
 import PGWire
 import Synchronization
 
-/// One connection from the proxy to PostgreSQL. Its state belongs to its event loop. While lent to
+/// One connection from the proxy to PostgreSQL, on a reactor of the engine (a server that answers
+/// 'S' to the SSLRequest has its socket handed to NIO for TLS, and its events hop back to that
+/// reactor). Its state belongs to its event loop. While lent to
 /// a client, the bytes it reads go to that client's session (on the client's loop) untouched; while
 /// idle it handles what the server sends on its own (ParameterStatus, a shutdown notice).
 final class ServerConnection: @unchecked Sendable {
@@ -15,9 +18,8 @@ final class ServerConnection: @unchecked Sendable {
     let address: BackendAddress
     let createdAt = NIODeadline.now()
 
-    private(set) var channel: Channel?
-    /// Proxy writes enter the pipeline at `ServerChannelHandler`; see `HandlerOutbound`.
-    var outbound = HandlerOutbound()
+    /// The socket: an engine connection, or a NIO channel once TLS carries it.
+    private(set) var transport: RelayTransport?
     /// Whether the linked client runs on this server's loop: `write` and `flush` are called
     /// from the client's loop.
     private var clientSharesLoop = false
@@ -40,8 +42,18 @@ final class ServerConnection: @unchecked Sendable {
     /// Statements prepared on this server under shared server names (transaction pooling).
     var statementCache: ServerStatementCache
 
+    /// What the StartupMessage needs, kept while TLS is negotiated.
+    private struct Startup {
+        var database: String
+        var credentials: ServerCredentials
+    }
+
     private enum Phase {
         case connecting
+        /// The SSLRequest is sent; its one-byte answer is awaited.
+        case sslRequest(Startup)
+        /// The socket went to NIO for the TLS handshake.
+        case tlsHandshake(Startup)
         case login(ServerLoginMachine)
         case connectQuery
         case ready
@@ -109,68 +121,122 @@ final class ServerConnection: @unchecked Sendable {
                 fail(ErrorFields(sqlState: "08006", message: "connect timeout: no login to \(address.host):\(address.port) within \(settings.serverConnectTimeout) s"))
             }
         }
-        let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(.nanoseconds(Int64(max(settings.serverConnectTimeout, 0.001) * 1e9)))
-            .tcpSettings(TCPSocketSettings(config: pool.runtime.config))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ServerChannelHandler(server: self))
-                }
-            }
+        guard let reactor = loop as? Reactor else {
+            fail(ErrorFields(sqlState: "08006", message: "connect failed: not on a reactor"))
+            return
+        }
+        let startup = Startup(database: database, credentials: credentials)
         // host=/dir (as in libpq and PgBouncer): the server's Unix socket in that folder.
-        let connected = address.unixSocketPath.map { bootstrap.connect(unixDomainSocketPath: $0) }
-            ?? bootstrap.connect(host: address.host, port: address.port)
-        connected.whenComplete { [self] result in
+        HostResolver.resolve(address, on: loop).whenComplete { [self] result in
             switch result {
-            case .success(let channel):
-                guard case .connecting = phase else {
-                    channel.close(promise: nil)
-                    return
-                }
-                self.channel = channel
-                logNewConnection(local: channel.localAddress)
-                negotiateTLS(on: channel) { [self] in
-                    var extra: [(String, String)] = []
-                    for (name, value) in settings.startupParameters.sorted(by: { $0.key < $1.key }) { extra.append((name, value)) }
-                    let startup = ServerLoginMachine.startupMessage(user: credentials.user, database: database, extra: extra)
-                    phase = .login(ServerLoginMachine(credentials: credentials))
-                    channel.writeAndFlush(startup, promise: nil)
-                }
+            case .success(let candidates):
+                connect(to: candidates[...], on: reactor, startup: startup, lastError: nil)
+            case .failure(let error as HostResolver.LookupFailed):
+                fail(ErrorFields(sqlState: "08006", message: "server DNS lookup failed: could not resolve \(error.host)"))
             case .failure(let error):
                 fail(ErrorFields(sqlState: "08006", message: Self.connectFailure(error, address: address)))
             }
         }
     }
 
-    /// Why a connection could not be made, for the log and the waiting clients, starting with
-    /// PgBouncer's words, which its users grep for: "server DNS lookup failed" for a host name
-    /// that does not resolve, "connect failed" otherwise.
-    static func connectFailure(_ error: Error, address: BackendAddress) -> String {
-        if let failure = error as? NIOConnectionError, failure.connectionErrors.isEmpty,
-           failure.dnsAError != nil || failure.dnsAAAAError != nil {
-            return "server DNS lookup failed: could not resolve \(address.host)"
+    /// Tries the host's addresses in turn (a name may have an IPv6 and an IPv4 address, and the
+    /// server listen on one only).
+    private func connect(to candidates: ArraySlice<SocketAddress>, on reactor: Reactor, startup: Startup, lastError: Error?) {
+        guard case .connecting = phase else { return }
+        guard let target = candidates.first else {
+            fail(ErrorFields(sqlState: "08006", message: Self.connectFailure(lastError ?? HostResolver.LookupFailed(host: address.host, reason: "no address"), address: address)))
+            return
         }
-        return "connect failed: could not connect to server \(address.host):\(address.port): \(error)"
-    }
-
-    /// server_tls_sslmode: the SSLRequest and handshake, then `then` (the StartupMessage); a
-    /// failure is this server's login failure, reported to the waiting clients.
-    private func negotiateTLS(on channel: Channel, then: @escaping () -> Void) {
-        let tls = pool.runtime.tls.serverSide
-        ServerTLSNegotiation.negotiate(channel: channel, mode: tls.mode, context: tls.context, host: address.host,
-                                       overUnixSocket: address.unixSocketPath != nil).whenComplete { [self] result in
+        let timeout = TimeAmount.nanoseconds(Int64(max(settings.serverConnectTimeout, 0.001) * 1e9))
+        Connector.connect(to: target, on: reactor, timeout: timeout).whenComplete { [self] result in
             switch result {
-            case .success(let description):
-                guard case .connecting = phase else { return }
-                tlsDescription = description
-                then()
+            case .success(let connection):
+                guard case .connecting = phase else {
+                    connection.close()
+                    return
+                }
+                connected(connection, startup: startup)
             case .failure(let error):
-                // As in PgBouncer, a TLS setup that fails (a certificate that does not verify, a
-                // server that refuses SSL under require) leaves the waiting clients queued while
-                // the pool retries: a SET or RELOAD that fixes the setup then serves them.
-                fail(ErrorFields(sqlState: "08006", message: "server \(address.host):\(address.port): \(error)"), serverAnswered: false)
+                connect(to: candidates.dropFirst(), on: reactor, startup: startup, lastError: error)
             }
         }
+    }
+
+    private func connected(_ connection: SocketConnection, startup: Startup) {
+        if address.unixSocketPath == nil {
+            for setting in TCPSocketSettings(config: pool.runtime.config).connection {
+                try? connection.setOption(setting)
+            }
+        }
+        let socket = SocketTransport(connection)
+        transport = socket
+        socket.start(owner: self)
+        logNewConnection(local: connection.localAddress)
+        // server_tls_sslmode: the SSLRequest first, its answer read in `received`.
+        let tls = pool.runtime.tls.serverSide
+        if TLSPolicy.sendsSSLRequest(tls.mode, overUnixSocket: address.unixSocketPath != nil), tls.context != nil {
+            phase = .sslRequest(startup)
+            var request = ByteBufferAllocator().buffer(capacity: 8)
+            request.writeInteger(Int32(8))
+            request.writeInteger(Int32(80_877_103))
+            socket.writeAndFlush(request)
+        } else {
+            sendStartup(startup)
+        }
+    }
+
+    private func sendStartup(_ startup: Startup) {
+        var extra: [(String, String)] = []
+        for (name, value) in settings.startupParameters.sorted(by: { $0.key < $1.key }) { extra.append((name, value)) }
+        let message = ServerLoginMachine.startupMessage(user: startup.credentials.user, database: startup.database, extra: extra)
+        phase = .login(ServerLoginMachine(credentials: startup.credentials))
+        transport?.writeAndFlush(message)
+    }
+
+    /// The server's answer to the SSLRequest. As in PgBouncer, a TLS setup that fails (a
+    /// certificate that does not verify, a server that refuses SSL under require) leaves the
+    /// waiting clients queued while the pool retries: a SET or RELOAD that fixes the setup then
+    /// serves them.
+    private func answeredSSLRequest(_ buffer: inout ByteBuffer, startup: Startup) {
+        guard let answer = buffer.readInteger(as: UInt8.self) else { return }
+        let tls = pool.runtime.tls.serverSide
+        switch TLSPolicy.action(forServerAnswer: answer, mode: tls.mode) {
+        case .startTLS:
+            // Bytes after 'S' were not encrypted: a man in the middle could have injected them
+            // (CVE-2021-23222); refuse rather than read them as the server's.
+            guard buffer.readableBytes == 0 else {
+                failTLS("server sent unencrypted data after accepting SSL")
+                return
+            }
+            guard let context = tls.context, let socket = transport as? SocketTransport, let descriptor = socket.detach() else {
+                failTLS("cannot start TLS")
+                return
+            }
+            phase = .tlsHandshake(startup)
+            let (channel, connected) = TLSHandoff.startTLS(descriptor: descriptor, context: context, host: address.host,
+                                                           on: pool.runtime.ioGroup, owner: self)
+            transport = channel
+            connected.whenFailure { [self] error in onLoop { [self] in failTLS("cannot start TLS: \(error)") } }
+        case .continuePlaintext:
+            guard buffer.readableBytes == 0 else {
+                failTLS("server sent data before the StartupMessage")
+                return
+            }
+            sendStartup(startup)
+        case .fail(let reason):
+            failTLS(reason)
+        }
+    }
+
+    private func failTLS(_ reason: String) {
+        fail(ErrorFields(sqlState: "08006", message: "server \(address.host):\(address.port): \(reason)"), serverAnswered: false)
+    }
+
+    /// Why a connection could not be made, for the log and the waiting clients, in PgBouncer's
+    /// words, which its users grep for ("server DNS lookup failed" is said where the name is
+    /// looked up).
+    static func connectFailure(_ error: Error, address: BackendAddress) -> String {
+        "connect failed: could not connect to server \(address.host):\(address.port): \(error)"
     }
 
     /// Login failure: the pool tells waiting clients. `serverAnswered`: the server was reached and
@@ -180,7 +246,7 @@ final class ServerConnection: @unchecked Sendable {
         gone = true
         loginTimeout?.cancel()
         phase = .closed
-        channel?.close(promise: nil)
+        transport?.close()
         logClosing(reason: error.message)
         pool.serverFailedToOpen(error, serverAnswered: serverAnswered)
     }
@@ -194,6 +260,11 @@ final class ServerConnection: @unchecked Sendable {
             } else {
                 client.loop.execute { client.serverRead(buffer, from: self) }
             }
+            return
+        }
+        if case .sslRequest(let startup) = phase {
+            var answer = buffer
+            answeredSSLRequest(&answer, startup: startup)
             return
         }
         if inbound == nil {
@@ -243,7 +314,7 @@ final class ServerConnection: @unchecked Sendable {
             let action = machine.receive(message)
             phase = .login(machine)
             switch action {
-            case .send(let bytes): channel?.writeAndFlush(bytes, promise: nil)
+            case .send(let bytes): transport?.writeAndFlush(bytes)
             case .wait: break
             case .fail(let error): fail(error, serverAnswered: true)
             case .ready:
@@ -251,7 +322,7 @@ final class ServerConnection: @unchecked Sendable {
                 backendKey = machine.backendKey
                 if let query = settings.connectQuery, !query.isEmpty {
                     phase = .connectQuery
-                    channel?.writeAndFlush(Self.queryBuffer(query), promise: nil)
+                    transport?.writeAndFlush(Self.queryBuffer(query))
                 } else {
                     finishOpening()
                 }
@@ -298,7 +369,7 @@ final class ServerConnection: @unchecked Sendable {
                     close(reason: "idle server got dirty")
                 }
             }
-        case .connecting, .closed:
+        case .connecting, .sslRequest, .tlsHandshake, .closed:
             break
         }
     }
@@ -377,7 +448,7 @@ final class ServerConnection: @unchecked Sendable {
         onLoop { [self] in
             guard let key = backendKey else { return }
             cancelsInFlight += 1
-            CancelForwarder.send(key, to: address, on: loop, logger: logger) { [self] in
+            CancelForwarder.send(key, to: address, on: pool.runtime.ioGroup.next(), logger: logger) { [self] in
                 onLoop { [self] in cancelFinished() }
             }
         }
@@ -393,14 +464,14 @@ final class ServerConnection: @unchecked Sendable {
     /// Runs a query whose results nobody sees (server_reset_query, server_check_query).
     func runInternalQuery(_ sql: String, completion: @escaping (Bool) -> Void) {
         onLoop { [self] in
-            guard case .ready = phase, let channel, !gone else {
+            guard case .ready = phase, let transport, !gone else {
                 completion(false)
                 return
             }
             phase = .internalQuery(completion: completion, failed: false)
             let upper = sql.uppercased()
             if upper.contains("DISCARD") || upper.contains("DEALLOCATE") { statementCache.removeAll() }
-            channel.writeAndFlush(Self.queryBuffer(sql), promise: nil)
+            transport.writeAndFlush(Self.queryBuffer(sql))
         }
     }
 
@@ -424,7 +495,7 @@ final class ServerConnection: @unchecked Sendable {
     /// buffer: copying a few hundred bytes costs far less than one write through NIO's
     /// pipeline each. A single write is passed on as it is, without a copy.
     func write(_ buffer: ByteBuffer) {
-        guard channel != nil else { return }
+        guard transport != nil else { return }
         switch outgoing {
         case .nothing:
             outgoing = .one(buffer)
@@ -444,11 +515,11 @@ final class ServerConnection: @unchecked Sendable {
     /// Flushes what `write` queued; a no-op without a write since the last flush (a client's
     /// read-complete would otherwise walk the pipeline for nothing once per request).
     func flush() {
-        if let queued = takeOutgoing() { outbound.writeAndFlush(queued, onOwnLoop: clientSharesLoop) }
+        if let queued = takeOutgoing() { transport?.writeAndFlush(queued, onOwnLoop: clientSharesLoop) }
     }
 
     private func sendOutgoing() {
-        if let queued = takeOutgoing() { outbound.write(queued, onOwnLoop: clientSharesLoop) }
+        if let queued = takeOutgoing() { transport?.write(queued, onOwnLoop: clientSharesLoop) }
     }
 
     /// What `write` queued, as one buffer; nothing is queued afterwards.
@@ -468,7 +539,7 @@ final class ServerConnection: @unchecked Sendable {
         onLoop { [self] in
             guard paused != readingPausedForClient, linkedClient != nil || !paused else { return }
             readingPausedForClient = paused
-            _ = channel?.setOption(ChannelOptions.autoRead, value: !paused)
+            transport?.setReading(!paused)
         }
     }
 
@@ -488,12 +559,12 @@ final class ServerConnection: @unchecked Sendable {
             }
             if closeReason == nil { closeReason = reason }
             phase = .closed
-            guard let channel else {
+            guard let transport, transport.isActive else {
                 channelGone()
                 return
             }
-            // Counted by the pool until the socket is really closed.
-            channel.close().whenComplete { [self] _ in onLoop { self.channelGone() } }
+            // Counted by the pool until the socket is really closed (`transportClosed`).
+            transport.close()
         }
     }
 
@@ -528,42 +599,35 @@ final class ServerConnection: @unchecked Sendable {
     }
 }
 
-/// Thin NIO adapter: bytes and lifecycle events go to the `ServerConnection`.
-final class ServerChannelHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    private let server: ServerConnection
-
-    init(server: ServerConnection) {
-        self.server = server
+extension ServerConnection: TransportOwner {
+    func transportReceived(_ bytes: ByteBuffer) {
+        received(bytes)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        server.outbound.attach(context)
+    func transportReadComplete() {
+        readComplete()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        server.outbound.detach()
+    func transportWritabilityChanged(_ writable: Bool) {
+        writabilityChanged(writable)
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        server.received(unwrapInboundIn(data))
+    func transportClosed() {
+        channelGone()
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        server.readComplete()
+    func transportTLSEstablished(_ description: String, peerCertificate: [UInt8]?) {
+        guard case .tlsHandshake(let startup) = phase else { return }
+        tlsDescription = description
+        sendStartup(startup)
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        server.writabilityChanged(context.channel.isWritable)
-        context.fireChannelWritabilityChanged()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        server.channelGone()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        server.logger.debug("server connection error", metadata: ["server": "\(server.id)", "error": "\(error)"])
-        context.close(promise: nil)
+    func transportTLSFailed(_ error: Error) {
+        switch phase {
+        case .tlsHandshake:
+            failTLS("TLS handshake with the server failed: \(ServerTLSNegotiation.describe(handshakeError: error))")
+        default:
+            logger.debug("server connection error", metadata: ["server": "\(id)", "error": "\(error)"])
+        }
     }
 }

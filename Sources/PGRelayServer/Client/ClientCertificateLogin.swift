@@ -1,4 +1,3 @@
-import NIOSSL
 import PGRelayCore
 
 extension ClientSession {
@@ -6,11 +5,8 @@ extension ClientSession {
     /// (`userKnown`, see `CertificateLogin`). If not, the reason is logged (PgBouncer's words), the client gets "certificate
     /// authentication failed" and is being closed. On the client's loop.
     func admittedByCertificate(userKnown: Bool) -> Bool {
-        let tls = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
-        let names = tls?.peerCertificate.map { certificate in
-            Result { try CertificateNames(der: certificate.toDERBytes()) }
-        }
-        guard let refusal = CertificateLogin.refusal(user: user, known: userKnown, overTLS: tls != nil, names: names) else { return true }
+        let names = peerCertificate.map { der in Result { try CertificateNames(der: der) } }
+        guard let refusal = CertificateLogin.refusal(user: user, known: userKnown, overTLS: isOverTLS, names: names) else { return true }
         logger.error("\(refusal.rawValue)", metadata: ["user": "\(user)", "database": "\(database)", "addr": "\(remoteDescription)"])
         fatal(CertificateLogin.failed)
         return false

@@ -5,11 +5,11 @@ extension ClientSession {
     /// sends meanwhile waits in its socket, not in pgrelay's memory; then the held bytes are read
     /// again as if they had just arrived, and what they forwarded is flushed.
     func holdReads(untilNanos: Int64) {
-        _ = channel.setOption(ChannelOptions.autoRead, value: false)
+        transport.setReading(false)
         loop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(untilNanos))) { [self] in
             // Reading stays off while the server's socket is full (back-pressure has its own say).
-            if !readingPausedForServer { _ = channel.setOption(ChannelOptions.autoRead, value: true) }
-            clientRead(channel.allocator.buffer(capacity: 0))
+            if !readingPausedForServer { transport.setReading(true) }
+            clientRead(ByteBuffer())
             clientReadComplete()
         }
     }

@@ -9,9 +9,9 @@ import PGWire
 final class ClientSession: @unchecked Sendable {
     let id: UInt64
     let runtime: ProxyRuntime
-    let channel: Channel
-    /// Session writes enter the pipeline at `ClientChannelHandler`; see `HandlerOutbound`.
-    var outbound = HandlerOutbound()
+    /// The client's socket: an engine connection, or a NIO channel once TLS carries it
+    /// (`answerSSLRequest`). Replaced only before login.
+    var transport: RelayTransport
     let loop: EventLoop
     let connectedAt = NIODeadline.now()
     let connectedAtWall = Date()
@@ -21,6 +21,10 @@ final class ClientSession: @unchecked Sendable {
     /// plaintext. Like every field here, read and written on this client's loop only (the admin
     /// views read it through `adminView`).
     var tlsDescription = ""
+    /// TLS carries the connection (it was handed to NIO for the handshake).
+    var isOverTLS = false
+    /// The client's TLS certificate (DER), for auth_type = cert.
+    var peerCertificate: [UInt8]?
 
     private(set) var cancelKey: CancelRequest?
     private(set) var user = ""
@@ -35,7 +39,7 @@ final class ClientSession: @unchecked Sendable {
     private(set) var readingPausedForServer = false
     var applicationName: String { parameters.applicationName ?? "" }
     var remoteDescription: String {
-        if let address = channel.remoteAddress, let ip = address.ipAddress { return "\(ip):\(address.port ?? 0)" }
+        if let address = transport.remoteAddress, let ip = address.ipAddress { return "\(ip):\(address.port ?? 0)" }
         return "unix"
     }
     var stateDescription: String {
@@ -155,17 +159,17 @@ final class ClientSession: @unchecked Sendable {
         return logger
     }
 
-    init(runtime: ProxyRuntime, channel: Channel, isUnixSocket: Bool) {
+    init(runtime: ProxyRuntime, transport: RelayTransport, loop: EventLoop, isUnixSocket: Bool) {
         self.id = runtime.nextID()
         self.runtime = runtime
-        self.channel = channel
-        self.loop = channel.eventLoop
+        self.transport = transport
+        self.loop = loop
         self.isUnixSocket = isUnixSocket
         let config = runtime.config
         self.limits = ProtocolLimits(maxMessageLength: config.maxPacketSize, maxStartupPacketLength: config.maxStartupPacketSize)
         self.parameters = runtime.emptyTrackedParameters(extra: config.trackExtraParameters)
-        self.allocator = channel.allocator
-        self.context = runtime.context(of: channel.eventLoop)
+        self.allocator = ByteBufferAllocator()
+        self.context = runtime.context(of: loop)
     }
 
     func onLoop(_ body: @escaping () -> Void) {
@@ -209,45 +213,36 @@ final class ClientSession: @unchecked Sendable {
 
     /// Sends a FATAL-style error and closes.
     func fatal(_ error: ErrorFields) {
-        guard channel.isActive else { return }
+        guard transport.isActive else { return }
         logPoolerError(error)
         var buffer = allocator.buffer(capacity: 128)
         buffer.writeErrorResponse(error)
-        // Closed first: the write may complete and close the channel at once, and the channel's
-        // close would report the client as gone without this reason.
+        // Closed first: the write may fail and close the connection at once, and that close
+        // would report the client as gone without this reason.
         clientClosed(reason: error.message)
-        channel.writeAndFlush(buffer).whenComplete { [channel] _ in ClientSession.closeAfterError(channel) }
+        transport.writeAndFlush(buffer)
+        transport.closeAfterError(linger: Self.lingerAfterError)
     }
 
     /// How long a client closed with an error may go on sending before its connection closes.
     static let lingerAfterError = TimeAmount.seconds(1)
 
-    /// Closes a client that was just sent an error without losing the error: closing a socket
-    /// that still has unread bytes from the client sends a reset, and a reset makes the client's
-    /// kernel drop what it has not read yet, the error included ("server closed the connection
-    /// unexpectedly"). So the proxy half-closes (the client reads the error, then end of file),
-    /// reads and drops what the client still sends (the session is closed), and closes once the
-    /// client does or after `lingerAfterError`. Over TLS, where a half-close is not available,
-    /// it closes at once.
-    static func closeAfterError(_ channel: Channel) {
-        _ = channel.setOption(ChannelOptions.autoRead, value: true)
-        channel.close(mode: .output).whenComplete { result in
-            guard case .success = result else {
-                channel.close(promise: nil)
-                return
-            }
-            channel.eventLoop.scheduleTask(in: lingerAfterError) { channel.close(promise: nil) }
-        }
-    }
+    // Closing a socket that still has unread bytes from the client sends a reset, and a reset
+    // makes the client's kernel drop what it has not read yet, the error included ("server
+    // closed the connection unexpectedly"). So after an error the proxy half-closes (the client
+    // reads the error, then end of file), reads and drops what the client still sends (the
+    // session is closed), and closes once the client does or after `lingerAfterError`
+    // (`RelayTransport.closeAfterError`).
 
     func close() {
-        channel.close(promise: nil)
+        transport.close()
     }
 
     // MARK: client bytes
 
     func clientRead(_ buffer: ByteBuffer) {
         lastActivity = .now()
+        if case .startup = phase, inbound == nil, startsDirectTLS(buffer) { return }
         if inbound == nil || inbound!.readableBytes == 0 {
             inbound = buffer
         } else {
@@ -296,7 +291,7 @@ final class ClientSession: @unchecked Sendable {
             } else {
                 var answer = allocator.buffer(capacity: 1)
                 answer.writeInteger(UInt8(ascii: "N"))
-                channel.writeAndFlush(answer, promise: nil)
+                transport.writeAndFlush(answer)
             }
         case .cancel(let request):
             phase = .closed
@@ -369,7 +364,7 @@ final class ClientSession: @unchecked Sendable {
         }
         let isConsole = AdminConsoleSession.databaseNames.contains(database)
         phase = .resolvingLogin
-        let peer = isUnixSocket ? PeerCredentials.uid(of: channel) : loop.makeSucceededFuture(nil)
+        let peer = loop.makeSucceededFuture(isUnixSocket ? PeerCredentials.uid(of: transport) : nil)
         peer.hop(to: loop).whenComplete { [self] peerResult in
             guard case .resolvingLogin = phase else { return }
             let peerUID = (try? peerResult.get()) ?? nil
@@ -434,7 +429,7 @@ final class ClientSession: @unchecked Sendable {
         switch outcome {
         case .send(let request):
             phase = .authenticating(machine)
-            channel.writeAndFlush(request, promise: nil)
+            transport.writeAndFlush(request)
         case .reject(let error):
             logger.info("client authentication failed", metadata: ["user": "\(user)", "database": "\(database)"])
             fatal(error)
@@ -528,7 +523,7 @@ final class ClientSession: @unchecked Sendable {
         if let key = cancelKey { buffer.writeBackendKeyData(key) }
         buffer.writeReadyForQuery(.idle)
         phase = .ready
-        channel.writeAndFlush(buffer, promise: nil)
+        transport.writeAndFlush(buffer)
         logger.debug("client logged in", metadata: ["user": "\(user)", "database": "\(database)"])
         logLogin()
         if inbound != nil { try? relayClientMessages() }
@@ -798,7 +793,7 @@ final class ClientSession: @unchecked Sendable {
     }
 
     private func terminate() {
-        // Before close(): the channel's close reports the client gone, without this reason.
+        // Before close(): the transport's close reports the client gone, without this reason.
         clientClosed(reason: ClientSession.closeRequestReason)
         close()
     }
@@ -864,7 +859,7 @@ final class ClientSession: @unchecked Sendable {
         pendingFrames.removeAll()
         if !pendingLabels.isEmpty { pendingLabels.removeFirst() }
         counters.bytesSent &+= UInt64(out.readableBytes)
-        channel.writeAndFlush(out, promise: nil)
+        transport.writeAndFlush(out)
         return true
     }
 
@@ -879,7 +874,7 @@ final class ClientSession: @unchecked Sendable {
         pipeline.drainFakes(into: &out)
         if out.readableBytes > 0 {
             counters.bytesSent &+= UInt64(out.readableBytes)
-            channel.writeAndFlush(out, promise: nil)
+            transport.writeAndFlush(out)
         }
         completeFakeReadies()
         maybeReleaseServer()
@@ -959,7 +954,7 @@ final class ClientSession: @unchecked Sendable {
         }
         // A client that cannot take more stops the server it now holds, as it would have
         // stopped the one before.
-        if !channel.isWritable { server.pauseReading(forClient: true) }
+        if !transport.isWritable { server.pauseReading(forClient: true) }
         if parameterSetID == 0 { parameterSetID = runtime.parameterSets.id(for: parameters.values) }
         if server.matchedParameterSet != parameterSetID {
             let differences = parameters.differences(from: server.parameters)
@@ -1220,16 +1215,16 @@ final class ClientSession: @unchecked Sendable {
 
     /// Queues bytes for the client until `flushClient`.
     private func writeToClient(_ buffer: ByteBuffer) {
-        outbound.write(buffer, onOwnLoop: true)
+        transport.write(buffer)
         clientUnflushed = true
     }
 
-    /// Flushes the client's channel unless nothing was written since the last flush: a flush
+    /// Flushes the client's socket unless nothing was written since the last flush: a flush
     /// walks NIO's pipeline even when there is nothing to send.
     private func flushClient() {
         guard clientUnflushed else { return }
         clientUnflushed = false
-        outbound.flush(onOwnLoop: true)
+        transport.flush()
     }
 
     /// A ReadyForQuery that ends what the server sent in this read: the client gets its answer
@@ -1237,7 +1232,7 @@ final class ClientSession: @unchecked Sendable {
     private func flushEarly(_ input: ByteBuffer, from runStart: inout Int, through end: Int) {
         guard end == input.writerIndex else { return }
         if let slice = run(of: input, from: runStart, to: end) {
-            outbound.writeAndFlush(slice, onOwnLoop: true)
+            transport.writeAndFlush(slice)
             clientUnflushed = false
         } else {
             flushClient()
@@ -1380,7 +1375,7 @@ final class ClientSession: @unchecked Sendable {
         for (name, value) in console.welcomeParameters { buffer.writeParameterStatus(name: name, value: value) }
         if let key = cancelKey { buffer.writeBackendKeyData(key) }
         buffer.writeReadyForQuery(.idle)
-        channel.writeAndFlush(buffer, promise: nil)
+        transport.writeAndFlush(buffer)
         logLogin()
     }
 
@@ -1476,7 +1471,7 @@ final class ClientSession: @unchecked Sendable {
     private func pauseReading(forServer paused: Bool) {
         guard paused != readingPausedForServer else { return }
         readingPausedForServer = paused
-        _ = channel.setOption(ChannelOptions.autoRead, value: !paused)
+        transport.setReading(!paused)
     }
 
 }

@@ -6,13 +6,8 @@ import PGRelayCore
 import PGWire
 
 extension ClientSession {
-    /// Whether the client's bytes arrive through TLS. On the client's loop only.
-    var isOverTLS: Bool {
-        (try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)) != nil
-    }
-
-    /// Answers an SSLRequest: 'S' and the TLS handler in front of the session, or 'N'. The caller
-    /// has already refused bytes pipelined after the request.
+    /// Answers an SSLRequest: 'S' and the connection handed to TLS, or 'N'. The caller has
+    /// already refused bytes pipelined after the request.
     func answerSSLRequest() throws {
         if isOverTLS {
             throw WireError.malformed(type: nil, reason: "SSL request on an encrypted connection")
@@ -23,18 +18,47 @@ extension ClientSession {
         let context = tls.context
         let answer = TLSPolicy.answer(toSSLRequestWith: tls.mode, certificateLoaded: context != nil,
                                       isUnixSocket: isUnixSocket)
-        var reply = channel.allocator.buffer(capacity: 1)
-        guard answer == .acceptTLS, let context else {
+        var reply = ByteBuffer()
+        guard answer == .acceptTLS, let context, let socket = transport as? SocketTransport else {
             reply.writeInteger(UInt8(ascii: "N"))
-            channel.writeAndFlush(reply, promise: nil)
+            transport.writeAndFlush(reply)
             return
         }
+        // The 'S' goes out in plaintext, before the socket moves to TLS; everything after passes
+        // through TLS.
         reply.writeInteger(UInt8(ascii: "S"))
-        // The 'S' is written (or queued at the socket) before the TLS handler exists, so it goes
-        // out in plaintext; everything after passes through TLS.
-        channel.writeAndFlush(reply, promise: nil)
-        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context), position: .first)
-        try channel.pipeline.syncOperations.addHandler(TLSHandshakeObserver(serverBytesAre: .outbound), position: .first)
+        transport.writeAndFlush(reply)
+        startTLS(on: socket, context: context, firstBytes: nil, direct: false)
+    }
+
+    /// PostgreSQL 17's direct TLS (`sslnegotiation=direct`, no SSLRequest): a TCP client whose
+    /// first byte starts a TLS handshake record, while client TLS is on. Returns whether the
+    /// connection went to TLS with `bytes` (the start of the ClientHello).
+    func startsDirectTLS(_ bytes: ByteBuffer) -> Bool {
+        guard !isUnixSocket, !isOverTLS, let socket = transport as? SocketTransport,
+              let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self), TLSPolicy.isDirectTLS(firstByte: first),
+              let context = runtime.tls.clientContext else { return false }
+        startTLS(on: socket, context: context, firstBytes: bytes, direct: true)
+        return true
+    }
+
+    /// Moves the socket to a NIO channel with NIOSSL's server handler (`TLSHandoff`).
+    private func startTLS(on socket: SocketTransport, context: NIOSSLContext, firstBytes: ByteBuffer?, direct: Bool) {
+        guard let descriptor = socket.detach() else {
+            // The 'S' could not be sent at once: the client is not reading.
+            fatal(ErrorFields(severity: "FATAL", sqlState: "08P01", message: "could not start TLS"))
+            return
+        }
+        isOverTLS = true
+        let (tls, connected) = TLSHandoff.acceptTLS(descriptor: descriptor, context: context, alpnCheck: direct, firstBytes: firstBytes,
+                                                    on: runtime.ioGroup, owner: self)
+        transport = tls
+        connected.whenFailure { [self] error in
+            onLoop { [self] in
+                logger.info("client TLS failed", metadata: ["error": "\(error)"])
+                clientClosed()
+            }
+        }
     }
 
     /// Whether the StartupMessage may proceed; if not, the client got 28000 "SSL required" and is
@@ -45,43 +69,6 @@ extension ClientSession {
         logger.info("plaintext client refused", metadata: ["client_tls_sslmode": "\(mode.rawValue)"])
         fatal(ErrorFields(severity: "FATAL", sqlState: "28000", message: "SSL required"))
         return false
-    }
-
-    /// The handshake finished: remember version, cipher and group for the admin views.
-    func tlsHandshakeCompleted() {
-        let version = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
-        tlsDescription = TLSHandshakeObserver.takeSummary(from: channel.pipeline, fallback: ServerTLSNegotiation.describe(version))
-    }
-}
-
-/// First in a TCP client's pipeline when client TLS is on: looks at the first byte once. A TLS
-/// handshake record there is PostgreSQL 17's direct TLS (`sslnegotiation=direct`, no SSLRequest):
-/// the TLS handler goes in before the bytes are passed on. Either way the detector then leaves.
-final class ClientDirectTLSDetector: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    private let context: NIOSSLContext
-
-    init(context: NIOSSLContext) {
-        self.context = context
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        if let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), TLSPolicy.isDirectTLS(firstByte: first) {
-            do {
-                let tls = NIOSSLServerHandler(context: self.context)
-                try context.pipeline.syncOperations.addHandler(tls, position: .after(self))
-                try context.pipeline.syncOperations.addHandler(TLSHandshakeObserver(serverBytesAre: .outbound), position: .after(self))
-                try context.pipeline.syncOperations.addHandler(DirectTLSALPNCheck(), position: .after(tls))
-            } catch {
-                context.close(promise: nil)
-                return
-            }
-        }
-        context.fireChannelRead(data)
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }
 

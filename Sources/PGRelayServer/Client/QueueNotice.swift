@@ -1,3 +1,4 @@
+import NIOCore
 import PGWire
 
 extension ClientSession {
@@ -6,10 +7,10 @@ extension ClientSession {
     /// notice would come before its authentication result.
     func notifyQueued() {
         onLoop { [self] in
-            guard stateDescription == "waiting", channel.isActive else { return }
-            var buffer = channel.allocator.buffer(capacity: 96)
+            guard stateDescription == "waiting", transport.isActive else { return }
+            var buffer = ByteBuffer()
             buffer.writeNoticeResponse(QueueNotice.fields)
-            channel.writeAndFlush(buffer, promise: nil)
+            transport.writeAndFlush(buffer)
         }
     }
 }

@@ -96,13 +96,13 @@ final class AdminConsoleSession {
                 }
             }
         }
-        client.channel.flush()
+        client.transport.flush(onOwnLoop: loop.inEventLoop)
     }
 
     private func send(_ build: (inout ByteBuffer) -> Void) {
         var out = allocator.buffer(capacity: 256)
         build(&out)
-        client.channel.write(out, promise: nil)
+        client.transport.write(out, onOwnLoop: loop.inEventLoop)
     }
 
     private func sendError(_ error: Error) {
@@ -133,7 +133,7 @@ final class AdminConsoleSession {
             skippingUntilSync = false
             send { $0.writeReadyForQuery(.idle) }
         case .flush?:
-            client.channel.flush()
+            client.transport.flush(onOwnLoop: loop.inEventLoop)
         default:
             guard !skippingUntilSync else { return loop.makeSucceededVoidFuture() }
             do {

@@ -83,7 +83,7 @@ extension ClientSession {
         assert(loop.inEventLoop)
         return ClientView(
             id: id, user: user, database: database, state: console != nil ? "active" : stateDescription, pool: pool,
-            isUnixSocket: isUnixSocket, remote: channel.remoteAddress, local: channel.localAddress,
+            isUnixSocket: isUnixSocket, remote: transport.remoteAddress, local: transport.localAddress,
             connectedAtWall: connectedAtWall, lastRequestAt: lastRequestAt, waitStarted: waitStarted,
             linkedServerID: linkedServerID, tls: tlsDescription, applicationName: applicationName)
     }
@@ -94,7 +94,7 @@ extension ServerConnection {
     func adminView(pool: ServerPool, state: String, closeNeeded: Bool) -> ServerView {
         assert(loop.inEventLoop)
         return ServerView(
-            pool: pool, id: id, state: state, closeNeeded: closeNeeded, address: address, local: channel?.localAddress,
+            pool: pool, id: id, state: state, closeNeeded: closeNeeded, address: address, local: transport?.localAddress,
             createdAt: createdAt, lastCheckedOrUsed: lastCheckedOrUsed, linkedClientID: linkedClientID,
             backendPID: backendKey?.processID ?? 0, tls: tlsDescription)
     }

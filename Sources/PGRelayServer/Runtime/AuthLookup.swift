@@ -72,7 +72,7 @@ extension ProxyRuntime {
         let timeout = TimeAmount.nanoseconds(Int64(max(1, config.serverConnectTimeout) * 1e9))
         let logger = self.logger
         let metadata: Logger.Metadata = ["auth_user": "\(plan.authUser)", "database": "\(plan.entry.name)"]
-        return InternalQueryClient(group: group, serverTLS: tls)
+        return InternalQueryClient(group: ioGroup, serverTLS: tls)
             .query(plan.query, parameters: [user], address: address, database: plan.entry.serverDatabaseName(forRequested: plan.entry.name),
                    credentials: credentials, timeout: timeout, maxRows: 2)
             .flatMapErrorThrowing { error in
@@ -107,18 +107,8 @@ extension ProxyRuntime {
 /// password-less console access of the OS user running pgrelay.
 enum PeerCredentials {
     /// The OS user id of the process at the other end, or nil when it cannot be read.
-    static func uid(of channel: Channel) -> EventLoopFuture<uid_t?> {
-        guard let provider = channel as? SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(nil) }
-        let future: EventLoopFuture<PeerCredentialsValue> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
-                                                                                               name: SocketOptionName(SO_PEERCRED))
-        return future.map { Optional($0.uid) }.recover { _ in nil }
-    }
-
-    /// The layout of Linux's `struct ucred` (pid, uid, gid), which Glibc only exposes with _GNU_SOURCE.
-    struct PeerCredentialsValue: Sendable {
-        var pid: Int32 = 0
-        var uid: uid_t = 0
-        var gid: gid_t = 0
+    static func uid(of transport: RelayTransport) -> uid_t? {
+        (transport as? SocketTransport)?.connection.peerUserID
     }
 
     /// The login name of `uid`, or nil when it has none.

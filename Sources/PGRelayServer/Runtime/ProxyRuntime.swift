@@ -11,7 +11,11 @@ import Synchronization
 /// the registry of clients (for cancel requests and the admin views), and the event loops.
 /// Reads of `config` are cheap snapshots; a reload swaps the value and tells the pools.
 public final class ProxyRuntime: @unchecked Sendable {
+    /// The loops sessions and server connections live on: the engine's reactors.
     public let group: EventLoopGroup
+    /// NIO's loops, for what runs on NIO channels: TLS connections (handed over by the engine),
+    /// cancel requests, health checks and auth_query.
+    public let ioGroup: EventLoopGroup
     public let logger: Logger
     public let startedAt = Date()
     /// Reload and shutdown, for the console and the admin API.
@@ -93,8 +97,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Whether a shutdown began (set once, under the state lock).
     private let shutdownStarted = Atomic<Bool>(false)
 
-    public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, logger: Logger) {
+    public init(config: Config, secrets: [String: StoredSecret], group: EventLoopGroup, ioGroup: EventLoopGroup? = nil, logger: Logger) {
         self.group = group
+        self.ioGroup = ioGroup ?? group
         self.logger = logger
         self.state = NIOLockedValueBox(State(config: config, secrets: secrets))
         let loops = group.makeIterator().map { $0 }

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PGRelayCore
+import PGRelayEngine
 import PGWire
 
 /// The running proxy: listeners on TCP (and the Unix socket), the pool maintenance timer, reload
@@ -11,13 +12,16 @@ import PGWire
 public final class ProxyServer: @unchecked Sendable {
     public let runtime: ProxyRuntime
     public let configPath: String
+    /// The engine's reactors: client and server connections, one thread per core.
+    private let reactors: ReactorGroup
+    /// NIO's loops: TLS connections, health checks, cancel requests, timers of the maintenance.
     private let group: MultiThreadedEventLoopGroup
     let sink: LogSink
-    private var listeners: [Channel] = []
-    /// The TCP listener (tcp_defer_accept changes reach it on reload).
-    private var tcpListener: Channel?
+    private var listeners: [Listener] = []
+    /// The TCP listeners (tcp_defer_accept changes reach them on reload).
+    private var tcpListeners: [Listener] = []
     /// Open while a shutdown waits, for the admin console (as PgBouncer).
-    private var unixListener: Channel?
+    private var unixListener: Listener?
     private var maintenance: RepeatedTask?
     private var clientMaintenance: RepeatedTask?
     private var healthChecker: ReplicaHealthChecker?
@@ -35,8 +39,14 @@ public final class ProxyServer: @unchecked Sendable {
         self.configPath = configPath
         self.sink = sink
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        do {
+            self.reactors = try ReactorGroup(workers: max(1, threads), namePrefix: "pgrelay-reactor")
+        } catch {
+            // epoll_create1 or eventfd refused: nothing can run without them.
+            fatalError("cannot start the reactors: \(error)")
+        }
         let logger = Logger(label: "pgrelay") { PGRelayLogHandler(label: $0, sink: sink) }
-        self.runtime = ProxyRuntime(config: config, secrets: secrets, group: group, logger: logger)
+        self.runtime = ProxyRuntime(config: config, secrets: secrets, group: reactors, ioGroup: group, logger: logger)
         self.shutdownPromise = group.next().makePromise()
         self.runtime.controller = self
     }
@@ -55,6 +65,8 @@ public final class ProxyServer: @unchecked Sendable {
         } catch {
             // Nothing will run: release what was bound so the process can exit cleanly.
             for listener in listeners { try? listener.close().wait() }
+            tcpListeners = []
+            unixListener = nil
             listeners = []
             maintenance?.cancel()
             clientMaintenance?.cancel()
@@ -67,16 +79,19 @@ public final class ProxyServer: @unchecked Sendable {
     private func startListening() throws {
         let config = runtime.config
         try runtime.tls.rebuild(from: config)
-        let tcp = try bootstrap(unix: false)
-            .bind(host: config.listenAddr, port: config.listenPort).wait()
-        listeners.append(tcp)
-        tcpListener = tcp
-        boundPort = tcp.localAddress?.port
+        var port = config.listenPort
+        for address in try ListenAddresses.resolve(config.listenAddresses, port: port) {
+            // listen_port = 0 (tests): every address gets the port the first one was given.
+            let bound = try listen(on: address.withPort(port), unix: false)
+            tcpListeners.append(bound)
+            port = bound.localAddress.port ?? port
+        }
+        boundPort = tcpListeners.isEmpty ? nil : port
         if !config.unixSocketDir.isEmpty {
             let path = (config.unixSocketDir as NSString).appendingPathComponent(".s.PGSQL.\(config.listenPort)")
             do {
-                let unix = try bootstrap(unix: true).bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
-                listeners.append(unix)
+                ListenAddresses.removeStaleSocketFile(path)
+                let unix = try listen(on: SocketAddress(unixDomainSocketPath: path), unix: true)
                 unixListener = unix
                 UnixSocketPermissions(mode: config.unixSocketMode, group: config.unixSocketGroup).apply(path: path, logger: logger)
             } catch {
@@ -149,32 +164,26 @@ public final class ProxyServer: @unchecked Sendable {
         (error as? IOError)?.errnoCode == EADDRINUSE
     }
 
-    private func bootstrap(unix: Bool) -> ServerBootstrap {
+    /// A listener on the engine: each accepted client becomes a session on the reactor it was
+    /// handed to. Options are read per connection, so that a reload changes those of new clients.
+    private func listen(on address: SocketAddress, unix: Bool) throws -> Listener {
         let runtime = self.runtime
-        var bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: ChannelOptions.Types.BacklogOption.Value(clamping: runtime.config.listenBacklog))
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: runtime.config.soReuseport && !unix ? 1 : 0)
-            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
-            // An idle client keeps its last receive buffer: start small (clients mostly send short
-            // messages; the buffer grows when reads fill it) to keep memory per idle client low.
-            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 128, maximum: 65536))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if !unix {
-                        // Read per connection, so that a reload changes the options of new clients.
-                        try TCPSocketSettings(config: runtime.config).apply(to: channel)
-                    }
-                    if !unix, let tls = runtime.tls.clientContext {
-                        try channel.pipeline.syncOperations.addHandler(ClientDirectTLSDetector(context: tls))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(runtime: runtime, isUnixSocket: unix))
-                }
-            }
+        let config = runtime.config
+        var options: [PGRelayEngine.SocketOption] = []
         if !unix {
-            bootstrap = bootstrap.tcpListenerSettings(TCPSocketSettings(config: runtime.config))
+            options.append(PGRelayEngine.SocketOption(level: SOL_SOCKET, name: SO_REUSEPORT, value: config.soReuseport ? 1 : 0, label: "SO_REUSEPORT"))
+            options += TCPSocketSettings(config: config).listener
         }
-        return bootstrap
+        let logger = self.logger
+        let listener = try Listener(address: address, group: reactors, backlog: Int32(clamping: config.listenBacklog), socketOptions: options,
+                                    onError: { error in logger.warning("accept failed", metadata: ["error": "\(error)"]) }) { connection in
+            if !unix {
+                for option in TCPSocketSettings(config: runtime.config).connection { try? connection.setOption(option) }
+            }
+            ClientSession.start(runtime: runtime, connection: connection, isUnixSocket: unix)
+        }
+        listeners.append(listener)
+        return listener
     }
 
     // MARK: reload
@@ -244,11 +253,14 @@ public final class ProxyServer: @unchecked Sendable {
                        logfile: config.logfile, quiet: quiet)
     }
 
-    /// tcp_defer_accept after a reload or `SET`: the open TCP listener gets the new value.
+    /// tcp_defer_accept after a reload or `SET`: the open TCP listeners get the new value.
     func applyListenerSettings(for config: Config) {
-        guard let tcpListener else { return }
-        TCPSocketSettings(config: config).applyToListener(tcpListener).whenFailure { [logger] error in
-            logger.warning("could not change the TCP listener's options", metadata: ["error": "\(error)"])
+        for listener in tcpListeners {
+            for option in TCPSocketSettings(config: config).listener {
+                listener.setOption(option).whenFailure { [logger] error in
+                    logger.warning("could not change the TCP listener's options", metadata: ["error": "\(error)"])
+                }
+            }
         }
     }
 
@@ -287,7 +299,7 @@ public final class ProxyServer: @unchecked Sendable {
         }
         runtime.beginShutdown(mode)
         // New connections stop at once; the Unix socket stays for the admin console while waiting.
-        for listener in listeners where mode == .immediate || listener !== unixListener { listener.close(promise: nil) }
+        for listener in listeners where mode == .immediate || listener !== unixListener { listener.close() }
         guard first else {
             // The running shutdown's poll sees the mode change and finishes.
             return
@@ -317,7 +329,7 @@ public final class ProxyServer: @unchecked Sendable {
         }
         @Sendable func finish() {
             loop.scheduleTask(in: .milliseconds(50)) { [self] in
-                for listener in listeners { listener.close(promise: nil) }
+                for listener in listeners { listener.close() }
                 for pool in runtime.allPools() { pool.retire() }
                 maintenance?.cancel()
                 clientMaintenance?.cancel()
@@ -341,6 +353,7 @@ public final class ProxyServer: @unchecked Sendable {
         try shutdownPromise.futureResult.wait()
         runtime.spanExporter.shutdown()
         try? adminGroup?.syncShutdownGracefully()
+        try? reactors.syncShutdownGracefully()
         try? group.syncShutdownGracefully()
     }
 }
