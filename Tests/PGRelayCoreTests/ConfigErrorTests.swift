@@ -17,6 +17,8 @@ final class ConfigErrorTests: XCTestCase {
              description: #"pgrelay.ini:2: default_pool_size: invalid integer "20 connections""#),
         Case(name: "port out of range", text: mainSection("listen_port = 70000"), kind: .invalidValue,
              description: "pgrelay.ini:2: listen_port: 70000 is out of range (1..65535)"),
+        Case(name: "workers out of range", text: mainSection("workers = 2000"), kind: .invalidValue,
+             description: "pgrelay.ini:2: workers: 2000 is out of range (0..1024)"),
         Case(name: "negative size", text: mainSection("default_pool_size = -1"), kind: .invalidValue,
              description: "pgrelay.ini:2: default_pool_size: -1 is out of range (0..2147483647)"),
         Case(name: "bad enum", text: mainSection("pool_mode = sometimes"), kind: .invalidValue,

@@ -194,6 +194,14 @@ final class ConfigParsingTests: XCTestCase {
         XCTAssertEqual(rows.first { $0.key == "pkt_buf" }?.default, "4096")
     }
 
+    func testWorkersDefaultsToZeroMeaningOnePerCore() throws {
+        XCTAssertEqual(try loadConfig(mainSection("")).config.workers, 0)
+        XCTAssertEqual(try loadConfig(mainSection("workers = 3")).config.workers, 3)
+        let row = try loadConfig(mainSection("workers = 3")).config.redactedKeyValues().first { $0.key == "workers" }
+        XCTAssertEqual(row?.value, "3")
+        XCTAssertEqual(row?.default, "0")
+    }
+
     func testEveryPgBouncer125KeyIsRecognized() throws {
         // PgBouncer 1.25.2's bouncer_params (src/main.c), Linux build.
         let pgbouncerKeys = """

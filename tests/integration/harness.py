@@ -39,7 +39,7 @@ PGRELAY_ONLY_KEYS = {
     "replica_check_interval_s", "replica_max_lag_ms", "read_after_write_ms", "write_functions",
     "max_fingerprints", "max_packet_size",
     "query_rate_limit", "query_rate_burst", "query_rate_wait_ms",
-    "otlp_endpoint", "otlp_service_name", "otlp_queue_size", "trace_sample_ratio",
+    "otlp_endpoint", "otlp_service_name", "otlp_queue_size", "trace_sample_ratio", "workers",
 }
 
 # Passwords of the roles scripts/pg-cluster creates (plus scramuser, made by the fixture).

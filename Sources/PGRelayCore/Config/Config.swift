@@ -32,6 +32,8 @@ public struct Config: Sendable, Hashable {
     public internal(set) var adminPortIsSet = false
     /// `so_reuseport`: SO_REUSEPORT on the listeners, so that several processes share one port.
     public internal(set) var soReuseport = false
+    /// `workers` (ours): reactor threads that run client and server connections; 0 = one per core.
+    public internal(set) var workers: Int = 0
     /// `unix_socket_dir`: directory of the `.s.PGSQL.<port>` socket; empty turns Unix sockets off.
     public internal(set) var unixSocketDir: String = "/tmp"
     /// `unix_socket_mode`: permission bits of the socket file.

@@ -142,6 +142,7 @@ enum ConfigKeys {
         .decimal("slow_query_threshold_ms", \.slowQueryThresholdMs, 0...86_400_000),
         .bool("stats", \.stats, origin: .pgrelay, changeable: false, hidden: true),
         .decimal("trace_sample_ratio", \.traceSampleRatio, 0...1),
+        .int("workers", \.workers, 0...1024, origin: .pgrelay, changeable: false),
         .list("write_functions", \.writeFunctions, origin: .pgrelay),
     ]
 

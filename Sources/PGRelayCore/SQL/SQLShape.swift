@@ -72,7 +72,15 @@ public enum SQLShape {
             while index < count {
                 let byte = bytes[index]
                 let kind = classes[Int(byte)]
-                if byte == UInt8(ascii: "$") {
+                // Letters, whitespace and punctuation (most of a statement) are hashed as they
+                // are: one compare for the three (their classes are 1...3; `other`, 0, wraps).
+                if kind &- 1 < 3 {
+                    hash = (hash ^ UInt64(byte)) &* prime
+                    previous = kind
+                    index += 1
+                    continue
+                }
+                if kind == PlainClass.dollar.rawValue {
                     // `$1`, a parameter: hashed as it is (its digits are no literal). After a
                     // letter or digit `$` continues an identifier, and without digits it opens a
                     // dollar quote: both are left to the lexer, as is `$1a`.
@@ -118,8 +126,9 @@ public enum SQLShape {
 
     private static let plainSeed: UInt64 = 0x84222325_cbf29ce4 ^ UInt64.random(in: 0 ... UInt64.max)
 
+    /// Byte classes; letter, space and punctuation must stay 1...3 (the fast path's one compare).
     private enum PlainClass: UInt8 {
-        case other, letter, digit, space, punctuation, dot
+        case other = 0, letter = 1, space = 2, punctuation = 3, digit, dot, dollar
         /// Not a byte class: what `previous` is after a digit run that starts a token.
         case number
     }
@@ -138,6 +147,8 @@ public enum SQLShape {
             return PlainClass.punctuation.rawValue
         case UInt8(ascii: "."):
             return PlainClass.dot.rawValue
+        case UInt8(ascii: "$"):
+            return PlainClass.dollar.rawValue
         default:
             return PlainClass.other.rawValue
         }

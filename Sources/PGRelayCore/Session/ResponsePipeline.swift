@@ -36,8 +36,24 @@ public struct ResponsePipeline {
         case drop
     }
 
+    /// An entry as stored: plain values only, so that looking at the head copies no reference.
+    /// An `Entry` carries a String or a ByteBuffer, and every look at a stored one retained and
+    /// released it (several times per message on the per-query path).
+    private struct Slot {
+        enum Kind { case forward, swallow, fake, fakeReady }
+        var kind: Kind
+        var expectation: Expectation
+        /// Whether the entry's server statement is the first of `statements` not yet taken.
+        var hasStatement: Bool
+    }
+
     // Small at first (one per client, idle most of the time); it grows for pipelined batches.
-    public private(set) var entries = CircularBuffer<Entry>(initialCapacity: 2)
+    private var slots = CircularBuffer<Slot>(initialCapacity: 2)
+    /// The server statement names of the slots that have one, in the slots' order (Parses the
+    /// proxy sent under its own names; rare on the per-query path, so a plain array).
+    private var statements: [String] = []
+    /// The bytes of the `.fake` slots, in the slots' order.
+    private var fakeAnswers: [ByteBuffer] = []
     /// Status of the last ReadyForQuery seen (for made-up ReadyForQuery messages).
     public private(set) var status: TransactionStatus = .idle
     /// Made-up ReadyForQuery messages written since the last `takeFakeReadies()`: each one ends a
@@ -48,24 +64,73 @@ public struct ResponsePipeline {
 
     public init() {}
 
-    public var isEmpty: Bool { entries.isEmpty }
+    public var isEmpty: Bool { slots.isEmpty }
+
+    /// What is still owed, in order (for tests and diagnostics; the per-message path never
+    /// builds it).
+    public var entries: [Entry] {
+        var statementIndex = statements.startIndex, fakeIndex = fakeAnswers.startIndex
+        return slots.map { slot in
+            switch slot.kind {
+            case .forward, .swallow:
+                var statement: String?
+                if slot.hasStatement {
+                    statement = statements[statementIndex]
+                    statementIndex += 1
+                }
+                return slot.kind == .forward ? .forward(slot.expectation, serverStatement: statement)
+                    : .swallow(slot.expectation, serverStatement: statement)
+            case .fake:
+                defer { fakeIndex += 1 }
+                return .fake(fakeAnswers[fakeIndex])
+            case .fakeReady:
+                return .fakeReady
+            }
+        }
+    }
 
     public mutating func append(_ entry: Entry) {
-        entries.append(entry)
+        switch entry {
+        case .forward(let expectation, let statement), .swallow(let expectation, let statement):
+            let kind: Slot.Kind
+            if case .forward = entry { kind = .forward } else { kind = .swallow }
+            if let statement { statements.append(statement) }
+            slots.append(Slot(kind: kind, expectation: expectation, hasStatement: statement != nil))
+        case .fake(let bytes):
+            fakeAnswers.append(bytes)
+            slots.append(Slot(kind: .fake, expectation: .ready, hasStatement: false))
+        case .fakeReady:
+            slots.append(Slot(kind: .fakeReady, expectation: .ready, hasStatement: false))
+        }
+    }
+
+    /// Removes the head slot and what it holds besides; returns its statement, if it has one.
+    @discardableResult
+    private mutating func removeHead() -> String? {
+        let head = slots.removeFirst()
+        switch head.kind {
+        case .fake:
+            fakeAnswers.removeFirst()
+        case .forward, .swallow:
+            if head.hasStatement { return statements.removeFirst() }
+        case .fakeReady:
+            break
+        }
+        return nil
     }
 
     /// Entries that can be answered now (made-up answers at the head), written to `out`.
     public mutating func drainFakes(into out: inout ByteBuffer) {
-        while let head = entries.first {
-            switch head {
-            case .fake(var bytes):
-                out.writeBuffer(&bytes)
-                entries.removeFirst()
+        while let head = slots.first {
+            switch head.kind {
+            case .fake:
+                out.writeImmutableBuffer(fakeAnswers[fakeAnswers.startIndex])
+                removeHead()
             case .fakeReady:
                 out.writeReadyForQuery(status)
-                entries.removeFirst()
+                removeHead()
                 fakeReadies += 1
-            default:
+            case .forward, .swallow:
                 return
             }
         }
@@ -92,15 +157,16 @@ public struct ResponsePipeline {
         default:
             break
         }
-        guard let head = entries.first else {
+        guard let head = slots.first else {
             // Nothing expected (e.g. an error a server sends on its own): pass it on.
             if type == BackendType.readyForQuery, let newStatus { status = newStatus }
             return .forward
         }
-        let (expectation, swallowed, statement): (Expectation, Bool, String?)
-        switch head {
-        case .forward(let e, let s): (expectation, swallowed, statement) = (e, false, s)
-        case .swallow(let e, let s): (expectation, swallowed, statement) = (e, true, s)
+        let expectation = head.expectation
+        let swallowed: Bool
+        switch head.kind {
+        case .forward: swallowed = false
+        case .swallow: swallowed = true
         case .fake, .fakeReady:
             // Cannot happen: fakes at the head are drained before the next server message.
             drainFakes(into: &fakesAfter)
@@ -119,7 +185,6 @@ public struct ResponsePipeline {
                 // An error inside a Query: ReadyForQuery still follows.
                 return .forward
             }
-            _ = statement
             skipToSync()
             drainFakes(into: &fakesAfter)
             return .forward
@@ -140,7 +205,7 @@ public struct ResponsePipeline {
             if completes, let newStatus { status = newStatus }
         }
         if completes {
-            entries.removeFirst()
+            removeHead()
             drainFakes(into: &fakesAfter)
         }
         return swallowed ? .drop : .forward
@@ -150,22 +215,17 @@ public struct ResponsePipeline {
     /// their answers never come, made-up ones must not either, and Parses skipped there did not
     /// prepare anything.
     private mutating func skipToSync() {
-        while let head = entries.first {
-            switch head {
-            case .forward(.ready, _), .swallow(.ready, _):
-                return
-            case .forward(.parse, let statement?), .swallow(.parse, let statement?):
-                failedStatements.append(statement)
-            default:
-                break
-            }
-            entries.removeFirst()
+        while let head = slots.first {
+            if head.kind == .forward || head.kind == .swallow, head.expectation == .ready { return }
+            if let statement = removeHead(), head.expectation == .parse { failedStatements.append(statement) }
         }
     }
 
     public mutating func reset() {
         // Keeping the storage: a release per transaction must not reallocate it.
-        if !entries.isEmpty { entries.removeAll(keepingCapacity: true) }
+        if !slots.isEmpty { slots.removeAll(keepingCapacity: true) }
+        if !statements.isEmpty { statements = [] }
+        if !fakeAnswers.isEmpty { fakeAnswers = [] }
         if !failedStatements.isEmpty { failedStatements = [] }
         fakeReadies = 0
     }

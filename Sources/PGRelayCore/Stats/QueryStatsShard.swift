@@ -34,6 +34,18 @@ public final class QueryStatsShard: Sendable {
         state.withLock { $0.record(sample, at: nanos) }
     }
 
+    /// Records one finished query at the current clock time, from its parts: the form for the
+    /// per-query path, where building a `QuerySample` copies (retains) its strings and destroys
+    /// them again; borrowed here, a name is only copied when a new route or user is added.
+    public func record(durationNanos: UInt64, waitNanos: UInt64, database: String, user: String, route: QueryRoute,
+                       fingerprint: String?, isError: Bool) {
+        let nanos = clock()
+        state.withLock {
+            $0.record(durationNanos: durationNanos, waitNanos: waitNanos, database: database, user: user, route: route,
+                      fingerprint: fingerprint, isError: isError, at: nanos)
+        }
+    }
+
     /// Applies new settings. A new window length empties the window; a smaller fingerprint table
     /// evicts its least recently used entries.
     public func reconfigure(_ settings: StatsSettings) {
@@ -121,25 +133,29 @@ struct ShardState: Sendable {
     }
 
     mutating func record(_ sample: QuerySample, at nanos: UInt64) {
+        record(durationNanos: sample.durationNanos, waitNanos: sample.waitNanos, database: sample.database,
+               user: sample.user, route: sample.route, fingerprint: sample.fingerprint, isError: sample.isError, at: nanos)
+    }
+
+    mutating func record(durationNanos: UInt64, waitNanos: UInt64, database: String, user userName: String,
+                         route queryRoute: QueryRoute, fingerprint: String?, isError: Bool, at nanos: UInt64) {
         guard settings.enabled else { return }
-        let micros = Self.micros(ofNanos: sample.durationNanos)
-        let isSlow = sample.durationNanos > thresholdNanos
+        let micros = Self.micros(ofNanos: durationNanos)
+        let isSlow = durationNanos > thresholdNanos
         let layout = self.layout
         let epoch = layout.epoch(at: nanos)
         if epoch != prunedEpoch { pruneIdleSeries(at: epoch) }
 
-        let route = routeSlot(database: sample.database, route: sample.route)
-        routeCounterSlots[route].record(
-            nanos: sample.durationNanos, waitNanos: sample.waitNanos, isSlow: isSlow, isError: sample.isError)
+        let route = routeSlot(database: database, route: queryRoute)
+        routeCounterSlots[route].record(nanos: durationNanos, waitNanos: waitNanos, isSlow: isSlow, isError: isError)
         if routeWindowSlots[route] == nil { routeWindowSlots[route] = WindowSeries(layout: layout) }
-        routeWindowSlots[route]!.record(micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
-        let user = userSlot(sample.user)
+        routeWindowSlots[route]!.record(micros: micros, isSlow: isSlow, isError: isError, epoch: epoch, layout: layout)
+        let user = userSlot(userName)
         if userWindowSlots[user] == nil { userWindowSlots[user] = WindowSeries(layout: layout) }
-        userWindowSlots[user]!.record(micros: micros, isSlow: isSlow, isError: sample.isError, epoch: epoch, layout: layout)
-        waitWindow.record(
-            micros: Self.micros(ofNanos: sample.waitNanos), isSlow: false, isError: false, epoch: epoch, layout: layout)
-        if let fingerprint = sample.fingerprint {
-            fingerprints.record(fingerprint: fingerprint, micros: micros, isSlow: isSlow, isError: sample.isError)
+        userWindowSlots[user]!.record(micros: micros, isSlow: isSlow, isError: isError, epoch: epoch, layout: layout)
+        waitWindow.record(micros: Self.micros(ofNanos: waitNanos), isSlow: false, isError: false, epoch: epoch, layout: layout)
+        if let fingerprint {
+            fingerprints.record(fingerprint: fingerprint, micros: micros, isSlow: isSlow, isError: isError)
         }
     }
 

@@ -35,7 +35,8 @@ public final class ProxyServer: @unchecked Sendable {
 
     public var logger: Logger { runtime.logger }
 
-    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int = Int(ProcessInfo.processInfo.environment["PGRELAY_THREADS"] ?? "") ?? System.coreCount) {
+    public init(config: Config, secrets: [String: StoredSecret], configPath: String, sink: LogSink, threads: Int? = nil) {
+        let threads = threads ?? Self.reactorCount(config: config, environment: ProcessInfo.processInfo.environment)
         self.configPath = configPath
         self.sink = sink
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
@@ -49,6 +50,13 @@ public final class ProxyServer: @unchecked Sendable {
         self.runtime = ProxyRuntime(config: config, secrets: secrets, group: reactors, ioGroup: group, logger: logger)
         self.shutdownPromise = group.next().makePromise()
         self.runtime.controller = self
+    }
+
+    /// Reactor threads: `workers` from the config, 0 meaning one per core; the environment's
+    /// `PGRELAY_THREADS` overrides it (benchmark and profiling scripts pin the count with it).
+    static func reactorCount(config: Config, environment: [String: String]) -> Int {
+        if let pinned = environment["PGRELAY_THREADS"].flatMap({ Int($0) }), pinned > 0 { return pinned }
+        return config.workers > 0 ? config.workers : System.coreCount
     }
 
     /// `-q`: no log lines on stderr, kept across reloads.
