@@ -631,7 +631,7 @@ final class ClientSession: @unchecked Sendable {
         if tracker.clientSent(frame.type) {
             let now = NIODeadline.now()
             if startsTransaction { transactionStarted = now }
-            requests.append(PendingRequest(started: now, label: pendingLabels.isEmpty ? RequestLabel() : pendingLabels.removeFirst()))
+            requests.append(PendingRequest(started: now, label: takePendingLabel()))
             if splitReads, let backend = currentBackendID {
                 runtime.routing.recordQuery(route: route == .replica ? .replica : .primary, backend: backend)
             }
@@ -641,6 +641,16 @@ final class ClientSession: @unchecked Sendable {
     /// Whether a frame may go to the held server: anything may go to the primary, and inside a
     /// transaction or an unfinished batch everything stays where it is; otherwise a replica only
     /// gets statements that read.
+    /// The label of the oldest request not yet sent; O(1) for the usual single one (removeFirst
+    /// shifts the array).
+    private func takePendingLabel() -> RequestLabel {
+        switch pendingLabels.count {
+        case 0: return RequestLabel()
+        case 1: return pendingLabels.removeLast()
+        default: return pendingLabels.removeFirst()
+        }
+    }
+
     private func fitsRoute(_ frame: Frame) -> Bool {
         route == .primary || tracker.status != .idle || tracker.batchOpen || isRead(frame) != false
     }
