@@ -334,6 +334,10 @@ def test_replica_killed_while_streaming_100_mb(proxy, healthy):
     rows_wanted = 100_000  # 1 KB each
     readers = [PortReader(p, pause=0.01) for _ in range(2)]
     big = rawpg.RawConnection(p.port, timeout=30)
+    # A fixed, small receive buffer: this box lets TCP receive buffers grow to 32 MB, and with two
+    # of them (this socket's and pgrelay's from the replica) the rest of the 100 MB could already
+    # be on its way when the replica dies, so the result would end complete whatever pgrelay does.
+    big.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 << 10)
     try:
         big.login("app", "app", "appdb")
         rows, err = big.simple_query("SELECT inet_server_port()")

@@ -141,6 +141,10 @@ public struct ResponsePipeline {
         return fakeReadies
     }
 
+    /// Whether `takeFailedStatements()` has anything (asked per server message; the array is
+    /// not copied out for the answer).
+    public var hasFailedStatements: Bool { !failedStatements.isEmpty }
+
     public mutating func takeFailedStatements() -> [String] {
         guard !failedStatements.isEmpty else { return [] }
         defer { failedStatements = [] }

@@ -23,6 +23,16 @@ final class ServerConnection: @unchecked Sendable {
     /// Whether the linked client runs on this server's loop: `write` and `flush` are called
     /// from the client's loop.
     private var clientSharesLoop = false
+    /// Bytes read for a client on another reactor and not yet taken there. A read burst goes on
+    /// until the socket is empty, and the client's "stop reading" (its socket is full) only
+    /// reaches this reactor after that client's reactor has taken what was handed over: without a
+    /// bound, a server faster than its client could pile up a whole large result in hand-overs.
+    private let handedOver = Atomic<Int>(0)
+    /// Reading is off because `handedOver` passed `handOverLimit`; the client's reactor turns it
+    /// back on when it has taken enough (set here, cleared there).
+    private let readingPausedForHandOver = Atomic<Bool>(false)
+    /// As the sockets' high watermark, a few reads' worth.
+    static let handOverLimit = 256 * 1024
     /// Values of the server's reported parameters (from ParameterStatus).
     var parameters: [String: String] = [:] {
         didSet { matchedParameterSet = 0 }
@@ -258,7 +268,7 @@ final class ServerConnection: @unchecked Sendable {
             if client.loop.inEventLoop {
                 client.serverRead(buffer, from: self)
             } else {
-                client.loop.execute { client.serverRead(buffer, from: self) }
+                handOver(buffer, to: client)
             }
             return
         }
@@ -419,6 +429,32 @@ final class ServerConnection: @unchecked Sendable {
         }
     }
 
+    /// Passes read bytes to a client on another reactor, and stops reading while too many are on
+    /// their way (see `handedOver`).
+    private func handOver(_ buffer: ByteBuffer, to client: ClientSession) {
+        let count = buffer.readableBytes
+        client.loop.execute { [self] in
+            client.serverRead(buffer, from: self)
+            handOverTaken(count)
+        }
+        let pending = handedOver.wrappingAdd(count, ordering: .relaxed).newValue
+        if pending > Self.handOverLimit, !readingPausedForHandOver.exchange(true, ordering: .acquiringAndReleasing) {
+            transport?.setReading(false)
+        }
+    }
+
+    /// On the client's reactor: `count` handed-over bytes were taken. Reading resumes once half
+    /// the limit or less is on its way.
+    private func handOverTaken(_ count: Int) {
+        let pending = handedOver.wrappingSubtract(count, ordering: .relaxed).newValue
+        guard pending <= Self.handOverLimit / 2,
+              readingPausedForHandOver.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        onLoop { [self] in
+            if !readingPausedForClient { transport?.setReading(true) }
+        }
+    }
+
     /// The client is done with this server; `clean` says whether it may be lent again.
     func unlink(clean: Bool, reset: Bool = true) {
         if loop.inEventLoop {
@@ -539,7 +575,7 @@ final class ServerConnection: @unchecked Sendable {
         onLoop { [self] in
             guard paused != readingPausedForClient, linkedClient != nil || !paused else { return }
             readingPausedForClient = paused
-            transport?.setReading(!paused)
+            transport?.setReading(!paused && !readingPausedForHandOver.load(ordering: .acquiring))
         }
     }
 

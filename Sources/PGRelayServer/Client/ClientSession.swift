@@ -565,8 +565,21 @@ final class ClientSession: @unchecked Sendable {
             let frame = Frame(type: type, bytes: buffer.getSlice(at: index, length: length)!)
             if server != nil, pendingFrames.isEmpty, fitsRoute(frame) {
                 if rewriter != nil {
-                    try dispatch(frame)
-                    runStart = index + length
+                    // A frame the rewriter passes on unchanged stays in the run and goes out with
+                    // its neighbours as one slice of the received bytes (a Parse/Bind/Execute/Sync
+                    // batch of the unnamed statement is one write, not four copies); one it
+                    // replaces or answers itself ends the run before it.
+                    switch try rewrite(frame) {
+                    case .relayAsReceived:
+                        break
+                    case .replaced(let bytes):
+                        forward(buffer, from: runStart, to: index)
+                        if bytes.readableBytes > 0 { server?.write(bytes) }
+                        runStart = index + length
+                    case .taken:
+                        forward(buffer, from: runStart, to: index)
+                        runStart = index + length
+                    }
                 } else {
                     startRequest(frame)
                 }
@@ -812,9 +825,29 @@ final class ClientSession: @unchecked Sendable {
 
     /// Sends one client frame to the held server, rewritten for that server's prepared statements.
     private func dispatch(_ frame: Frame) throws {
+        switch try rewrite(frame) {
+        case .relayAsReceived: server?.write(frame.bytes)
+        case .replaced(let bytes): if bytes.readableBytes > 0 { server?.write(bytes) }
+        case .taken: break
+        }
+    }
+
+    /// What becomes of a client frame on the held server.
+    private enum Rewritten {
+        /// Its bytes go to the server as they are.
+        case relayAsReceived
+        /// These bytes go instead (none when the proxy answers it itself).
+        case replaced(ByteBuffer)
+        /// Nothing goes now: kept for later, or answered by the proxy.
+        case taken
+    }
+
+    /// Runs one client frame through the prepared-statement rewriter for the held server; the
+    /// caller writes what it says.
+    private func rewrite(_ frame: Frame) throws -> Rewritten {
         guard let server, rewriter != nil else {
             pendingFrames.append(frame)
-            return
+            return .taken
         }
         var discardAll = false
         if frame.type == FrontendType.query, let first = frame.bytes.getInteger(at: frame.bytes.readerIndex + 5, as: UInt8.self),
@@ -824,7 +857,7 @@ final class ClientSession: @unchecked Sendable {
                 // DEALLOCATE of a name the proxy does not know goes on to the server, which answers with its error.
                 if classification.statementCount == 1, rewriter!.deallocate(classification.deallocate, pipeline: &pipeline) {
                     startRequest(frame)
-                    return
+                    return .taken
                 }
                 discardAll = classification.isDiscardAll
             }
@@ -835,13 +868,13 @@ final class ClientSession: @unchecked Sendable {
         let outcome = try rewriter!.handle(frame, cache: &server.statementCache, pipeline: &pipeline) { [runtime] query, types in
             runtime.statementNames.name(for: query, types: types)
         }
-        switch outcome {
-        case .passThrough: server.write(frame.bytes)
-        case .rewritten(let bytes): if bytes.readableBytes > 0 { server.write(bytes) }
-        }
         if discardAll {
             rewriter!.forgetAll()
             server.statementCache.removeAll()
+        }
+        switch outcome {
+        case .passThrough: return .relayAsReceived
+        case .rewritten(let bytes): return .replaced(bytes)
         }
     }
 
@@ -1105,6 +1138,8 @@ final class ClientSession: @unchecked Sendable {
         var index = input.readerIndex
         var runStart = index
         let maxLength = limits.maxMessageLength
+        // Made-up answers due after a message (rare); one empty buffer per read, not per message.
+        var fakes = allocator.buffer(capacity: 0)
         do {
             while let length = try FrameReader.frameLength(in: input, at: index, maxLength: maxLength) {
                 let type = input.getInteger(at: index, as: UInt8.self)!
@@ -1147,9 +1182,10 @@ final class ClientSession: @unchecked Sendable {
                     return
                 }
                 if rewriter != nil {
-                    var fakes = allocator.buffer(capacity: 0)
                     let disposition = pipeline.serverMessage(type, status: status, fakesAfter: &fakes)
-                    for name in pipeline.takeFailedStatements() { source.statementCache.remove(name) }
+                    if pipeline.hasFailedStatements {
+                        for name in pipeline.takeFailedStatements() { source.statementCache.remove(name) }
+                    }
                     if disposition == .drop {
                         flushRun(input, from: runStart, to: index)
                         runStart = index + length
@@ -1163,6 +1199,7 @@ final class ClientSession: @unchecked Sendable {
                         runStart = index + length
                         counters.bytesSent &+= UInt64(fakes.readableBytes)
                         writeToClient(fakes)
+                        fakes = allocator.buffer(capacity: 0)
                         completeFakeReadies()
                     }
                 } else if let status {
