@@ -3,6 +3,7 @@
 import os
 import socket
 import tempfile
+import threading
 import time
 
 import psycopg
@@ -452,3 +453,32 @@ def test_client_waiting_for_a_server_longer_than_query_timeout_fails(proxy, clus
         # (PgBouncer also closes the holder: its query_timeout counts from the last request,
         # idle in a transaction or not; pgrelay's only times a running request.)
         holder.close()
+
+
+def test_clients_logging_in_together_on_a_new_pool_open_one_server_each(proxy, cluster):
+    """Two clients log in at the same moment to a pool that has no server yet and each runs a
+    query: two server connections are opened, as PgBouncer opens (its own suite counts them,
+    test_load_balance_hosts). The parameters a login ends with come from the first server; a
+    client still waiting for them when they arrive logs in without holding a server. With two
+    reactors the clients land on different threads, where the extra connection used to appear
+    in some attempts, so several fresh pools are tried."""
+    names = [f"together{i}" for i in range(6)]
+    entry = f"host=127.0.0.1 port={cluster.primary_port} dbname=appdb"
+    p = proxy(workers=2, pool_mode="statement", databases={name: entry for name in names})
+
+    def sleep_once(dbname, start):
+        start.wait()
+        with p.connect(dbname=dbname) as conn:
+            conn.execute("SELECT pg_sleep(0.3)")
+
+    for name in names:
+        start = threading.Barrier(2)
+        threads = [threading.Thread(target=sleep_once, args=(name, start)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    log = p.log_text()
+    opened = {name: sum(1 for line in log.splitlines() if f"{name}/" in line and "new connection to server" in line)
+              for name in names}
+    assert all(count == 2 for count in opened.values()), opened

@@ -437,16 +437,25 @@ final class ServerConnection: @unchecked Sendable {
             client.serverRead(buffer, from: self)
             handOverTaken(count)
         }
-        let pending = handedOver.wrappingAdd(count, ordering: .relaxed).newValue
-        if pending > Self.handOverLimit, !readingPausedForHandOver.exchange(true, ordering: .acquiringAndReleasing) {
-            transport?.setReading(false)
+        let pending = handedOver.wrappingAdd(count, ordering: .acquiringAndReleasing).newValue
+        guard pending > Self.handOverLimit, !readingPausedForHandOver.exchange(true, ordering: .acquiringAndReleasing) else {
+            return
+        }
+        transport?.setReading(false)
+        // The client's reactor may have taken everything between the count and the flag: it saw
+        // no pause then, and nothing would turn reading on again. Checked once the flag is up,
+        // whichever of the two clears it resumes.
+        if handedOver.load(ordering: .acquiring) <= Self.handOverLimit / 2,
+           readingPausedForHandOver.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged,
+           !readingPausedForClient {
+            transport?.setReading(true)
         }
     }
 
     /// On the client's reactor: `count` handed-over bytes were taken. Reading resumes once half
     /// the limit or less is on its way.
     private func handOverTaken(_ count: Int) {
-        let pending = handedOver.wrappingSubtract(count, ordering: .relaxed).newValue
+        let pending = handedOver.wrappingSubtract(count, ordering: .acquiringAndReleasing).newValue
         guard pending <= Self.handOverLimit / 2,
               readingPausedForHandOver.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged
         else { return }

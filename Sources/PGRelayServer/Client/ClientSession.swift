@@ -955,7 +955,22 @@ final class ClientSession: @unchecked Sendable {
         currentPool = target
         waitingForServer = true
         waitStarted = .now()
-        target.acquire(for: self)
+        if case .awaitingWelcome = phase {
+            target.acquire(for: self, forWelcome: true)
+        } else {
+            target.acquire(for: self)
+        }
+    }
+
+    /// The pool learned its welcome parameters while this client asked for a server to get
+    /// them: the login ends without one. Two clients logging in at once on two reactors would
+    /// otherwise each hold the first server in turn, and the queries right after their logins
+    /// open servers that PgBouncer never opens.
+    func welcomeKnown(_ welcome: [(name: String, value: String)]) {
+        waitingForServer = false
+        waitStarted = nil
+        guard case .awaitingWelcome(let prelude) = phase else { return }
+        finishLogin(prelude: prelude, welcome: welcome)
     }
 
     /// Every statement waiting to be sent only reads (and there is at least one).

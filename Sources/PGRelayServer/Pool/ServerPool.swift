@@ -85,6 +85,8 @@ final class ServerPool: @unchecked Sendable {
         let since: NIODeadline
         /// query_wait_notify: the client was told that it is queued.
         var notified = false
+        /// The client waits only for the pool's welcome parameters (it is logging in).
+        var forWelcome = false
     }
 
     init(key: PoolKey, entry: DatabaseConfig, runtime: ProxyRuntime, settings: PoolSettings) {
@@ -113,15 +115,23 @@ final class ServerPool: @unchecked Sendable {
     // MARK: lending
 
     /// Asks for a server for `client`. The answer comes later through `client.assign(_:)` or
-    /// `client.poolFailed(_:)`, on the client's event loop.
-    func acquire(for client: ClientSession) {
+    /// `client.poolFailed(_:)`, on the client's event loop. `forWelcome`: the client is logging in
+    /// and needs a server only for the parameters its login ends with; once the pool knows them
+    /// (another client's server brought them meanwhile), the client gets them at once through
+    /// `client.welcomeKnown(_:)`, here, instead of a server (and no server is opened for it).
+    func acquire(for client: ClientSession, forWelcome: Bool = false) {
         var server: ServerConnection?
         var check: String?
         var open = false
         var fastFail: ErrorFields?
+        var welcome: [(name: String, value: String)]?
         lock.withLock {
+            if forWelcome, let known = _welcome {
+                welcome = known
+                return
+            }
             if retired || runtime.isPaused(database: key.database) {
-                waiters.append(Waiter(client: client, since: .now()))
+                waiters.append(Waiter(client: client, since: .now(), forWelcome: forWelcome))
                 return
             }
             if followsPrimary, let target = primaryTarget, target.primary == nil {
@@ -129,7 +139,7 @@ final class ServerPool: @unchecked Sendable {
                 if case .splitBrain(let primaries) = target {
                     fastFail = Self.splitBrainError(database: entryName, primaries: primaries)
                 } else {
-                    waiters.append(Waiter(client: client, since: .now()))
+                    waiters.append(Waiter(client: client, since: .now(), forWelcome: forWelcome))
                 }
                 return
             }
@@ -142,13 +152,17 @@ final class ServerPool: @unchecked Sendable {
             if client.hasLoggedIn, !isReplicaPool, !followsPrimary {
                 fastFail = loginRetry.fastFailError(serversAlive: idle.count + lentCount + busyCount)
             }
-            if fastFail == nil { waiters.append(Waiter(client: client, since: .now())) }
+            if fastFail == nil { waiters.append(Waiter(client: client, since: .now(), forWelcome: forWelcome)) }
             // After a fast failure too, so that the pool retries (once server_login_retry has
             // passed) although no client waits. Not when the servers being opened already cover
             // the queued clients: one of them, or a released server, serves this one.
             let needed = fastFail == nil ? waiters.count > connecting : connecting == 0
             open = needed && canOpenLocked(limit: _settings.poolSize)
             if open { connecting += 1 }
+        }
+        if let welcome {
+            client.welcomeKnown(welcome)
+            return
         }
         if let server {
             if let check { checkThenHand(server, to: client, query: check) } else { hand(server, to: client) }
@@ -439,15 +453,25 @@ final class ServerPool: @unchecked Sendable {
 
     /// A new server finished its login.
     func serverOpened(_ server: ServerConnection) {
-        lock.withLock {
+        var welcomed: [ClientSession] = []
+        let welcome: [(name: String, value: String)]? = lock.withLock {
             connecting -= 1
             setMembershipLocked(server, .busy) // counted until makeAvailable places it
             lastLoginError = nil
             loginRetry.succeeded()
             hostRotation.attemptEnded(succeeded: true)
             members[ObjectIdentifier(server)] = server
-            if _welcome == nil {
-                _welcome = server.parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            guard _welcome == nil else { return nil }
+            _welcome = server.parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            // Clients that queued only for these parameters log in now, without a server: the
+            // server goes to a client that needs one, and none is opened for them.
+            welcomed = waiters.filter(\.forWelcome).map(\.client)
+            if !welcomed.isEmpty { waiters.removeAll(where: \.forWelcome) }
+            return _welcome
+        }
+        if let welcome {
+            for client in welcomed {
+                client.onLoop { client.welcomeKnown(welcome) }
             }
         }
         makeAvailable(server)
