@@ -18,6 +18,8 @@ struct Epoll {
     /// Events that mean there is something to read: data, the peer's FIN (RDHUP), a hang-up or an
     /// error (both make the next read return 0 or the error).
     static let inputEvents = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue
+    /// The peer finished or the socket failed: input may end behind the bytes still queued.
+    static let peerFinishedEvents = EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue
     /// Events that mean a write may make progress (or will fail with the socket's error).
     static let outputEvents = EPOLLOUT.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue
     static let errorEvent = EPOLLERR.rawValue

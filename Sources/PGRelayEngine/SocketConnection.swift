@@ -6,11 +6,10 @@ import NIOCore
 /// that reactor's thread (from elsewhere: `connection.reactor.execute { ... }`).
 ///
 /// The socket is registered once, edge-triggered, for input, output and the peer's FIN. On an
-/// input edge the connection reads until EAGAIN into the reactor's receive buffer and hands
-/// what arrived to its delegate, then says `readComplete`. Writes are queued as they come and
-/// sent on `flush` with one `send` (one buffer) or one gathered `sendmsg` of up to 1024 buffers
-/// per system call; what the socket does not
-/// take waits for the next output edge. `isWritable` follows the queued bytes across the
+/// input edge the connection reads into the reactor's receive buffer until EAGAIN or a short
+/// read, hands what arrived to its delegate, then says `readComplete`. Writes are queued as they
+/// come and sent on `flush` with one `send` (one buffer) or one gathered `sendmsg` of up to 1024
+/// buffers per system call; what the socket does not take waits for the next output edge. `isWritable` follows the queued bytes across the
 /// watermarks, and `setReading(false)` stops reading, so that a relay can hold a fast side back
 /// while the other is slow.
 ///
@@ -78,9 +77,13 @@ public final class SocketConnection: ReactorEventHandler, @unchecked Sendable {
     private var delegate: SocketConnectionDelegate?
 
     /// Edge-triggered epoll reports a socket when it becomes readable or writable, not while it
-    /// stays so: these remember the last edge until a call returns EAGAIN. Both start true, so a
+    /// stays so: these remember the last edge until a call returns EAGAIN (or, for input, a
+    /// read comes back short: `SocketCalls.read`). Both start true, so a
     /// new connection tries once (data may have arrived before it was registered).
     private var readableEdge = true
+    /// Epoll reported the peer's FIN (RDHUP/HUP) or an error: reads go on until the end of
+    /// input or EAGAIN instead of stopping at a short read (`SocketCalls.read`).
+    private var peerMayHaveFinished = false
     private var writableEdge = true
     private var readingEnabled = true
     private var deferredReadScheduled = false
@@ -253,6 +256,7 @@ public final class SocketConnection: ReactorEventHandler, @unchecked Sendable {
     func handleEvents(_ events: UInt32) {
         if events & Epoll.inputEvents != 0 {
             readableEdge = true
+            if events & Epoll.peerFinishedEvents != 0 { peerMayHaveFinished = true }
         }
         if events & Epoll.outputEvents != 0 {
             writableEdge = true
@@ -300,16 +304,19 @@ public final class SocketConnection: ReactorEventHandler, @unchecked Sendable {
     /// is followed by another into the same buffer, so that one burst is delivered as one
     /// `bytesReceived`; a full buffer is delivered at once.
     private func readUntilWouldBlock() {
+        // Held for the whole run of reads: each `self.delegate?` call would retain and release
+        // it. Whether the connection is still active is checked after each callback, as before.
+        guard let delegate else { return }
         var buffer = reactor.receiveBuffers.take()
         var delivered = false
         // The read's own outcome (no payload to copy) until the end: a `CloseReason` carries a
         // String, which costs copies and releases on this path.
         var ending: SocketCalls.ReadOutcome?
         reading: while true {
-            let outcome = SocketCalls.read(descriptor, into: &buffer)
+            let outcome = SocketCalls.read(descriptor, into: &buffer, stopAtShortRead: !peerMayHaveFinished)
             switch outcome {
             case .bufferFull:
-                deliver(&buffer)
+                deliver(&buffer, to: delegate)
                 delivered = true
                 guard state == .active && readingEnabled else { break reading }
                 reactor.receiveBuffers.giveBack(buffer)
@@ -323,12 +330,12 @@ public final class SocketConnection: ReactorEventHandler, @unchecked Sendable {
             }
         }
         if buffer.readableBytes > 0 && state == .active {
-            deliver(&buffer)
+            deliver(&buffer, to: delegate)
             delivered = true
         }
         reactor.receiveBuffers.giveBack(buffer)
         if delivered && state == .active {
-            delegate?.readComplete(on: self)
+            delegate.readComplete(on: self)
         }
         switch ending {
         case .failed(let code):
@@ -342,8 +349,8 @@ public final class SocketConnection: ReactorEventHandler, @unchecked Sendable {
 
     /// Hands the buffer's bytes to the delegate and marks them taken. Moving the reader index
     /// changes only this copy's indices, not the storage the delegate may keep.
-    private func deliver(_ buffer: inout ByteBuffer) {
-        delegate?.bytesReceived(buffer, on: self)
+    private func deliver(_ buffer: inout ByteBuffer, to delegate: SocketConnectionDelegate) {
+        delegate.bytesReceived(buffer, on: self)
         buffer.moveReaderIndex(to: buffer.writerIndex)
     }
 

@@ -153,6 +153,66 @@ final class SQLShapeTests: XCTestCase {
         XCTAssertEqual(plain("SELECT 1 FROM t WHERE a = 22")?.hash, plain("SELECT 934 FROM t WHERE a = 0")?.hash)
     }
 
+    /// Runs of letters, spaces and punctuation are hashed eight bytes at a time: numbers of
+    /// other lengths move every byte after them, and the texts must still meet in one hash; a
+    /// changed byte anywhere in a long run (first, middle, last of a word, or in the rest after
+    /// the last whole word) must still change it.
+    func testPlainHashOverLongRunsAndNumbersOfEveryLength() {
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["SELECT", " ", "abalance", "pgbench_accounts", "t1", "x_2", "=", "<", "(", ")", ",", "*", ";", ".",
+                      "WHERE", "\n", "#N", "#N", "$1"]
+        func render(_ template: [String]) -> String {
+            template.map { $0 == "#N" ? String(UInt64.random(in: 0 ... 9_999_999_999, using: &generator)) : $0 }.joined()
+        }
+        var equalPairs = 0
+        for _ in 0 ..< 3000 {
+            let template = (0 ..< Int.random(in: 1 ... 20, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }
+            let a = render(template), b = render(template)
+            guard let hashA = plain(a), let hashB = plain(b) else { continue }
+            if SQLFingerprint.normalize(a) == SQLFingerprint.normalize(b) {
+                equalPairs += 1
+                XCTAssertEqual(hashA.hash, hashB.hash, "\(a) vs \(b)")
+            }
+        }
+        XCTAssertGreaterThan(equalPairs, 300)
+
+        let base = "SELECT abalance, bbalance FROM pgbench_accounts WHERE aid = 4711 AND bid = 2;"
+        let bytes = Array(base.utf8)
+        var seen: Set<UInt64> = [plain(base)!.hash]
+        for position in bytes.indices where bytes[position].isASCIILetterForTest {
+            var changed = bytes
+            changed[position] = bytes[position] == UInt8(ascii: "q") ? UInt8(ascii: "z") : UInt8(ascii: "q")
+            let text = String(decoding: changed, as: UTF8.self)
+            XCTAssertTrue(seen.insert(plain(text)!.hash).inserted, "\(text) has the hash of another text")
+        }
+        XCTAssertEqual(plain("SELECT abalance FROM pgbench_accounts WHERE aid = 1;")?.hash,
+                       plain("SELECT abalance FROM pgbench_accounts WHERE aid = 9876543210;")?.hash)
+        XCTAssertNotEqual(plain("SELECT abalance FROM pgbench_accounts WHERE aid = 1;")?.hash,
+                          plain("SELECT abalance FROM pgbench_accounts WHERE aid = 1; ")?.hash)
+    }
+
+    /// The session-state scan kept with a plain shape answers as the scan itself would, for
+    /// the text that made the entry and for the next texts of that shape (other numbers), and
+    /// texts that are not plain are scanned each time.
+    func testFingerprintAndMentionsAgreeWithTheScan() {
+        var cache = FingerprintCache()
+        let texts = [
+            "SELECT pg_advisory_lock(1)", "SELECT pg_advisory_lock(22)", "LISTEN orders", "LISTEN orders",
+            "SELECT a FROM t WHERE id = 1", "SELECT a FROM t WHERE id = 4711", "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+            "DECLARE c CURSOR WITH HOLD FOR SELECT 2", "SELECT 'hold'", "SELECT 'x'", "SELECT 1 -- listen", "SELECT 1 -- x",
+            "select * from listeners where n = 3", "select * from t where n = 3",
+        ]
+        // A fingerprint made before the scan was asked for (fingerprint(utf8:)) gets it later.
+        _ = Array("select * from t where n = 9".utf8).withUnsafeBytes { cache.fingerprint(utf8: $0) }
+        for _ in 0 ..< 2 {
+            for sql in texts {
+                let result = Array(sql.utf8).withUnsafeBytes { cache.fingerprintAndMentions(utf8: $0) }
+                XCTAssertEqual(result.fingerprint, SQLFingerprint.normalize(sql), sql)
+                XCTAssertEqual(result.mayMentionSessionState, SessionStateMentions.mayMention(Array(sql.utf8)), sql)
+            }
+        }
+    }
+
     func testFingerprintCacheByShape() {
         var cache = FingerprintCache(capacity: 8, shapeCapacity: 2)
         let texts = ["SELECT * FROM t WHERE id = 1", "SELECT * FROM t WHERE id = 2", "SELECT * FROM u WHERE id = 'x'",
@@ -164,4 +224,8 @@ final class SQLShapeTests: XCTestCase {
         }
         XCTAssertEqual(cache.count, 0)  // texts with literals are never stored by text
     }
+}
+
+private extension UInt8 {
+    var isASCIILetterForTest: Bool { (0x41 ... 0x5A).contains(self) || (0x61 ... 0x7A).contains(self) }
 }

@@ -70,16 +70,17 @@ public enum SQLShape {
             var index = 0
             let count = bytes.count
             while index < count {
+                // Letters, whitespace and punctuation (most of a statement) are hashed as they
+                // are, a run at a time: found and hashed eight bytes at a time.
+                let runEnd = plainRunEnd(bytes, from: index, classes: classes)
+                if runEnd > index {
+                    hash = hashRun(bytes, from: index, to: runEnd, into: hash)
+                    previous = classes[Int(bytes[runEnd - 1])]
+                    index = runEnd
+                    if index == count { break }
+                }
                 let byte = bytes[index]
                 let kind = classes[Int(byte)]
-                // Letters, whitespace and punctuation (most of a statement) are hashed as they
-                // are: one compare for the three (their classes are 1...3; `other`, 0, wraps).
-                if kind &- 1 < 3 {
-                    hash = (hash ^ UInt64(byte)) &* prime
-                    previous = kind
-                    index += 1
-                    continue
-                }
                 if kind == PlainClass.dollar.rawValue {
                     // `$1`, a parameter: hashed as it is (its digits are no literal). After a
                     // letter or digit `$` continues an identifier, and without digits it opens a
@@ -124,6 +125,53 @@ public enum SQLShape {
         }
     }
 
+    /// Where the run of letters, whitespace and punctuation that starts at `start` ends. Two
+    /// texts of the same shape have the same bytes up to their next digit run, so their runs
+    /// end at the same places and are hashed alike.
+    @inline(__always)
+    private static func plainRunEnd(_ bytes: UnsafeRawBufferPointer, from start: Int, classes: UnsafeBufferPointer<UInt8>) -> Int {
+        // The table's second half: 0 for a byte of the run, 1 for any other.
+        @inline(__always) func breaks(_ offset: Int) -> UInt8 { classes[256 &+ Int(bytes[offset])] }
+        var end = start
+        let count = bytes.count
+        while end + 8 <= count {
+            if breaks(end) | breaks(end + 1) | breaks(end + 2) | breaks(end + 3)
+                | breaks(end + 4) | breaks(end + 5) | breaks(end + 6) | breaks(end + 7) != 0 { break }
+            end += 8
+        }
+        while end < count, breaks(end) == 0 { end += 1 }
+        return end
+    }
+
+    /// Mixes a run's bytes into `hash`: whole eight-byte words, then the rest as one word (no
+    /// byte of a run is zero, so the rest's length is part of its value).
+    @inline(__always)
+    private static func hashRun(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, into hash: UInt64) -> UInt64 {
+        @inline(__always) func mix(_ hash: UInt64, _ word: UInt64) -> UInt64 {
+            let product = (hash ^ word) &* wordMultiplier
+            return product ^ (product &>> 29)
+        }
+        var hash = hash
+        var index = start
+        while index + 8 <= end {
+            hash = mix(hash, bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            index += 8
+        }
+        if index < end {
+            var rest: UInt64 = 0
+            while index < end {
+                rest = rest << 8 | UInt64(bytes[index])
+                index += 1
+            }
+            hash = mix(hash, rest)
+        }
+        return hash
+    }
+
+    /// An odd multiplier with its bits spread over the word (2^64 divided by the golden ratio):
+    /// FNV's sparse prime would leave a word's high bytes barely mixed.
+    private static let wordMultiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
+
     private static let plainSeed: UInt64 = 0x84222325_cbf29ce4 ^ UInt64.random(in: 0 ... UInt64.max)
 
     /// Byte classes; letter, space and punctuation must stay 1...3 (the fast path's one compare).
@@ -133,8 +181,14 @@ public enum SQLShape {
         case number
     }
 
-    private static let plainClasses: [UInt8] = (0 ... 255).map { value -> UInt8 in
-        let byte = UInt8(value)
+    /// The class of each byte, then (from 256) whether it ends a run of letters, whitespace
+    /// and punctuation (1) or not (0): one table for the scan's two lookups.
+    private static let plainClasses: [UInt8] = {
+        let classes = (0 ... 255).map { plainClass(of: UInt8($0)) }
+        return classes + classes.map { $0 &- 1 < 3 ? 0 : 1 }
+    }()
+
+    private static func plainClass(of byte: UInt8) -> UInt8 {
         switch byte {
         case UInt8(ascii: "a") ... UInt8(ascii: "z"), UInt8(ascii: "A") ... UInt8(ascii: "Z"), UInt8(ascii: "_"):
             return PlainClass.letter.rawValue

@@ -166,7 +166,15 @@ public struct ClassificationCache {
 /// loop (not thread-safe).
 public struct FingerprintCache {
     private var storage: StatementTextCache<String>
-    private var byShape: [UInt64: String] = [:]
+    private var byShape: [UInt64: ShapeEntry] = [:]
+
+    private struct ShapeEntry {
+        var fingerprint: String
+        /// `SessionStateMentions.mayMention` of the texts of a plain shape (nil for a lexer
+        /// shape): their bytes differ only inside digit runs, where no letter is, so one scan
+        /// answers for all of them.
+        var mayMentionSessionState: Bool?
+    }
     /// Most shapes kept; the table is emptied when full (a rare event: shapes repeat). As many
     /// as texts by default, since most statements are plain and kept here.
     public let shapeCapacity: Int
@@ -204,12 +212,32 @@ public struct FingerprintCache {
         return fingerprint(String(decoding: bytes, as: UTF8.self))
     }
 
-    private mutating func fingerprint(utf8 bytes: UnsafeRawBufferPointer, shape: UInt64) -> String {
-        if let known = byShape[shape] { return known }
+    /// The fingerprint of statement text given as UTF-8 bytes (as `fingerprint(utf8:)`), and
+    /// whether it may mention session state (`SessionStateMentions.mayMention`): for a plain
+    /// text that scan is made once per shape and kept with its fingerprint, so that the
+    /// per-Query path in transaction pooling makes one pass over the text instead of two.
+    public mutating func fingerprintAndMentions(utf8 bytes: UnsafeRawBufferPointer) -> (fingerprint: String, mayMentionSessionState: Bool) {
+        if let plain = SQLShape.plainHash(utf8: bytes) {
+            if let known = byShape[plain.hash], let mentions = known.mayMentionSessionState {
+                return (known.fingerprint, mentions)
+            }
+            let mentions = SessionStateMentions.mayMention(bytes)
+            return (fingerprint(utf8: bytes, shape: plain.hash, mayMentionSessionState: mentions), mentions)
+        }
+        return (fingerprint(utf8: bytes), SessionStateMentions.mayMention(bytes))
+    }
+
+    private mutating func fingerprint(utf8 bytes: UnsafeRawBufferPointer, shape: UInt64, mayMentionSessionState: Bool? = nil) -> String {
+        if let known = byShape[shape] {
+            if known.mayMentionSessionState == nil, let mayMentionSessionState {
+                byShape[shape]?.mayMentionSessionState = mayMentionSessionState
+            }
+            return known.fingerprint
+        }
         let fingerprint = SQLFingerprint.normalize(utf8: bytes)
         if bytes.count <= storage.maximumKeyLength {
             if byShape.count >= shapeCapacity { byShape.removeAll(keepingCapacity: true) }
-            byShape[shape] = fingerprint
+            byShape[shape] = ShapeEntry(fingerprint: fingerprint, mayMentionSessionState: mayMentionSessionState)
         }
         return fingerprint
     }

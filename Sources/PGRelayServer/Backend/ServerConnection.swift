@@ -265,7 +265,8 @@ final class ServerConnection: @unchecked Sendable {
 
     func received(_ buffer: ByteBuffer) {
         if let client = linkedClient {
-            if client.loop.inEventLoop {
+            // `clientSharesLoop` was set with `linkedClient`: cheaper than asking the loop.
+            if clientSharesLoop {
                 client.serverRead(buffer, from: self)
             } else {
                 handOver(buffer, to: client)
@@ -298,7 +299,7 @@ final class ServerConnection: @unchecked Sendable {
 
     func readComplete() {
         if let client = linkedClient {
-            if client.loop.inEventLoop {
+            if clientSharesLoop {
                 client.serverReadComplete()
             } else {
                 client.loop.execute { client.serverReadComplete() }
@@ -465,15 +466,17 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     /// The client is done with this server; `clean` says whether it may be lent again.
-    func unlink(clean: Bool, reset: Bool = true) {
+    /// `counters`: the client's report for its pool, which is this server's pool, added as the
+    /// server goes back (one lock for both).
+    func unlink(clean: Bool, reset: Bool = true, counters: PoolCounters? = nil) {
         if loop.inEventLoop {
-            unlinkOnLoop(clean: clean, reset: reset)
+            unlinkOnLoop(clean: clean, reset: reset, counters: counters)
         } else {
-            loop.execute { [self] in unlinkOnLoop(clean: clean, reset: reset) }
+            loop.execute { [self] in unlinkOnLoop(clean: clean, reset: reset, counters: counters) }
         }
     }
 
-    private func unlinkOnLoop(clean: Bool, reset: Bool) {
+    private func unlinkOnLoop(clean: Bool, reset: Bool, counters: PoolCounters?) {
         linkedClient = nil
         linkedClientID = nil
         if readingPausedForClient { pauseReading(forClient: false) }
@@ -482,9 +485,10 @@ final class ServerConnection: @unchecked Sendable {
             // As PgBouncer's "being canceled" state: a cancel still on its way would stop the
             // next client's query, so the server goes back to the pool once every one is done.
             releaseAfterCancels = (clean, reset)
+            if let counters { pool.add(counters) }
             return
         }
-        pool.release(self, clean: clean && !gone, reset: reset)
+        pool.release(self, clean: clean && !gone, reset: reset, counters: counters)
     }
 
     /// Sends a CancelRequest for this server's backend (from any loop), keeping the server from

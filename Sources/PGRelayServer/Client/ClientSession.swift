@@ -119,6 +119,9 @@ final class ClientSession: @unchecked Sendable {
     private let context: LoopContext
     /// Counters not yet added to the pool's totals (added once per transaction).
     private var counters = PoolCounters()
+    /// A transaction ended: `counters` go to the pool with the server given back, or, when no
+    /// server goes back now, at the end of the read that ended it (`reportDueCounters`).
+    private var countersDue = false
     private var transactionStarted: NIODeadline?
     private var requestFailed = false
     private var lastWaitNanos: UInt64 = 0
@@ -200,6 +203,7 @@ final class ClientSession: @unchecked Sendable {
         runtime.unregister(self)
         if countedInClientLimits { runtime.clientLimits.leave(database: database, user: user) }
         if counters != PoolCounters() { pool?.add(counters) }
+        countersDue = false
         if waitingForServer, let pool { pool.cancelWait(for: self) }
         if let server {
             self.server = nil
@@ -723,8 +727,13 @@ final class ClientSession: @unchecked Sendable {
                 let offset = textStart - buffer.readerIndex
                 buffer.withUnsafeReadableBytes { readable in
                     let text = UnsafeRawBufferPointer(rebasing: readable[offset ..< offset + textLength])
-                    checkSessionState = mayCheckSessionState && SessionStateMentions.mayMention(text)
-                    if fingerprintNow { batchLabel.fingerprint = context.fingerprints.fingerprint(utf8: text) }
+                    if fingerprintNow {
+                        let known = context.fingerprints.fingerprintAndMentions(utf8: text)
+                        batchLabel.fingerprint = known.fingerprint
+                        checkSessionState = mayCheckSessionState && known.mayMentionSessionState
+                    } else {
+                        checkSessionState = mayCheckSessionState && SessionStateMentions.mayMention(text)
+                    }
                 }
             }
             if checkSessionState, let sql = buffer.getString(at: textStart, length: textLength) {
@@ -921,6 +930,7 @@ final class ClientSession: @unchecked Sendable {
         }
         completeFakeReadies()
         maybeReleaseServer()
+        reportDueCounters()
     }
 
     private func completeFakeReadies() {
@@ -1134,13 +1144,29 @@ final class ClientSession: @unchecked Sendable {
         serverInbound = nil
         pipeline.reset()
         inFlightOnReplica = []
-        server.unlink(clean: true, reset: reset)
+        // The transaction's counters ride along when the server is of the client's own pool
+        // (not a replica's): one pool lock per transaction instead of two.
+        var report: PoolCounters?
+        if countersDue, server.pool === pool {
+            report = counters
+            counters = PoolCounters()
+            countersDue = false
+        }
+        server.unlink(clean: true, reset: reset, counters: report)
+    }
+
+    private func reportDueCounters() {
+        guard countersDue else { return }
+        countersDue = false
+        pool?.add(counters)
+        counters = PoolCounters()
     }
 
     // MARK: relay: server to client
 
     func serverRead(_ buffer: ByteBuffer, from source: ServerConnection) {
         guard source === server else { return }
+        defer { reportDueCounters() }
         lastActivity = .now()
         var input: ByteBuffer
         if var pending = serverInbound, pending.readableBytes > 0 {
@@ -1326,12 +1352,17 @@ final class ClientSession: @unchecked Sendable {
         let nanos = UInt64(max(0, (now - request.started).nanoseconds))
         counters.queries &+= 1
         counters.queryMicros &+= nanos / 1000
-        if context.stats.isEnabled {
-            context.stats.record(durationNanos: nanos, waitNanos: lastWaitNanos, database: database, user: user,
-                                 route: route, fingerprint: request.label.fingerprint, isError: requestFailed)
+        let stats = context.stats  // one retain for both calls
+        if stats.isEnabled {
+            stats.record(durationNanos: nanos, waitNanos: lastWaitNanos, database: database, user: user,
+                         route: route, fingerprint: request.label.fingerprint, isError: requestFailed)
         }
-        runtime.logQuery(client: self, settings: context.settings, fingerprint: fingerprint(of: request.label), durationNanos: nanos, waitNanos: lastWaitNanos,
-                         route: route, backend: server?.address)
+        // Checked here, not only in logQuery: its arguments (the server's address among them)
+        // cost retains and copies for every query even when nothing is logged.
+        if context.settings.logQueries != .none {
+            runtime.logQuery(client: self, settings: context.settings, fingerprint: fingerprint(of: request.label), durationNanos: nanos,
+                             waitNanos: lastWaitNanos, route: route, backend: server?.address)
+        }
         if context.settings.tracing {
             context.tracer.finished(FinishedRequest(started: request.started, ended: now, trace: request.label.trace, database: database,
                                                     user: user, route: route, server: server?.address, sqlState: failedSQLState,
@@ -1342,7 +1373,8 @@ final class ClientSession: @unchecked Sendable {
         requestFailed = false
         lastWaitNanos = 0
         if status == .idle {
-            inFlightOnReplica = []
+            // Assigning even an empty array releases the old one: a call per query.
+            if !inFlightOnReplica.isEmpty { inFlightOnReplica = [] }
             if wroteSinceIdle {
                 wroteSinceIdle = false
                 let window = context.settings.readAfterWrite
@@ -1353,8 +1385,7 @@ final class ClientSession: @unchecked Sendable {
             counters.transactions &+= 1
             counters.transactionMicros &+= UInt64(max(0, (now - started).nanoseconds)) / 1000
             transactionStarted = nil
-            pool?.add(counters)
-            counters = PoolCounters()
+            countersDue = true
         }
     }
 

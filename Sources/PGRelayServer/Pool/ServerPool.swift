@@ -54,21 +54,24 @@ final class ServerPool: @unchecked Sendable {
     private(set) var maxWaitNanos: UInt64 = 0
     private var _counters = PoolCounters()
 
-    /// Adds what one client session did since its last report (called per request, with the
-    /// session's own deltas, so the lock is taken once per request).
+    /// Adds what one client session did since its last report. A session reports once per
+    /// transaction, usually with the server it gives back (`release(_:clean:reset:counters:)`,
+    /// one lock for both); this is for the other reports.
     func add(_ delta: PoolCounters) {
-        lock.withLock {
-            _counters.transactions &+= delta.transactions
-            _counters.queries &+= delta.queries
-            _counters.bytesReceived &+= delta.bytesReceived
-            _counters.bytesSent &+= delta.bytesSent
-            _counters.transactionMicros &+= delta.transactionMicros
-            _counters.queryMicros &+= delta.queryMicros
-            _counters.waitMicros &+= delta.waitMicros
-            _counters.clientParses &+= delta.clientParses
-            _counters.serverParses &+= delta.serverParses
-            _counters.binds &+= delta.binds
-        }
+        lock.withLock { addLocked(delta) }
+    }
+
+    private func addLocked(_ delta: PoolCounters) {
+        _counters.transactions &+= delta.transactions
+        _counters.queries &+= delta.queries
+        _counters.bytesReceived &+= delta.bytesReceived
+        _counters.bytesSent &+= delta.bytesSent
+        _counters.transactionMicros &+= delta.transactionMicros
+        _counters.queryMicros &+= delta.queryMicros
+        _counters.waitMicros &+= delta.waitMicros
+        _counters.clientParses &+= delta.clientParses
+        _counters.serverParses &+= delta.serverParses
+        _counters.binds &+= delta.binds
     }
 
     /// Totals so far (server assignments included).
@@ -237,9 +240,11 @@ final class ServerPool: @unchecked Sendable {
 
     /// A server comes back from a client. `clean` means no transaction or request is open on it;
     /// otherwise it is closed, never lent again. In session mode the reset query runs first.
-    /// Runs once per transaction in transaction pooling, so the usual case takes the lock once.
-    func release(_ server: ServerConnection, clean: Bool, reset: Bool = true) {
+    /// Runs once per transaction in transaction pooling, so the usual case takes the lock once,
+    /// and adds the client's `counters` for the transaction (see `add`) under the same lock.
+    func release(_ server: ServerConnection, clean: Bool, reset: Bool = true, counters: PoolCounters? = nil) {
         guard clean, server.isUsable else {
+            if let counters { add(counters) }
             discard(server, reason: "client disconnect while server was not ready")
             return
         }
@@ -249,6 +254,7 @@ final class ServerPool: @unchecked Sendable {
             case placed(Placement)
         }
         let next: Next = lock.withLock {
+            if let counters { addLocked(counters) }
             if server.expired(lifetime: _settings.serverLifetime) { return .discard("server lifetime over") }
             if let mark = closeMarkLocked(server) { return .discard(mark) }
             if reset, !_settings.resetQuery.isEmpty, _settings.poolMode == .session || _settings.resetQueryAlways {
