@@ -14,6 +14,10 @@ public enum StatementNamePeek {
     public enum Target: Equatable, Sendable {
         /// The unnamed statement (Parse, Bind, or Describe/Close of kind 'S' with an empty name).
         case unnamedStatement
+        /// A portal, named or not (Describe/Close of kind 'P' with a terminated name): no
+        /// statement name in it either. pgbench and most drivers send Describe of the unnamed
+        /// portal with every extended-protocol query.
+        case portal
         /// Something else: a named statement, a portal, another message type, or a message the
         /// peek cannot read (too short, no terminator); decode it to learn more.
         case other
@@ -43,6 +47,9 @@ public enum StatementNamePeek {
             return bytes[portalEnd + 1] == 0 ? .unnamedStatement : .other
         case FrontendType.describe, FrontendType.close:
             // Kind byte, then the name; the whole message is exactly that for an empty name.
+            if bytes[body] == UInt8(ascii: "P") {
+                return terminator(in: bytes, from: body + 1) != nil ? .portal : .other
+            }
             return bytes.count == body + 2 && bytes[body] == UInt8(ascii: "S") && bytes[body + 1] == 0
                 ? .unnamedStatement : .other
         default:

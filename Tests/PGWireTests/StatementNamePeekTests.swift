@@ -3,8 +3,8 @@ import PGWire
 import XCTest
 
 /// The peek must say "unnamed statement" exactly when the full decoder reads a well-formed
-/// message that refers to the unnamed statement; anything else (named, portal, malformed) is
-/// left to the decoder.
+/// message that refers to the unnamed statement, and "portal" only for a Describe or Close the
+/// decoder reads as a portal's; anything else (named, malformed) is left to the decoder.
 final class StatementNamePeekTests: XCTestCase {
     static let cases: [(name: String, bytes: [UInt8], expected: StatementNamePeek.Target)] = [
         ("Parse unnamed", [0x50, 0, 0, 0, 16] + Wire.text("\0SELECT 1\0") + [0, 0], .unnamedStatement),
@@ -21,7 +21,12 @@ final class StatementNamePeekTests: XCTestCase {
         ("Bind unterminated portal", [0x42, 0, 0, 0, 6] + Wire.text("c1"), .other),
         ("Bind portal but no statement", [0x42, 0, 0, 0, 5, 0], .other),
         ("Describe unnamed statement", [0x44, 0, 0, 0, 6, 0x53, 0], .unnamedStatement),
-        ("Describe unnamed portal", [0x44, 0, 0, 0, 6, 0x50, 0], .other),
+        ("Describe unnamed portal", [0x44, 0, 0, 0, 6, 0x50, 0], .portal),
+        ("Describe named portal", [0x44, 0, 0, 0, 8, 0x50] + Wire.text("c1\0"), .portal),
+        ("Describe unterminated portal", [0x44, 0, 0, 0, 7, 0x50] + Wire.text("c1"), .other),
+        ("Describe portal without name", [0x44, 0, 0, 0, 5, 0x50], .other),
+        ("Describe of another kind", [0x44, 0, 0, 0, 6, 0x58, 0], .other),
+        ("Close named portal", [0x43, 0, 0, 0, 8, 0x50] + Wire.text("c1\0"), .portal),
         ("Describe named statement", [0x44, 0, 0, 0, 8, 0x53] + Wire.text("s1\0"), .other),
         ("Describe unnamed statement with trailing byte", [0x44, 0, 0, 0, 7, 0x53, 0, 0], .other),
         ("Describe without name", [0x44, 0, 0, 0, 5, 0x53], .other),
@@ -48,6 +53,14 @@ final class StatementNamePeekTests: XCTestCase {
             case .bind(let bind)?: decodedUnnamed = bind.statement.isEmpty
             case .describe(let target)?, .close(let target)?: decodedUnnamed = target.kind == .statement && target.name.isEmpty
             default: decodedUnnamed = false
+            }
+            if StatementNamePeek.target(of: frame) == .portal {
+                switch try? FrontendMessage.decode(frame) {
+                case .describe(let target)?, .close(let target)?:
+                    XCTAssertEqual(target.kind, .portal, test.name)
+                default:
+                    XCTFail("\(test.name): the peek says portal, the decoder does not read a Describe or Close")
+                }
             }
             if StatementNamePeek.target(of: frame) == .unnamedStatement {
                 XCTAssertTrue(decodedUnnamed, "\(test.name): the peek says unnamed, the decoder does not")

@@ -340,3 +340,17 @@ def test_admin_views_polled_under_load_disturb_nobody(proxy, workdir):
     unexpected = {n for n in names if n not in ("", "pgbench", "psql") and not re.fullmatch(r"bench-\d+", n or "")}
     assert not unexpected, unexpected
     assert p.query("SELECT 1") == "1"
+
+
+def test_a_closed_connection_is_gone_from_show_clients_at_once(proxy):
+    """A client that closed its connection, and the console connection that asked before, are
+    not listed by the next SHOW CLIENTS, asked right after on a new connection (PgBouncer's
+    test_kill_client_invalid does this): with two reactors the close may sit unread on one
+    reactor while the other answers, unless the console waits for every reactor's next turn."""
+    p = proxy(**({"workers": "2"} if IS_PGRELAY else {}))
+    for round_ in range(40):
+        with p.connect() as conn:
+            conn.execute("SELECT 1")
+        rows = p.console_dicts("SHOW CLIENTS")
+        assert [r for r in rows if r["user"] == "app"] == [], f"round {round_}: {rows}"
+        assert len([r for r in rows if r["user"] == "admin"]) == 1, f"round {round_}: {rows}"

@@ -122,8 +122,10 @@ public struct PreparedStatementRewriter {
     /// server name of a (query, parameter types) pair.
     public mutating func handle(_ frame: Frame, cache: inout ServerStatementCache, pipeline: inout ResponsePipeline,
                                 nameFor: (String, [UInt32]) -> String) throws -> Outcome {
-        // Nothing to rename for the unnamed statement (what most drivers use): no decode.
-        let unnamed = StatementNamePeek.target(of: frame) == .unnamedStatement
+        // Nothing to rename for the unnamed statement (what most drivers use) or a portal: no
+        // decode.
+        let peeked = StatementNamePeek.target(of: frame)
+        let unnamed = peeked == .unnamedStatement
         func passThrough(_ kind: ResponsePipeline.Expectation) -> Outcome {
             pipeline.append(.forward(kind, serverStatement: nil))
             return .passThrough
@@ -160,6 +162,7 @@ public struct PreparedStatementRewriter {
             return .rewritten(out)
         case FrontendType.describe:
             if unnamed { return passThrough(.describeStatement) }
+            if peeked == .portal { return passThrough(.describePortal) }
             guard case .describe(let target)? = try FrontendMessage.decode(frame), target.kind == .statement else {
                 return passThrough(.describePortal)
             }
@@ -172,7 +175,7 @@ public struct PreparedStatementRewriter {
             pipeline.append(.forward(.describeStatement, serverStatement: nil))
             return .rewritten(out)
         case FrontendType.close:
-            guard !unnamed, case .close(let target)? = try FrontendMessage.decode(frame),
+            guard !unnamed, peeked != .portal, case .close(let target)? = try FrontendMessage.decode(frame),
                   target.kind == .statement, !target.name.isEmpty else {
                 return passThrough(.close)
             }

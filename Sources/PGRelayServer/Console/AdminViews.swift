@@ -49,8 +49,27 @@ struct ServerView {
 }
 
 extension ProxyRuntime {
-    /// Every client and server, each read on its own loop; completes on `loop`.
+    /// Every client and server, each read on its own loop; completes on `loop`. Taken once
+    /// every reactor has handled what reached its sockets before the request (`settled`).
     func adminViews(on loop: EventLoop) -> EventLoopFuture<AdminViews> {
+        settled(on: loop).flatMap { [self] in takeAdminViews(on: loop) }
+    }
+
+    /// Completes on `loop` once every reactor has been through a wait for its sockets' events
+    /// that began after this call. A client that closes its connection and at once asks
+    /// another connection for SHOW CLIENTS (a monitoring script, PgBouncer's own tests) must
+    /// not be listed: its close is already in the kernel, but its reactor may not have read it
+    /// yet. PgBouncer, one thread, reads the two sockets in order; pgrelay's reactors each
+    /// run a task twice over: a task's follow-up runs a turn later, after that turn's epoll
+    /// wait and the events it reported.
+    func settled(on loop: EventLoop) -> EventLoopFuture<Void> {
+        let turns = group.makeIterator().map { reactor in
+            reactor.flatSubmit { reactor.submit {} }
+        }
+        return EventLoopFuture.andAllSucceed(turns, on: loop)
+    }
+
+    private func takeAdminViews(on loop: EventLoop) -> EventLoopFuture<AdminViews> {
         let clients = Self.onTheirLoops(allClients(), loopOf: \.loop, on: loop) { $0.adminView() }
         var servers: [(pool: ServerPool, server: ServerConnection, state: String)] = []
         for pool in allPools() {
