@@ -9,9 +9,9 @@ import NIOCore
 /// input edge the connection reads into the reactor's receive buffer until EAGAIN or a short
 /// read, hands what arrived to its delegate, then says `readComplete`. Writes are queued as they
 /// come and sent on `flush` with one `send` (one buffer) or one gathered `sendmsg` of up to 1024
-/// buffers per system call; what the socket does not take waits for the next output edge. `isWritable` follows the queued bytes across the
-/// watermarks, and `setReading(false)` stops reading, so that a relay can hold a fast side back
-/// while the other is slow.
+/// buffers per system call; what the socket does not take waits for the next output edge.
+/// `isWritable` follows the queued bytes across the watermarks, and `setReading(false)` stops
+/// reading, so that a relay can hold a fast side back while the other is slow.
 ///
 /// Made by a `Listener` (accepted) or the `Connector` (connected); nothing is read, and the
 /// delegate hears nothing, until `start(delegate:)`. Every connection handed out must be started

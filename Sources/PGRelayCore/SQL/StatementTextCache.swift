@@ -206,6 +206,11 @@ public struct FingerprintCache {
         if let plain = SQLShape.plainHash(utf8: bytes) {
             return fingerprint(utf8: bytes, shape: plain.hash)
         }
+        return fingerprint(notPlainUTF8: bytes)
+    }
+
+    /// `fingerprint(utf8:)` of a text `SQLShape.plainHash` has said no to.
+    private mutating func fingerprint(notPlainUTF8 bytes: UnsafeRawBufferPointer) -> String {
         if !StatementTextCache<String>.isWorthStoring(bytes) {
             return fingerprint(utf8: bytes, shape: SQLShape.hash(utf8: bytes))
         }
@@ -224,7 +229,7 @@ public struct FingerprintCache {
             let mentions = SessionStateMentions.mayMention(bytes)
             return (fingerprint(utf8: bytes, shape: plain.hash, mayMentionSessionState: mentions), mentions)
         }
-        return (fingerprint(utf8: bytes), SessionStateMentions.mayMention(bytes))
+        return (fingerprint(notPlainUTF8: bytes), SessionStateMentions.mayMention(bytes))
     }
 
     private mutating func fingerprint(utf8 bytes: UnsafeRawBufferPointer, shape: UInt64, mayMentionSessionState: Bool? = nil) -> String {

@@ -97,7 +97,6 @@ final class ClientSession: @unchecked Sendable {
     struct PendingRun {
         var bytes: ByteBuffer
         var start: Int
-        var end: Int
     }
 
     // Read/write splitting.
@@ -586,25 +585,7 @@ final class ClientSession: @unchecked Sendable {
             noteClientMessage(type, buffer, at: index, length: length)
             let frame = Frame(type: type, bytes: buffer.getSlice(at: index, length: length)!)
             if server != nil, pendingFrames.isEmpty, fitsRoute(frame) {
-                if rewriter != nil {
-                    // A frame the rewriter passes on unchanged stays in the run and goes out with
-                    // its neighbours as one slice of the received bytes (a Parse/Bind/Execute/Sync
-                    // batch of the unnamed statement is one write, not four copies); one it
-                    // replaces or answers itself ends the run before it.
-                    switch try rewrite(frame) {
-                    case .relayAsReceived:
-                        break
-                    case .replaced(let bytes):
-                        forward(buffer, from: runStart, to: index)
-                        if bytes.readableBytes > 0 { server?.write(bytes) }
-                        runStart = index + length
-                    case .taken:
-                        forward(buffer, from: runStart, to: index)
-                        runStart = index + length
-                    }
-                } else {
-                    startRequest(frame)
-                }
+                try relayInRun(frame, of: buffer, at: index, runStart: &runStart)
             } else {
                 forward(buffer, from: runStart, to: index)
                 runStart = index + length
@@ -612,11 +593,7 @@ final class ClientSession: @unchecked Sendable {
                     pendingStartHere = index
                     pendingRun = nil
                 } else if lastPendingEnd == index, let start = pendingStartHere {
-                    if pendingRun == nil {
-                        pendingRun = PendingRun(bytes: buffer, start: start, end: index + length)
-                    } else {
-                        pendingRun!.end = index + length
-                    }
+                    if pendingRun == nil { pendingRun = PendingRun(bytes: buffer, start: start) }
                 } else {
                     pendingStartHere = nil
                     pendingRun = nil
@@ -864,6 +841,23 @@ final class ClientSession: @unchecked Sendable {
 
     // MARK: relay with prepared statements (transaction/statement pooling)
 
+    /// One frame of a run of received bytes (`bytes` from `runStart`) for the held server. A
+    /// frame that goes as it is stays in the run and leaves with its neighbours as one slice of
+    /// the received bytes (a Parse/Bind/Execute/Sync batch of the unnamed statement is one
+    /// uncopied write); one the rewriter replaces or answers itself ends the run before it. The
+    /// caller writes the rest of the run (`forward`) after its last frame.
+    private func relayInRun(_ frame: Frame, of bytes: ByteBuffer, at index: Int, runStart: inout Int) throws {
+        guard rewriter != nil else {
+            startRequest(frame)
+            return
+        }
+        let outcome = try rewrite(frame)
+        if case .relayAsReceived = outcome { return }
+        forward(bytes, from: runStart, to: index)
+        if case .replaced(let replacement) = outcome, replacement.readableBytes > 0 { server?.write(replacement) }
+        runStart = index + frame.bytes.readableBytes
+    }
+
     /// Sends one client frame to the held server, rewritten for that server's prepared statements.
     private func dispatch(_ frame: Frame) throws {
         switch try rewrite(frame) {
@@ -1089,7 +1083,7 @@ final class ClientSession: @unchecked Sendable {
             let left = try dispatchRun(run)
             // Frames of the run that do not fit the route stay pending, still one run.
             if left.count > 0, left.count == pendingFrames.count {
-                pendingRun = PendingRun(bytes: run.bytes, start: left.start, end: run.end)
+                pendingRun = PendingRun(bytes: run.bytes, start: left.start)
             }
         }
         while let frame = pendingFrames.first, fitsRoute(frame) {
@@ -1109,34 +1103,15 @@ final class ClientSession: @unchecked Sendable {
     private func dispatchRun(_ run: PendingRun) throws -> (count: Int, start: Int) {
         var framesLeft = pendingFrames.count
         var cursor = run.start
-        var stretchStart = cursor
-        do {
-            while framesLeft > 0, let frame = pendingFrames.first, fitsRoute(frame) {
-                pendingFrames.removeFirst()
-                framesLeft -= 1
-                let frameEnd = cursor + frame.bytes.readableBytes
-                let outcome: Rewritten
-                if rewriter != nil {
-                    outcome = try rewrite(frame)
-                } else {
-                    startRequest(frame)
-                    outcome = .relayAsReceived
-                }
-                if case .relayAsReceived = outcome {
-                    cursor = frameEnd
-                    continue
-                }
-                forward(run.bytes, from: stretchStart, to: cursor)
-                if case .replaced(let bytes) = outcome, bytes.readableBytes > 0 { server?.write(bytes) }
-                cursor = frameEnd
-                stretchStart = frameEnd
-            }
-        } catch {
-            // The frames before the one that failed have gone out, as they would one by one.
-            forward(run.bytes, from: stretchStart, to: cursor)
-            throw error
+        var runStart = cursor
+        // The frames before one that fails have gone out, as they would one by one.
+        defer { forward(run.bytes, from: runStart, to: cursor) }
+        while framesLeft > 0, let frame = pendingFrames.first, fitsRoute(frame) {
+            pendingFrames.removeFirst()
+            framesLeft -= 1
+            try relayInRun(frame, of: run.bytes, at: cursor, runStart: &runStart)
+            cursor += frame.bytes.readableBytes
         }
-        forward(run.bytes, from: stretchStart, to: cursor)
         return (framesLeft, cursor)
     }
 
