@@ -64,12 +64,22 @@ public enum StatementNamePeek {
     public static func boundStatementName(of frame: Frame) -> String? {
         guard frame.type == FrontendType.bind else { return nil }
         return frame.bytes.withUnsafeReadableBytes { bytes -> String? in
-            let body = 5
-            guard bytes.count > body, let portalEnd = terminator(in: bytes, from: body), portalEnd + 1 < bytes.count,
-                  let nameEnd = terminator(in: bytes, from: portalEnd + 1)
-            else { return nil }
-            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(portalEnd + 1) ..< nameEnd]), as: UTF8.self)
+            guard let name = boundStatement(frameBytes: bytes) else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[name]), as: UTF8.self)
         }
+    }
+
+    /// Where a Bind frame's statement name lies in its bytes (without the terminator; the portal
+    /// name and its terminator come just before it, the parameters just after). Nil when the two
+    /// names are not terminated: the same frames `FrontendMessage.decode` refuses, which reads a
+    /// Bind no further than its names either. Lets the relay rename the statement by copying the
+    /// bytes around the name instead of decoding and encoding the message.
+    public static func boundStatement(frameBytes bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        let body = 5
+        guard bytes.count > body, let portalEnd = terminator(in: bytes, from: body), portalEnd + 1 < bytes.count,
+              let nameEnd = terminator(in: bytes, from: portalEnd + 1)
+        else { return nil }
+        return portalEnd + 1 ..< nameEnd
     }
 
     /// The statement name and the query text of a Parse frame given as raw bytes, as offsets

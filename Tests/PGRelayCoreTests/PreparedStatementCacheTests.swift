@@ -18,6 +18,34 @@ final class PreparedStatementCacheTests: XCTestCase {
         XCTAssertFalse(cache.contains("b"))
     }
 
+    /// The same name touched again and again, then removed, evicted or discarded in between: a
+    /// touch must find exactly what is listed, and the least recently used must still go first.
+    func testRepeatedTouchesFollowEveryChange() {
+        var cache = ServerStatementCache(capacity: 2)
+        _ = cache.insert("a")
+        _ = cache.insert("b")
+        XCTAssertTrue(cache.touchIfPresent("a"))
+        XCTAssertTrue(cache.touchIfPresent("a"))
+        XCTAssertEqual(cache.insert("c"), ["b"], "repeated touches keep a the most recently used")
+        XCTAssertTrue(cache.touchIfPresent("c"))
+        XCTAssertTrue(cache.touchIfPresent("a"))
+        XCTAssertEqual(cache.insert("d"), ["c"])
+        XCTAssertFalse(cache.touchIfPresent("c"), "evicted after its last touch")
+        XCTAssertTrue(cache.touchIfPresent("d"))
+        cache.remove("d")
+        XCTAssertFalse(cache.touchIfPresent("d"), "removed after its last touch")
+        XCTAssertTrue(cache.touchIfPresent("a"))
+        cache.removeAll()
+        XCTAssertFalse(cache.touchIfPresent("a"), "discarded after its last touch")
+        _ = cache.insert("a")
+        XCTAssertTrue(cache.touchIfPresent("a"))
+        var copy = cache
+        _ = copy.insert("e")
+        XCTAssertTrue(copy.touchIfPresent("a"))
+        XCTAssertTrue(cache.touchIfPresent("a"), "a copy's changes leave the original as it was")
+        XCTAssertFalse(cache.touchIfPresent("e"))
+    }
+
     func testCapacityIsAtLeastOne() {
         var cache = ServerStatementCache(capacity: 0)
         XCTAssertEqual(cache.capacity, 1)

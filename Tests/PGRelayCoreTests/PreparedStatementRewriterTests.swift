@@ -197,6 +197,38 @@ final class PreparedStatementRewriterTests: XCTestCase {
         XCTAssertEqual(try relay.client(PG.bind("p1", "s1"), PG.sync).server, PG.bind("p1", "pgrelay_1") + PG.sync)
     }
 
+    /// Binds are renamed from their bytes: the portal name and every parameter byte reach the
+    /// server as the client sent them, and a name prepared again under other text is bound to its
+    /// new server statement from the next Bind on.
+    func testBindIsRenamedByteForByteAndFollowsRedefinitions() throws {
+        var relay = RelayHarness()
+        _ = try relay.client(PG.parse("s1", "SELECT $1", types: [23]), PG.parse("statement_with_a_long_name", "SELECT 2"), PG.sync)
+        _ = relay.server(PG.parseComplete, PG.parseComplete, PG.ready("I"))
+
+        let values: [UInt8] = [0, 2, 0, 1, 0, 0] + [0, 3] + [0xFF, 0xFF, 0xFF, 0xFF] + [0, 0, 0, 2, 0xC3, 0xA9]
+            + [0, 0, 0, 0] + [0, 1, 0, 1]
+        let bind = { (portal: String, statement: String) in SessionWire.message("B", SessionWire.text("\(portal)\0\(statement)\0") + values) }
+        for _ in 0..<3 {
+            XCTAssertEqual(try relay.client(bind("c1", "s1")).server, bind("c1", "pgrelay_1"))
+            XCTAssertEqual(try relay.client(bind("", "statement_with_a_long_name")).server, bind("", "pgrelay_2"))
+        }
+        XCTAssertEqual(try relay.client(bind("", "unknown")).server, bind("", "unknown"), "the server reports an unknown name")
+        _ = try relay.client(PG.sync)
+        XCTAssertEqual(relay.server(Array(repeating: PG.bindComplete, count: 6).flatMap { $0 } + PG.error("26000", "unknown") + PG.ready("I")),
+                       Array(repeating: PG.bindComplete, count: 6).flatMap { $0 } + PG.error("26000", "unknown") + PG.ready("I"))
+
+        // s1 bound last, then closed and prepared again under other text.
+        XCTAssertEqual(try relay.client(bind("", "s1"), PG.sync).server, bind("", "pgrelay_1") + PG.sync)
+        _ = relay.server(PG.bindComplete, PG.ready("I"))
+        _ = try relay.client(PG.closeStatement("s1"), PG.parse("s1", "SELECT 3"), PG.sync)
+        _ = relay.server(PG.parseComplete, PG.ready("I"))
+        XCTAssertEqual(try relay.client(bind("", "s1"), PG.sync).server, bind("", "pgrelay_3") + PG.sync)
+        _ = relay.server(PG.bindComplete, PG.ready("I"))
+        XCTAssertTrue(relay.rewriter.deallocate(.all, pipeline: &relay.pipeline))
+        _ = relay.drain()
+        XCTAssertEqual(try relay.client(bind("", "s1")).server, bind("", "s1"), "forgotten: the server reports it")
+    }
+
     func testDescribeStatement() throws {
         var relay = RelayHarness()
         _ = try relay.client(PG.parse("s1", "SELECT $1", types: [23]), PG.sync)

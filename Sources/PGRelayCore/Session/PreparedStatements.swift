@@ -23,6 +23,10 @@ public struct ClientStatement: Sendable {
 public struct ServerStatementCache: Sendable {
     public let capacity: Int
     private var lastUse: [String: UInt64] = [:]
+    /// Where the last statement found by `touchIfPresent` is in `lastUse`: a client binds the same
+    /// statement at every execution, and comparing two short names is cheaper than hashing one.
+    /// Every change to `lastUse` other than a new value at an index forgets it (indices move).
+    private var lastTouched: (name: String, index: Dictionary<String, UInt64>.Index)?
     /// Names whose presence on the server is unknown, with the time they became so; at most
     /// `uncertainLimit`, newest kept.
     private var uncertain: [String: UInt64] = [:]
@@ -43,6 +47,7 @@ public struct ServerStatementCache: Sendable {
 
     /// Marks `name` as just used, listing it if absent (without eviction: `insert` evicts first).
     private mutating func touch(_ name: String) {
+        lastTouched = nil
         clock &+= 1
         lastUse[name] = clock
     }
@@ -50,9 +55,14 @@ public struct ServerStatementCache: Sendable {
     /// Marks `name` as just used when the cache holds it (one lookup, for every Bind of a
     /// prepared statement); false when it does not.
     public mutating func touchIfPresent(_ name: String) -> Bool {
-        guard let index = lastUse.index(forKey: name) else { return false }
         clock &+= 1
+        if let last = lastTouched, last.name == name {
+            lastUse.values[last.index] = clock
+            return true
+        }
+        guard let index = lastUse.index(forKey: name) else { return false }
         lastUse.values[index] = clock
+        lastTouched = (name, index)
         return true
     }
 
@@ -61,6 +71,7 @@ public struct ServerStatementCache: Sendable {
         var evicted: [String] = []
         while lastUse.count >= capacity, lastUse[name] == nil {
             guard let oldest = lastUse.min(by: { $0.value < $1.value })?.key else { break }
+            lastTouched = nil
             lastUse[oldest] = nil
             markUncertain(oldest)
             evicted.append(oldest)
@@ -73,6 +84,7 @@ public struct ServerStatementCache: Sendable {
     /// Forgets `name` after a Parse of it did not run (or failed): the server's copy, if any, is
     /// of unknown state.
     public mutating func remove(_ name: String) {
+        lastTouched = nil
         guard lastUse.removeValue(forKey: name) != nil else { return }
         markUncertain(name)
     }
@@ -82,6 +94,7 @@ public struct ServerStatementCache: Sendable {
     /// the cost of being wrong is one extra Close per statement prepared again.
     public mutating func removeAll() {
         uncertain.merge(lastUse) { _, used in used }
+        lastTouched = nil
         lastUse.removeAll()
         if uncertain.count > uncertainLimit {
             let newest = uncertain.sorted { $0.value > $1.value }.prefix(uncertainLimit)
@@ -103,7 +116,11 @@ public struct ServerStatementCache: Sendable {
 /// and Parse/Close of statements the server already has are answered by the proxy. Every message
 /// sent adds what the server owes to the `ResponsePipeline`.
 public struct PreparedStatementRewriter {
-    public private(set) var statements: [String: ClientStatement] = [:]
+    public private(set) var statements: [String: ClientStatement] = [:] {
+        didSet { lastBound.forget() }
+    }
+    /// The server name of the statement the last renamed Bind named.
+    private var lastBound = LastNamedLookup<String>()
     /// Parses of a statement sent to a server (PgBouncer's server_parse_count): once per server
     /// and statement, however many clients prepare it.
     public private(set) var serverParses: UInt64 = 0
@@ -123,8 +140,10 @@ public struct PreparedStatementRewriter {
     public mutating func handle(_ frame: Frame, cache: inout ServerStatementCache, pipeline: inout ResponsePipeline,
                                 nameFor: (String, [UInt32]) -> String) throws -> Outcome {
         // Nothing to rename for the unnamed statement (what most drivers use) or a portal: no
-        // decode.
-        let peeked = StatementNamePeek.target(of: frame)
+        // decode. Execute and Sync name no statement: no peek either.
+        let names = frame.type == FrontendType.parse || frame.type == FrontendType.bind
+            || frame.type == FrontendType.describe || frame.type == FrontendType.close
+        let peeked = names ? StatementNamePeek.target(of: frame) : .other
         let unnamed = peeked == .unnamedStatement
         func passThrough(_ kind: ResponsePipeline.Expectation) -> Outcome {
             pipeline.append(.forward(kind, serverStatement: nil))
@@ -150,16 +169,26 @@ public struct PreparedStatementRewriter {
             }
             return .rewritten(out)
         case FrontendType.bind:
-            guard !unnamed, case .bind(var bind)? = try FrontendMessage.decode(frame),
-                  !bind.statement.isEmpty, let statement = statements[bind.statement] else {
-                return passThrough(.bind)
+            if unnamed { return passThrough(.bind) }
+            return try frame.bytes.withUnsafeReadableBytes { bytes in
+                guard let name = StatementNamePeek.boundStatement(frameBytes: bytes) else {
+                    // Unterminated names: the decoder's error, as for every other malformed frame.
+                    _ = try FrontendMessage.decode(frame)
+                    return passThrough(.bind)
+                }
+                guard let serverName = serverName(boundAs: UnsafeRawBufferPointer(rebasing: bytes[name])) else {
+                    return passThrough(.bind)
+                }
+                var out = allocator.buffer(capacity: bytes.count + 16)
+                if !cache.touchIfPresent(serverName) {
+                    let clientName = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[name]), as: UTF8.self)
+                    prepare(serverName, parse: statements[clientName]!.serverParse, cache: &cache, pipeline: &pipeline,
+                            out: &out, swallow: true)
+                }
+                out.writeBind(bytes, renaming: name, to: serverName)
+                pipeline.append(.forward(.bind, serverStatement: nil))
+                return .rewritten(out)
             }
-            var out = allocator.buffer(capacity: frame.bytes.readableBytes + 32)
-            ensurePrepared(statement, cache: &cache, pipeline: &pipeline, out: &out)
-            bind.statement = statement.serverName
-            out.writeFrontendMessage(.bind(bind))
-            pipeline.append(.forward(.bind, serverStatement: nil))
-            return .rewritten(out)
         case FrontendType.describe:
             if unnamed { return passThrough(.describeStatement) }
             if peeked == .portal { return passThrough(.describePortal) }
@@ -238,6 +267,15 @@ public struct PreparedStatementRewriter {
     /// DISCARD ALL reached the client's statements too.
     public mutating func forgetAll() {
         statements.removeAll()
+    }
+
+    /// The server name of the client statement a Bind names; nil for a name the client never
+    /// prepared (the server answers that Bind with its own error).
+    private mutating func serverName(boundAs clientName: UnsafeRawBufferPointer) -> String? {
+        if let serverName = lastBound.value(named: clientName) { return serverName }
+        guard let statement = statements[String(decoding: clientName, as: UTF8.self)] else { return nil }
+        lastBound.remember(statement.serverName, named: clientName)
+        return statement.serverName
     }
 
     private mutating func ensurePrepared(_ statement: ClientStatement, cache: inout ServerStatementCache,

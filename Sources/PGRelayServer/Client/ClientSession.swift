@@ -138,7 +138,10 @@ final class ClientSession: @unchecked Sendable {
     private var requestFailed = false
     private var lastWaitNanos: UInt64 = 0
     /// Fingerprints of the client's named prepared statements, and of the last unnamed one.
-    private var statementFingerprints: [String: String] = [:]
+    private var statementFingerprints: [String: String] = [:] {
+        didSet { lastBoundFingerprint.forget() }
+    }
+    private var lastBoundFingerprint = LastNamedLookup<String>()
     private var unnamedFingerprint: String?
     private var batchLabel = RequestLabel()
     /// query_rate_limit: this client's way through its limits (made at its first request while
@@ -772,10 +775,16 @@ final class ClientSession: @unchecked Sendable {
         case FrontendType.bind:
             // One peek at the statement's name serves the bind counter and the fingerprint; the
             // rewriter decodes the whole message (and refuses a malformed one).
-            guard rewriter != nil || wantsFingerprint, let frame = buffer.getSlice(at: index, length: length),
-                  let statement = StatementNamePeek.boundStatementName(of: Frame(type: type, bytes: frame)) else { break }
-            if rewriter != nil, !statement.isEmpty { counters.binds &+= 1 }
-            if wantsFingerprint { batchLabel.fingerprint = statement.isEmpty ? unnamedFingerprint : statementFingerprints[statement] }
+            guard rewriter != nil || wantsFingerprint else { break }
+            let offset = index - buffer.readerIndex
+            buffer.withUnsafeReadableBytes { readable in
+                let frame = UnsafeRawBufferPointer(rebasing: readable[offset ..< offset + length])
+                guard let name = StatementNamePeek.boundStatement(frameBytes: frame) else { return }
+                if rewriter != nil, !name.isEmpty { counters.binds &+= 1 }
+                if wantsFingerprint {
+                    batchLabel.fingerprint = name.isEmpty ? unnamedFingerprint : fingerprint(ofStatementNamed: UnsafeRawBufferPointer(rebasing: frame[name]))
+                }
+            }
         case FrontendType.close:
             if let frame = buffer.getSlice(at: index, length: length),
                case .close(let target)? = try? FrontendMessage.decode(Frame(type: type, bytes: frame)), target.kind == .statement {
@@ -788,6 +797,14 @@ final class ClientSession: @unchecked Sendable {
             pendingLabels.append(batchLabel)
             batchLabel = RequestLabel()
         }
+    }
+
+    /// The fingerprint of the client's prepared statement `name` (its bytes in a Bind).
+    private func fingerprint(ofStatementNamed name: UnsafeRawBufferPointer) -> String? {
+        if let known = lastBoundFingerprint.value(named: name) { return known }
+        guard let fingerprint = statementFingerprints[String(decoding: name, as: UTF8.self)] else { return nil }
+        lastBoundFingerprint.remember(fingerprint, named: name)
+        return fingerprint
     }
 
     /// The fingerprint of a Parse's statement, from its text in the received bytes (no decode,
