@@ -213,9 +213,12 @@ final class PreparedStatementRewriterTests: XCTestCase {
             XCTAssertEqual(try relay.client(bind("", "statement_with_a_long_name")).server, bind("", "pgrelay_2"))
         }
         XCTAssertEqual(try relay.client(bind("", "unknown")).server, bind("", "unknown"), "the server reports an unknown name")
+        // A portal name that is not UTF-8 reaches the server byte for byte (a decode would repair it).
+        let oddPortal = SessionWire.message("B", [0x63, 0x84, 0] + SessionWire.text("s1\0") + values)
+        XCTAssertEqual(try relay.client(oddPortal).server, SessionWire.message("B", [0x63, 0x84, 0] + SessionWire.text("pgrelay_1\0") + values))
         _ = try relay.client(PG.sync)
-        XCTAssertEqual(relay.server(Array(repeating: PG.bindComplete, count: 6).flatMap { $0 } + PG.error("26000", "unknown") + PG.ready("I")),
-                       Array(repeating: PG.bindComplete, count: 6).flatMap { $0 } + PG.error("26000", "unknown") + PG.ready("I"))
+        let answers = Array(repeating: PG.bindComplete, count: 6).flatMap { $0 } + PG.error("26000", "unknown") + PG.ready("I")
+        XCTAssertEqual(relay.server(answers), answers, "an error skips the rest of the batch")
 
         // s1 bound last, then closed and prepared again under other text.
         XCTAssertEqual(try relay.client(bind("", "s1"), PG.sync).server, bind("", "pgrelay_1") + PG.sync)

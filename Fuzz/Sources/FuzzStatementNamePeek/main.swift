@@ -6,7 +6,7 @@ import PGWire
 /// `StatementNamePeek` and by the full decoder. Properties: the peek never says "unnamed
 /// statement" for a message the decoder refuses or that names something else, and it sees every
 /// Parse and Bind of the unnamed statement; the names and text it reads in place are the
-/// decoder's.
+/// decoder's; a Bind renamed in place reads back as the same Bind under the new name.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzStatementNamePeek(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let input = UnsafeRawBufferPointer(start: start, count: count)
@@ -43,6 +43,19 @@ public func fuzzStatementNamePeek(_ start: UnsafeRawPointer?, _ count: Int) -> C
     case .bind(let bind)?:
         fuzzRequire((target == .unnamedStatement) == bind.statement.isEmpty, "Bind of \(bind.statement.debugDescription): peek \(target)")
         fuzzRequire(boundName == bind.statement, "boundStatementName \(String(describing: boundName)) vs \(bind.statement)")
+        // Renamed in place, the Bind reads back with the new name, the same portal and the same
+        // parameter bytes, and its length word fits it.
+        var renamed = ByteBuffer()
+        frame.bytes.withUnsafeReadableBytes { raw in
+            if let name = StatementNamePeek.boundStatement(frameBytes: raw) { renamed.writeBind(raw, renaming: name, to: "pgrelay_42") }
+        }
+        fuzzRequire(renamed.getInteger(at: 1, as: Int32.self).map(Int.init) == renamed.readableBytes - 1, "writeBind's length word")
+        guard case .bind(let back)? = try? FrontendMessage.decode(Frame(type: type, bytes: renamed)) else {
+            fuzzRequire(false, "writeBind's Bind does not decode")
+            return 0
+        }
+        fuzzRequire(back.statement == "pgrelay_42" && back.portal == bind.portal && back.remainder == bind.remainder,
+                    "writeBind's Bind reads back as \(back)")
     case .describe(let describe)?, .close(let describe)?:
         if target == .unnamedStatement {
             fuzzRequire(describe.kind == .statement && describe.name.isEmpty, "peek says unnamed statement for \(describe)")
